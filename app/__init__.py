@@ -1,0 +1,1 @@
+"""Autofix's web side: webhook ingestion, routing, settings, CLI and the shared Redis wiring."""

@@ -1,0 +1,93 @@
+"""The `autofix` command. Settings are built here, once, when a command starts."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from importlib.metadata import version as dist_version
+from pathlib import Path
+
+from app.embedded_redis import EmbeddedRedisError
+from app.logs import configure_logging
+from app.settings import Settings, SettingsError, load_settings
+
+WEB_NEEDS = ("github_webhook_secret",)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="autofix",
+        description="Autofix: a GitHub App that reproduces failing checks and proposes proven fixes.",
+        epilog="Settings come from the environment and ./.env; see README.md.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, text in (
+        ("serve", "web + worker in one process, with an embedded Redis when REDIS_URL is unset"),
+        ("web", "the webhook receiver only (scale out: many replicas on one REDIS_URL)"),
+    ):
+        s = sub.add_parser(name, help=text, description=text)
+        s.add_argument("--host", help="address to listen on (default: AUTOFIX_HOST, 127.0.0.1)")
+        s.add_argument("--port", type=int, help="port to listen on (default: AUTOFIX_PORT, 8000)")
+    sub.add_parser("worker", help="the job worker only (scale out: many workers on one REDIS_URL)")
+    sub.add_parser("doctor", help="check Redis, the App credentials, Anthropic and the webhook secret")
+    r = sub.add_parser("replay", help="sign a payload file with the webhook secret and POST it to a server")
+    r.add_argument("file", type=Path, help="a webhook payload (JSON), e.g. one saved from GitHub")
+    r.add_argument("--event", required=True, help="the X-GitHub-Event value, e.g. check_run")
+    r.add_argument("--url", help="default: http://AUTOFIX_HOST:AUTOFIX_PORT/webhooks/github")
+    r.add_argument("--delivery", help="X-GitHub-Delivery to send (default: a new UUID)")
+    sub.add_parser("version", help="print the version")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "version":
+        print(f"autofix {dist_version('autofix')}")
+        return 0
+    try:
+        settings = load_settings()
+        configure_logging(settings.autofix_log_format, settings.autofix_log_level)
+        return _dispatch(args, settings)
+    except (SettingsError, EmbeddedRedisError) as e:
+        print(f"autofix: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    from app import runners
+
+    if args.command in ("serve", "web"):
+        settings.require(*WEB_NEEDS, needed_by=f"autofix {args.command}")
+        host, port = args.host or settings.autofix_host, args.port or settings.autofix_port
+        if args.command == "serve":
+            runners.run_serve(settings, host, port)
+        else:
+            runners.run_web(settings, _redis_url(settings, "web"), host, port)
+        return 0
+    if args.command == "worker":
+        runners.run_worker(settings, _redis_url(settings, "worker"))
+        return 0
+    if args.command == "doctor":
+        from app.doctor import run_doctor
+
+        return run_doctor(settings)
+    if args.command == "replay":
+        from app.replay import run_replay
+
+        return run_replay(settings, args.file, args.event, args.url, args.delivery)
+    raise AssertionError(args.command)
+
+
+def _redis_url(settings: Settings, command: str) -> str:
+    if settings.redis_url is None:
+        raise SettingsError(
+            f"REDIS_URL is not set (needed by autofix {command}; `autofix serve` starts an embedded Redis)"
+        )
+    return settings.redis_url
+
+
+if __name__ == "__main__":
+    sys.exit(main())

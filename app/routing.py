@@ -1,0 +1,245 @@
+"""Routing: a verified webhook becomes zero or more job requests. Pure: no I/O, no clock.
+
+Each handler states its trigger in `@handles("event")`, so "when does this run?" reads without the
+body, and returns the job requests or the reason the delivery was ignored. Job ids are
+deterministic (DESIGN.md, Contracts) so that redeliveries and several deliveries about the same
+failure collapse into one job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from app.commands import parse_command
+from app.payloads import MalformedPayload, get_dict, get_int, get_list, get_str, opt_str
+from app.settings import Settings
+from jobs import names
+
+FAILED_CONCLUSIONS = frozenset({"failure", "timed_out"})
+SANDBOX_CHECK_MARKER = "autofix-sandbox"  # check runs of our sandbox workflow carry this in their name
+JSON = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """One job to enqueue: the worker function, its deterministic id, and plain-JSON arguments."""
+
+    function: str
+    job_id: str
+    args: JSON = field(default_factory=dict)
+
+
+class Routed(NamedTuple):
+    jobs: list[JobRequest]
+    ignored: str | None = None
+
+
+def ignore(reason: str) -> Routed:
+    return Routed([], reason)
+
+
+Handler = Callable[[JSON, Settings], Routed]
+_HANDLERS: dict[str, Handler] = {}
+
+
+def handles(*events: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        for event in events:
+            _HANDLERS[event] = fn
+        return fn
+
+    return register
+
+
+def route(event: str, payload: JSON, settings: Settings) -> Routed:
+    """The jobs a delivery asks for. Raises MalformedPayload when a field we need is missing."""
+    handler = _HANDLERS.get(event)
+    if handler is None:
+        return ignore(f"event {event!r} is not one autofix acts on")
+    return handler(payload, settings)
+
+
+def handled_events() -> frozenset[str]:
+    return frozenset(_HANDLERS)
+
+
+def _repo(payload: JSON) -> tuple[int, str]:
+    repo = get_dict(payload, "repository")
+    return get_int(repo, "id"), get_str(repo, "full_name")
+
+
+def _installation_id(payload: JSON) -> int | None:
+    inst = payload.get("installation")
+    return get_int(inst, "id") if isinstance(inst, dict) else None
+
+
+def _sender_is_bot(payload: JSON) -> bool:
+    sender = payload.get("sender")
+    return isinstance(sender, dict) and sender.get("type") == "Bot"
+
+
+def _base_args(payload: JSON) -> JSON:
+    repo_id, full_name = _repo(payload)
+    return {"repo_id": repo_id, "repo": full_name, "installation_id": _installation_id(payload)}
+
+
+# -- check runs ----------------------------------------------------------------------------------
+
+
+@handles("check_run")
+def _check_run(payload: JSON, settings: Settings) -> Routed:
+    if payload.get("action") != "completed":
+        return ignore(f"check_run.{payload.get('action')} is not a completed run")
+    run = get_dict(payload, "check_run")
+    conclusion = opt_str(run, "conclusion")
+    if conclusion not in FAILED_CONCLUSIONS:
+        return ignore(f"check run concluded {conclusion!r}, not a failure")
+    name = get_str(run, "name")
+    app_id = run["app"].get("id") if isinstance(run.get("app"), dict) else None
+    if settings.github_app_id is not None and app_id == settings.github_app_id:
+        return ignore("check run belongs to autofix itself")
+    if SANDBOX_CHECK_MARKER in name.lower():
+        return ignore("check run is autofix's own sandbox workflow")
+    branch = opt_str(run.get("check_suite"), "head_branch")
+    if branch and branch.startswith(settings.autofix_branch_prefix):
+        return ignore(f"check run is on autofix's own branch {branch!r}")
+    head_sha = get_str(run, "head_sha")
+    args = _base_args(payload) | {
+        "check_run_id": get_int(run, "id"),
+        "check_name": name,
+        "head_sha": head_sha,
+        "head_branch": branch,
+        "conclusion": conclusion,
+        "details_url": opt_str(run, "details_url"),
+        "pull_requests": [get_int(pr, "number") for pr in get_list(run, "pull_requests")],
+    }
+    job_id = f"check:{args['repo_id']}:{head_sha}:{name}"
+    return Routed([JobRequest(names.FIX_CHECK_RUN, job_id, args)])
+
+
+# -- issues and comments -------------------------------------------------------------------------
+
+
+@handles("issues")
+def _issues(payload: JSON, settings: Settings) -> Routed:
+    if payload.get("action") != "labeled":
+        return ignore(f"issues.{payload.get('action')} is not a label event")
+    label = get_str(get_dict(payload, "label"), "name")
+    if label.casefold() != settings.autofix_label.casefold():  # GitHub label names ignore case
+        return ignore(f"label {label!r} is not the trigger label {settings.autofix_label!r}")
+    if _sender_is_bot(payload):
+        return ignore("label was added by a bot")
+    issue = get_dict(payload, "issue")
+    if isinstance(issue.get("pull_request"), dict):
+        return ignore("the trigger label was put on a pull request, not an issue")
+    number = get_int(issue, "number")
+    # the label event's own id: a redelivery repeats it, a later re-label gets a new one
+    label_event = get_str(issue, "updated_at")
+    args = _base_args(payload) | {
+        "issue_number": number,
+        "label_event": label_event,
+        "sender": get_str(get_dict(payload, "sender"), "login"),
+    }
+    job_id = f"issue:{args['repo_id']}:{number}:{label_event}"
+    return Routed([JobRequest(names.FIX_ISSUE, job_id, args)])
+
+
+@handles("issue_comment")
+def _issue_comment(payload: JSON, settings: Settings) -> Routed:
+    if payload.get("action") != "created":
+        return ignore(f"issue_comment.{payload.get('action')}: only new comments carry commands")
+    if _sender_is_bot(payload):
+        return ignore("comment was written by a bot")
+    comment = get_dict(payload, "comment")
+    command = parse_command(opt_str(comment, "body") or "")
+    if command is None:
+        return ignore("comment does not start with /autofix")
+    issue = get_dict(payload, "issue")
+    comment_id = get_int(comment, "id")
+    args = _base_args(payload) | {
+        "comment_id": comment_id,
+        "number": get_int(issue, "number"),
+        "is_pull_request": isinstance(issue.get("pull_request"), dict),
+        "author": get_str(get_dict(comment, "user"), "login"),
+        "author_association": opt_str(comment, "author_association"),
+        "command": command.to_json(),
+    }
+    job_id = f"cmd:{args['repo_id']}:{comment_id}"
+    return Routed([JobRequest(names.RUN_COMMAND, job_id, args)])
+
+
+# -- signals and records -------------------------------------------------------------------------
+
+
+@handles("workflow_run")
+def _workflow_run(payload: JSON, settings: Settings) -> Routed:
+    if payload.get("action") != "completed":
+        return ignore(f"workflow_run.{payload.get('action')} is not a completed run")
+    run = get_dict(payload, "workflow_run")
+    path = opt_str(run, "path") or ""
+    workflow_file = path.split("@", 1)[0].rsplit("/", 1)[-1]
+    if workflow_file != settings.autofix_sandbox_workflow:
+        return ignore(f"workflow {workflow_file or '?'} is not the autofix sandbox workflow")
+    run_id = get_int(run, "id")
+    attempt = run.get("run_attempt") if isinstance(run.get("run_attempt"), int) else 1
+    args = _base_args(payload) | {
+        "run_id": run_id,
+        "run_attempt": attempt,
+        "conclusion": opt_str(run, "conclusion"),
+        "head_sha": opt_str(run, "head_sha"),
+        "display_title": opt_str(run, "display_title"),
+    }
+    job_id = f"sandbox:{args['repo_id']}:{run_id}:{attempt}"
+    return Routed([JobRequest(names.SANDBOX_FINISHED, job_id, args)])
+
+
+@handles("pull_request")
+def _pull_request(payload: JSON, settings: Settings) -> Routed:
+    if payload.get("action") != "closed":
+        return ignore(f"pull_request.{payload.get('action')} is not a close")
+    pr = get_dict(payload, "pull_request")
+    head = get_str(get_dict(pr, "head"), "ref")
+    author = get_str(get_dict(pr, "user"), "login")
+    ours = head.startswith(settings.autofix_branch_prefix) and (
+        settings.autofix_bot_login is None or author == settings.autofix_bot_login
+    )
+    if not ours:
+        return ignore("pull request was not opened by autofix")
+    number = get_int(pr, "number")
+    args = _base_args(payload) | {
+        "number": number,
+        "merged": pr.get("merged") is True,
+        "head_ref": head,
+        "closed_at": opt_str(pr, "closed_at"),
+        "closed_by": get_str(get_dict(payload, "sender"), "login"),
+    }
+    job_id = f"outcome:{args['repo_id']}:{number}:{args['closed_at']}"
+    return Routed([JobRequest(names.RECORD_PR_OUTCOME, job_id, args)])
+
+
+@handles("installation", "installation_repositories")
+def _installation(payload: JSON, settings: Settings) -> Routed:
+    inst = get_dict(payload, "installation")
+    inst_id = get_int(inst, "id")
+    action = get_str(payload, "action")
+    lists = {
+        key: sorted(get_str(r, "full_name") for r in get_list(payload, key))
+        for key in ("repositories", "repositories_added", "repositories_removed")
+    }
+    args = {
+        "installation_id": inst_id,
+        "action": action,
+        "account": opt_str(inst.get("account"), "login"),
+        "sender": opt_str(payload.get("sender"), "login"),
+        **lists,
+    }
+    # what changed, so two different changes on one installation are two records
+    digest = hashlib.sha256(repr(sorted(lists.items())).encode()).hexdigest()[:12]
+    job_id = f"install:{inst_id}:{action}:{inst.get('updated_at')}:{digest}"
+    return Routed([JobRequest(names.RECORD_INSTALLATION, job_id, args)])
+
+
+__all__ = ["JobRequest", "MalformedPayload", "Routed", "handled_events", "route"]

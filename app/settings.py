@@ -1,0 +1,171 @@
+"""Settings: read once at start-up from the environment and an optional `.env`, never at import.
+
+Field names are the environment variable names in lower case, so `GITHUB_APP_ID` is
+`settings.github_app_id`. Values a command cannot run without are checked by `require()`, which
+raises `SettingsError` with one line naming the variable; the CLI prints that line and exits.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_GITHUB_API_URL = "https://api.github.com"
+DEFAULT_ANTHROPIC_BASE_URL = "https://api.anthropic.com"
+DEFAULT_MODEL = "claude-sonnet-4-6"
+PEM_PREFIX = "-----BEGIN"
+
+
+class SettingsError(Exception):
+    """A missing or malformed setting; `str(e)` is one line naming the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, env_ignore_empty=True)
+
+    github_app_id: int | None = None
+    github_private_key: SecretStr | None = None
+    github_private_key_path: Path | None = None
+    github_webhook_secret: SecretStr | None = None
+    github_webhook_secret_previous: SecretStr | None = None
+    github_api_url: str = DEFAULT_GITHUB_API_URL
+
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str = DEFAULT_ANTHROPIC_BASE_URL
+    autofix_model: str = DEFAULT_MODEL
+
+    redis_url: str | None = None
+    autofix_data_dir: Path = Path("data")
+    autofix_label: str = "autofix"
+    autofix_branch_prefix: str = "autofix/"
+    autofix_bot_login: str | None = None
+    autofix_sandbox_workflow: str = "autofix-sandbox.yml"
+    autofix_host: str = "127.0.0.1"
+    autofix_port: int = 8000
+    autofix_log_format: Literal["auto", "json", "text"] = "auto"
+    autofix_log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("github_app_id")
+    @classmethod
+    def _positive_app_id(cls, v: int | None) -> int | None:
+        if v is not None and v <= 0:
+            raise ValueError("must be a positive integer (the App's numeric id)")
+        return v
+
+    @field_validator("autofix_port")
+    @classmethod
+    def _port_range(cls, v: int) -> int:
+        if not 0 < v < 65536:
+            raise ValueError("must be a TCP port between 1 and 65535")
+        return v
+
+    @field_validator("github_private_key")
+    @classmethod
+    def _unescape_pem(cls, v: SecretStr | None) -> SecretStr | None:
+        # PEMs pasted into env vars and CI secrets often arrive with literal "\n".
+        if v is None:
+            return None
+        text = v.get_secret_value().replace("\\n", "\n").strip()
+        if not text.startswith(PEM_PREFIX):
+            raise ValueError("must be a PEM private key starting with '-----BEGIN'")
+        return SecretStr(text + "\n")
+
+    @field_validator("github_private_key_path")
+    @classmethod
+    def _readable_pem(cls, v: Path | None) -> Path | None:
+        if v is None:
+            return None
+        try:
+            head = v.read_text()[:64]
+        except OSError as e:
+            raise ValueError(f"cannot read {v}: {e.strerror}") from None
+        if not head.lstrip().startswith(PEM_PREFIX):
+            raise ValueError(f"{v} is not a PEM private key")
+        return v
+
+    @field_validator("github_api_url", "anthropic_base_url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"must be an http(s) URL, got {v!r}")
+        return v.rstrip("/")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, v: str | None) -> str | None:
+        if v is not None and urlsplit(v).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError(f"must be a redis://, rediss:// or unix:// URL, got {v!r}")
+        return v
+
+    @field_validator("autofix_label", "autofix_branch_prefix", "autofix_sandbox_workflow")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must not be blank")
+        return v.strip()
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> Settings:
+        if self.github_private_key is not None and self.github_private_key_path is not None:
+            raise ValueError("GITHUB_PRIVATE_KEY and GITHUB_PRIVATE_KEY_PATH are both set; keep one")
+        return self
+
+    # -- derived values --------------------------------------------------------------------
+
+    def webhook_secrets(self) -> tuple[bytes, ...]:
+        """The current secret first, then the previous one while a rotation is under way."""
+        found = (self.github_webhook_secret, self.github_webhook_secret_previous)
+        return tuple(s.get_secret_value().encode() for s in found if s is not None)
+
+    def private_key(self) -> str | None:
+        if self.github_private_key is not None:
+            return self.github_private_key.get_secret_value()
+        if self.github_private_key_path is not None:
+            return self.github_private_key_path.read_text()
+        return None
+
+    def require(self, *names: str, needed_by: str) -> None:
+        """Raise SettingsError for the first of `names` that is unset."""
+        for name in names:
+            if name == "github_private_key":
+                missing = self.github_private_key is None and self.github_private_key_path is None
+                label = "GITHUB_PRIVATE_KEY or GITHUB_PRIVATE_KEY_PATH"
+            else:
+                missing = getattr(self, name) is None
+                label = name.upper()
+            if missing:
+                raise SettingsError(f"{label} is not set (needed by {needed_by})")
+
+    def missing(self, *names: str) -> list[str]:
+        """The names of unset values among `names`, for warnings that do not stop a command."""
+        out = []
+        for name in names:
+            try:
+                self.require(name, needed_by="")
+            except SettingsError as e:
+                out.append(str(e).split(" is not set")[0])
+        return out
+
+
+def load_settings(env_file: Path | str | None = ".env") -> Settings:
+    """Build the settings, turning validation errors into one SettingsError line."""
+    try:
+        return Settings(_env_file=env_file)
+    except ValidationError as e:
+        raise SettingsError(describe_validation_error(e)) from None
+
+
+def describe_validation_error(e: ValidationError) -> str:
+    first = e.errors()[0]
+    name = str(first["loc"][0]).upper() if first["loc"] else ""
+    message = str(first["msg"]).removeprefix("Value error, ")
+    if first["type"] == "int_parsing":
+        message = f"must be an integer, got {first['input']!r}"
+    elif first["type"] == "literal_error":
+        message = message.replace("Input should be", "must be")
+    return f"{name}: {message}" if name else message

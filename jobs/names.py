@@ -1,0 +1,13 @@
+"""Names of the job functions, shared by the router (which enqueues) and the worker (which runs).
+
+The web side imports only this module from `jobs`, so it never loads the worker's dependencies.
+"""
+
+FIX_CHECK_RUN = "fix_check_run"
+FIX_ISSUE = "fix_issue"
+RUN_COMMAND = "run_command"
+SANDBOX_FINISHED = "sandbox_finished"
+RECORD_PR_OUTCOME = "record_pr_outcome"
+RECORD_INSTALLATION = "record_installation"
+
+ALL = (FIX_CHECK_RUN, FIX_ISSUE, RUN_COMMAND, SANDBOX_FINISHED, RECORD_PR_OUTCOME, RECORD_INSTALLATION)

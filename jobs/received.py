@@ -1,0 +1,66 @@
+"""The routed job functions, as registered with the worker.
+
+Each one, for now, records what it received in the audit stream and returns it: the fix pipeline,
+commands, sandbox wake-ups and outcome records arrive in later issues (see the issue list) and
+replace these bodies. Until then a job that runs proves the ingestion path end to end.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from app.audit import append_audit
+from jobs import names
+
+log = logging.getLogger("autofix.jobs")
+JSON = dict[str, Any]
+
+
+async def _record(ctx: JSON, function: str, request: JSON) -> JSON:
+    extra = {"job_id": ctx.get("job_id"), "job_try": ctx.get("job_try"), "function": function}
+    log.info("received", extra=extra | {"repo": request.get("repo")})
+    await append_audit(
+        ctx["redis"], "job.received", function=function, job_id=ctx.get("job_id"), request=request
+    )
+    return {"received": request}
+
+
+async def fix_check_run(ctx: JSON, request: JSON) -> JSON:
+    """A failed check run to repair. Records what it received (the fix pipeline is issue 6)."""
+    return await _record(ctx, names.FIX_CHECK_RUN, request)
+
+
+async def fix_issue(ctx: JSON, request: JSON) -> JSON:
+    """An issue labelled for autofix. Records what it received (the issue pipeline is issue 6)."""
+    return await _record(ctx, names.FIX_ISSUE, request)
+
+
+async def run_command(ctx: JSON, request: JSON) -> JSON:
+    """A `/autofix` comment. Records what it received (permissions and commands are issue 7)."""
+    return await _record(ctx, names.RUN_COMMAND, request)
+
+
+async def sandbox_finished(ctx: JSON, request: JSON) -> JSON:
+    """The sandbox workflow finished. Records what it received (the waiting job is woken in issue 4)."""
+    return await _record(ctx, names.SANDBOX_FINISHED, request)
+
+
+async def record_pr_outcome(ctx: JSON, request: JSON) -> JSON:
+    """One of our PRs was closed, merged or not. Records it (outcome statistics are issue 8)."""
+    return await _record(ctx, names.RECORD_PR_OUTCOME, request)
+
+
+async def record_installation(ctx: JSON, request: JSON) -> JSON:
+    """The App was installed, removed, or its repositories changed. Records it."""
+    return await _record(ctx, names.RECORD_INSTALLATION, request)
+
+
+FUNCTIONS = {
+    names.FIX_CHECK_RUN: fix_check_run,
+    names.FIX_ISSUE: fix_issue,
+    names.RUN_COMMAND: run_command,
+    names.SANDBOX_FINISHED: sandbox_finished,
+    names.RECORD_PR_OUTCOME: record_pr_outcome,
+    names.RECORD_INSTALLATION: record_installation,
+}

@@ -1,0 +1,54 @@
+"""The arq worker: which functions it runs, how jobs are (de)serialized, how it starts and stops."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from arq import func
+from arq.connections import RedisSettings
+from arq.worker import Worker
+
+from app.queue import deserialize, serialize
+from app.settings import Settings
+from jobs.received import FUNCTIONS
+
+log = logging.getLogger("autofix.worker")
+
+JOB_TIMEOUT_S = 30 * 60  # a fix attempt (sandbox runs included) must finish within this
+KEEP_RESULT_S = 24 * 3600  # while a result is kept, the same job id is not enqueued again
+MAX_TRIES = 5
+WORKER_CREDENTIALS = ("github_app_id", "github_private_key", "anthropic_api_key")
+
+
+def redis_settings(url: str) -> RedisSettings:
+    return RedisSettings.from_dsn(url)
+
+
+def build_worker(
+    settings: Settings, redis_url: str, *, burst: bool = False, handle_signals: bool = True
+) -> Worker:
+    """A worker for `redis_url`. Construct it inside the running event loop (arq needs one)."""
+
+    async def on_startup(ctx: dict[str, Any]) -> None:
+        ctx["settings"] = settings
+        missing = settings.missing(*WORKER_CREDENTIALS)
+        if missing:
+            log.warning(
+                "not configured: %s; jobs that call GitHub or the model will fail", ", ".join(missing)
+            )
+
+    return Worker(
+        functions=[func(fn, name=name, keep_result=KEEP_RESULT_S) for name, fn in FUNCTIONS.items()],
+        redis_settings=redis_settings(redis_url),
+        job_serializer=serialize,
+        job_deserializer=deserialize,
+        on_startup=on_startup,
+        job_timeout=JOB_TIMEOUT_S,
+        max_tries=MAX_TRIES,
+        keep_result=KEEP_RESULT_S,
+        burst=burst,
+        handle_signals=handle_signals,
+        poll_delay=0.5 if not burst else 0.05,
+        allow_abort_jobs=True,
+    )
