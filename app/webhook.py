@@ -71,7 +71,7 @@ async def receive_webhook(request: Request) -> Response:
         ingest.metrics.delivery(event, "too_large")
         return _json(413, {"error": f"body larger than {MAX_BODY_BYTES} bytes"})
     if not verify_signature(ingest.secrets, body, request.headers.get("x-hub-signature-256")):
-        ingest.metrics.delivery("", "unauthorized")
+        ingest.metrics.delivery(event, "unauthorized")  # labels stay bounded: unknown names are "other"
         return _json(401, {"error": "missing or invalid X-Hub-Signature-256"})
     delivery = request.headers.get("x-github-delivery", "")
     if not _EVENT.fullmatch(event) or not _DELIVERY_ID.fullmatch(delivery):

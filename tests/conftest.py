@@ -1,0 +1,80 @@
+"""Shared fixtures. Redis is real: REDIS_URL when it answers, else a redis-server this session starts
+(the same embedded Redis that `autofix serve` uses). Each test starts from an empty database."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import redis as sync_redis
+from redis.asyncio import Redis
+
+from app.embedded_redis import EmbeddedRedis
+from app.settings import Settings
+from app.web import build_app
+from tests.support import SETTINGS_ENV, make_settings
+
+
+def _answers(url: str) -> bool:
+    try:
+        client = sync_redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except (sync_redis.RedisError, OSError):
+        return False
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = os.environ.get("REDIS_URL")
+    if url and _answers(url):
+        yield url
+        return
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
+    yield server.start()
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings come only from what a test passes: a developer's own environment must not leak in."""
+    for name in SETTINGS_ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    await client.flushdb()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def settings(redis_url: str) -> Settings:
+    return make_settings(redis_url=redis_url)
+
+
+async def _client_for(settings: Settings, redis_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    app = build_app(settings, redis_url)
+    async with app.router.lifespan_context(app) as state:
+
+        async def with_state(scope: Any, receive: Any, send: Any) -> None:
+            scope["state"] = dict(state)
+            await app(scope, receive, send)
+
+        transport = httpx.ASGITransport(app=with_state)
+        async with httpx.AsyncClient(transport=transport, base_url="http://autofix.test") as client:
+            yield client
+
+
+@pytest.fixture
+async def client(redis: Redis, settings: Settings, redis_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The web app in-process (lifespan run), on a flushed real Redis."""
+    async for c in _client_for(settings, redis_url):
+        yield c

@@ -1,0 +1,220 @@
+"""Shared test helpers: signed deliveries, fixtures on disk, a live HTTP server in a thread."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import uvicorn
+from starlette.types import ASGIApp
+
+from app.settings import Settings
+from app.signatures import sign
+
+FIXTURES = Path(__file__).parent / "fixtures"
+WEBHOOKS = FIXTURES / "webhooks"
+SECRET = "test-webhook-secret-0123456789"
+PREVIOUS_SECRET = "test-previous-secret-9876543210"
+APP_ID = 424242
+SETTINGS_ENV = tuple(name.upper() for name in Settings.model_fields)
+
+
+def fixture_bytes(name: str) -> bytes:
+    return (WEBHOOKS / name).read_bytes()
+
+
+def fixture_json(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(fixture_bytes(name))
+    return data
+
+
+def event_of(name: str) -> str:
+    return name.split(".", 1)[0]
+
+
+def all_fixture_names() -> list[str]:
+    return sorted(p.name for p in WEBHOOKS.glob("*.json"))
+
+
+def make_settings(**overrides: Any) -> Settings:
+    values: dict[str, Any] = {"github_webhook_secret": SECRET, "github_app_id": APP_ID}
+    return Settings(_env_file=None, **(values | overrides))
+
+
+def signed_headers(
+    body: bytes, event: str, delivery: str | None = None, secret: str = SECRET
+) -> dict[str, str]:
+    return {
+        "content-type": "application/json",
+        "x-github-event": event,
+        "x-github-delivery": delivery or str(uuid.uuid4()),
+        "x-hub-signature-256": sign(secret.encode(), body),
+    }
+
+
+async def deliver(
+    client: httpx.AsyncClient,
+    event: str,
+    payload: bytes | dict[str, Any],
+    delivery: str | None = None,
+    secret: str = SECRET,
+) -> httpx.Response:
+    """POST a delivery signed as GitHub would sign it."""
+    body = payload if isinstance(payload, bytes) else json.dumps(payload, indent=2).encode()
+    return await client.post(
+        "/webhooks/github", content=body, headers=signed_headers(body, event, delivery, secret)
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class LiveServer:
+    """An ASGI app served by uvicorn on a loopback port, in a thread: real HTTP for sync and async tests."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("live server did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+# -- the `autofix` console script as real processes ---------------------------------------------
+
+AUTOFIX = Path(sys.executable).parent / "autofix"
+_T = TypeVar("_T")
+_process_numbers = itertools.count(1)
+
+
+def cli_env(home: Path, **values: str | int | Path) -> dict[str, str]:
+    """A clean environment for `autofix`: PATH and HOME, plus `values`; nothing of the developer's own."""
+    env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": str(home)}
+    return env | {name: str(value) for name, value in values.items()}
+
+
+def run_autofix(
+    *args: str, env: dict[str, str], cwd: Path, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
+    """Run `autofix ARGS` to completion (cwd decides which `.env` it reads, if any)."""
+    return subprocess.run(
+        [str(AUTOFIX), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def wait_until(probe: Callable[[], _T | None], timeout: float, what: str, interval: float = 0.05) -> _T:
+    """Poll `probe` until it returns something truthy, and return that; AssertionError after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = probe()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def pid_running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan nobody reaps stays a zombie in a container)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+class AutofixProcess:
+    """A long-running `autofix` command (serve, web, worker) as a child process.
+
+    Its output goes to files in `cwd` (a pipe nobody reads would block it). Leaving the `with` block
+    stops it with SIGTERM, then SIGKILL if it hangs, so it never outlives the test.
+    """
+
+    def __init__(self, *args: str, env: dict[str, str], cwd: Path) -> None:
+        self.args, self.env, self.cwd = [str(AUTOFIX), *args], env, cwd
+        stem = f"{args[0]}-{next(_process_numbers)}"
+        self.stdout_path, self.stderr_path = cwd / f"{stem}.stdout", cwd / f"{stem}.stderr"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> AutofixProcess:
+        with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
+            self.process = subprocess.Popen(
+                self.args, env=self.env, cwd=self.cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err
+            )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 10.0) -> int:
+        """Send `sig`, return the exit code; AssertionError (after a SIGKILL) if it does not exit in time."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError(
+                f"{self.args[1]} did not exit within {timeout:.0f}s of {sig.name}:\n{self.stderr()}"
+            ) from None
+
+    def wait_http(self, url: str, timeout: float = 20.0) -> httpx.Response:
+        """GET `url` until it answers 200; fail at once, with the child's stderr, if the child exits."""
+
+        def answered() -> httpx.Response | None:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                code = self.process.returncode
+                raise AssertionError(f"{self.args[1]} exited with {code}:\n{self.stderr()}")
+            try:
+                r = httpx.get(url, timeout=1)
+            except httpx.TransportError:
+                return None
+            return r if r.status_code == 200 else None
+
+        return wait_until(answered, timeout, f"{url} to answer 200")
