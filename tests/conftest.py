@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
+import hypothesis
 import pytest
 import redis as sync_redis
 from redis.asyncio import Redis
@@ -16,6 +17,12 @@ from app.embedded_redis import EmbeddedRedis
 from app.settings import Settings
 from app.web import build_app
 from tests.support import SETTINGS_ENV, make_settings
+
+# CI explores the same examples every run, so a landing never hangs on a new random draw;
+# locally each run draws new ones (and replays any failure found before, from .hypothesis/).
+hypothesis.settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis.settings.load_profile("ci")
 
 
 def _answers(url: str) -> bool:
