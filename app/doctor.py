@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 import anthropic
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from githubkit import AppAuthStrategy, GitHub
 from githubkit.cache import MemCacheStrategy
 from githubkit.exception import RequestError, RequestFailed
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from app.embedded_redis import EmbeddedRedisError, find_redis_server
 from app.settings import Settings, SettingsError
@@ -20,6 +22,7 @@ from app.settings import Settings, SettingsError
 Status = Literal["ok", "warn", "FAIL"]
 TIMEOUT_S = 10.0
 MIN_SECRET_CHARS = 20
+HEADER = "check"
 
 
 @dataclass(frozen=True)
@@ -30,9 +33,10 @@ class Check:
 
 
 def render_table(checks: list[Check]) -> str:
-    width = max(len(c.name) for c in checks)
-    lines = [f"{'check':<{width}}  status  detail"]
-    lines += [f"{c.name:<{width}}  {c.status:<6}  {c.detail}" for c in checks]
+    """One row per check, columns aligned; a detail is always kept to one line."""
+    width = max([len(HEADER), *(len(c.name) for c in checks)])
+    lines = [f"{HEADER:<{width}}  status  detail"]
+    lines += [f"{c.name:<{width}}  {c.status:<6}  {' '.join(c.detail.split())}" for c in checks]
     return "\n".join(lines)
 
 
@@ -48,16 +52,28 @@ async def check_redis(settings: Settings) -> Check:
     redis = Redis.from_url(settings.redis_url, socket_timeout=TIMEOUT_S, socket_connect_timeout=TIMEOUT_S)
     try:
         await redis.ping()
-        policy = (await redis.config_get("maxmemory-policy")).get("maxmemory-policy")
+        policy = await _maxmemory_policy(redis)
     except (RedisError, OSError) as e:
         return Check("redis", "FAIL", f"cannot reach REDIS_URL: {type(e).__name__}: {e}")
     finally:
         await redis.aclose()
-    if policy not in (None, "noeviction"):
+    if policy is None:
+        unknown = "PING answered; CONFIG GET is not allowed: make sure maxmemory-policy is noeviction"
+        return Check("redis", "warn", unknown)
+    if policy != "noeviction":
         return Check(
             "redis", "warn", f"maxmemory-policy is {policy}; use noeviction or queued jobs may vanish"
         )
     return Check("redis", "ok", "PING answered, maxmemory-policy noeviction")
+
+
+async def _maxmemory_policy(redis: Redis) -> str | None:
+    """The eviction policy, or None where CONFIG is disabled (as on several managed Redis services)."""
+    try:
+        found: dict[str, str] = await redis.config_get("maxmemory-policy")
+    except ResponseError:
+        return None
+    return found.get("maxmemory-policy")
 
 
 async def check_webhook_secret(settings: Settings) -> Check:
@@ -75,18 +91,53 @@ async def check_github_app(settings: Settings) -> Check:
         settings.require("github_app_id", "github_private_key", needed_by="the worker")
     except SettingsError as e:
         return Check("github app", "FAIL", str(e))
-    auth = AppAuthStrategy(str(settings.github_app_id), settings.private_key() or "")
+    pem = settings.private_key() or ""
+    problem = describe_key_problem(pem)
+    if problem is not None:
+        source = "GITHUB_PRIVATE_KEY" if settings.github_private_key else "GITHUB_PRIVATE_KEY_PATH"
+        return Check("github app", "FAIL", f"{source}: {problem}")
+    auth = AppAuthStrategy(str(settings.github_app_id), pem)
     gh = GitHub(auth, base_url=settings.github_api_url, timeout=TIMEOUT_S, auto_retry=False,
                 http_cache=False, cache_strategy=MemCacheStrategy())  # fmt: skip
     try:
         app = (await gh.rest.apps.async_get_authenticated()).json()
     except RequestFailed as e:
-        hint = " (check GITHUB_APP_ID and the private key)" if e.response.status_code == 401 else ""
-        return Check("github app", "FAIL", f"GET /app answered {e.response.status_code}{hint}")
-    except (RequestError, ValueError) as e:
+        status = e.response.status_code
+        return Check("github app", "FAIL", describe_github_failure(status, _github_message(e), settings))
+    except RequestError as e:
         return Check("github app", "FAIL", f"cannot call {settings.github_api_url}: {type(e).__name__}: {e}")
-    name = app.get("slug") or app.get("name") if isinstance(app, dict) else None
+    name = (app.get("slug") or app.get("name")) if isinstance(app, dict) else None
     return Check("github app", "ok", f"JWT accepted by GET /app: {name} (id {settings.github_app_id})")
+
+
+def describe_key_problem(pem: str) -> str | None:
+    """Why `pem` cannot sign the App's JWTs (RS256 needs an RSA private key), or None when it can."""
+    try:
+        key = serialization.load_pem_private_key(pem.encode(), password=None)
+    except (ValueError, TypeError) as e:
+        return f"not a usable PEM private key ({str(e).split('.')[0]})"  # first sentence only
+    if not isinstance(key, rsa.RSAPrivateKey):
+        return "not an RSA key (GitHub App keys are RSA)"
+    return None
+
+
+def describe_github_failure(status: int, message: str, settings: Settings) -> str:
+    said = f"GET /app answered {status}" + (f": {message}" if message else "")
+    if status == 401 and "claim" in message:
+        return f"{said} (is this machine's clock right?)"
+    if status == 401:
+        return f"{said} (check GITHUB_APP_ID and the private key)"
+    if status == 404:
+        return f"{said} (no App {settings.github_app_id} at {settings.github_api_url}? check GITHUB_APP_ID)"
+    return said
+
+
+def _github_message(e: RequestFailed) -> str:
+    try:
+        body = e.response.raw_response.json()
+    except ValueError:
+        return ""
+    return str(body.get("message", "")) if isinstance(body, dict) else ""
 
 
 async def check_anthropic(settings: Settings) -> Check:
@@ -101,14 +152,22 @@ async def check_anthropic(settings: Settings) -> Check:
     try:
         await client.models.list(limit=1)
     except anthropic.APIStatusError as e:
-        return Check(
-            "anthropic", "FAIL", f"{settings.anthropic_base_url} answered {e.status_code}: {e.message}"
-        )
+        said = f"{settings.anthropic_base_url} answered {e.status_code}: {_anthropic_message(e)}"
+        return Check("anthropic", "FAIL", said)
     except anthropic.APIConnectionError as e:
-        return Check("anthropic", "FAIL", f"cannot reach {settings.anthropic_base_url}: {e}")
+        cause = f" ({type(e.__cause__).__name__}: {e.__cause__})" if e.__cause__ else ""
+        return Check("anthropic", "FAIL", f"cannot reach {settings.anthropic_base_url}: {e}{cause}")
     finally:
         await client.close()
     return Check("anthropic", "ok", f"{settings.anthropic_base_url} reachable, key accepted")
+
+
+def _anthropic_message(e: anthropic.APIStatusError) -> str:
+    """The API's own `error.message` (the SDK's `e.message` repeats the whole body)."""
+    error = e.body.get("error") if isinstance(e.body, dict) else None
+    if isinstance(error, dict) and error.get("message"):
+        return str(error["message"])
+    return e.message
 
 
 CHECKS: tuple[Callable[[Settings], Awaitable[Check]], ...] = (
@@ -120,7 +179,16 @@ CHECKS: tuple[Callable[[Settings], Awaitable[Check]], ...] = (
 
 
 async def collect_checks(settings: Settings) -> list[Check]:
-    return list(await asyncio.gather(*(check(settings) for check in CHECKS)))
+    return list(await asyncio.gather(*(_run_check(check, settings) for check in CHECKS)))
+
+
+async def _run_check(check: Callable[[Settings], Awaitable[Check]], settings: Settings) -> Check:
+    """A check that crashes becomes a FAIL row: the doctor must still report on everything else."""
+    try:
+        return await check(settings)
+    except Exception as e:
+        name = check.__name__.removeprefix("check_").replace("_", " ")
+        return Check(name, "FAIL", f"unexpected {type(e).__name__}: {e}")
 
 
 def run_doctor(settings: Settings) -> int:

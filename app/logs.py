@@ -53,5 +53,6 @@ def configure_logging(fmt: Literal["auto", "json", "text"] = "auto", level: str 
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access", "httpx", "httpcore"):
+    # a line per HTTP request from the clients (httpx2 and httpcore2 are the anthropic SDK's)
+    for noisy in ("uvicorn.access", "httpx", "httpcore", "httpx2", "httpcore2"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
