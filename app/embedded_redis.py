@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -27,6 +28,8 @@ PID_FILE = "redis.pid"
 LOG_FILE = "redis.log"
 MAX_UNIX_PATH = 100  # sun_path holds 108 bytes on Linux, 104 on macOS
 START_TIMEOUT_S = 15.0
+ORPHAN_STOP_TIMEOUT_S = 5.0
+_LOG_PREFIX = re.compile(r"^\d+:[A-Z] \d{1,2} \w{3} \d{4} [\d:.]+ [.*#-] ")  # "pid:role date level "
 
 
 class EmbeddedRedisError(RuntimeError):
@@ -85,11 +88,14 @@ class EmbeddedRedis:
         self.binary = binary or find_redis_server()
         self.process: subprocess.Popen[bytes] | None = None
         self.url = ""
+        self._log_offset = 0
 
     def start(self) -> str:
         """Start the server and return its URL once it answers PING."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        _stop_orphan(self.data_dir / PID_FILE)
+        _stop_orphan(self.data_dir)
+        log = self.data_dir / LOG_FILE
+        self._log_offset = log.stat().st_size if log.exists() else 0
         args = [
             self.binary,
             "--dir", str(self.data_dir),
@@ -110,7 +116,19 @@ class EmbeddedRedis:
             port, password = _free_port(), secrets.token_hex(16)
             args += ["--port", str(port), "--bind", "127.0.0.1", "--requirepass", password]
             self.url, probe = f"redis://:{password}@127.0.0.1:{port}/0", ("tcp", str(port), password)
-        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            # its own session: a Ctrl-C in the terminal reaches `serve`, which then stops Redis in order;
+            # output before the log file is open (a bad option, say) goes to the log file too
+            with (self.data_dir / LOG_FILE).open("ab") as log_file:
+                self.process = subprocess.Popen(
+                    args,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+        except OSError as e:
+            raise EmbeddedRedisError(f"cannot run {self.binary}: {e.strerror}") from None
         self._wait_ready(*probe)
         return self.url
 
@@ -120,7 +138,7 @@ class EmbeddedRedis:
             assert self.process is not None
             if self.process.poll() is not None:
                 raise EmbeddedRedisError(
-                    f"redis-server exited with {self.process.returncode}: {self._log_tail()}"
+                    f"{self.binary} exited with {self.process.returncode}: {self._log_tail()}"
                 )
             if _ping(kind, where, password):
                 return
@@ -131,9 +149,11 @@ class EmbeddedRedis:
         )
 
     def _log_tail(self) -> str:
-        with contextlib.suppress(OSError):
-            lines = (self.data_dir / LOG_FILE).read_text(errors="replace").strip().splitlines()
-            return lines[-1] if lines else "(empty log)"
+        """The last line this start wrote to the log (an older run's lines would mislead)."""
+        with contextlib.suppress(OSError), (self.data_dir / LOG_FILE).open("rb") as f:
+            f.seek(self._log_offset)
+            lines = f.read().decode(errors="replace").strip().splitlines()
+            return _LOG_PREFIX.sub("", lines[-1]) if lines else "(nothing in its log)"
         return "(no log)"
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -169,17 +189,52 @@ def _free_port() -> int:
         return port
 
 
-def _stop_orphan(pid_file: Path) -> None:
-    """A redis-server left running by a killed `serve` on this data directory is stopped first."""
+def _stop_orphan(data_dir: Path) -> None:
+    """A redis-server left running by a killed `serve` on this data directory is stopped first.
+
+    The pid file alone is not trusted (the pid may have been reused): the process must be a
+    redis-server whose working directory is this data directory (Redis chdirs to `--dir`).
+    """
     try:
-        pid = int(pid_file.read_text().strip())
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        pid = int((data_dir / PID_FILE).read_text().strip())
     except (OSError, ValueError):
         return
-    if b"redis-server" not in cmdline:
+    if not _is_our_redis(pid, data_dir):
         return
     with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-        for _ in range(100):
-            os.kill(pid, 0)
-            time.sleep(0.05)
+        os.kill(pid, signal.SIGTERM)  # Redis flushes the append-only file on SIGTERM
+        if not _wait_gone(pid, ORPHAN_STOP_TIMEOUT_S):
+            os.kill(pid, signal.SIGKILL)
+            _wait_gone(pid, 1.0)
+    if _running(pid):
+        raise EmbeddedRedisError(f"an earlier redis-server (pid {pid}) on {data_dir} would not stop")
+
+
+def _is_our_redis(pid: int, data_dir: Path) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        cwd = os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return False  # gone, a zombie, not ours to inspect, or no /proc (then nothing is stopped)
+    return b"redis-server" in cmdline and Path(cwd) == data_dir
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie: nothing may reap an orphan (PID 1 in a container), so it lingers as one.
+
+    Only asked about a pid already seen in /proc.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _running(pid):
+            return True
+        time.sleep(0.02)
+    return not _running(pid)

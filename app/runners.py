@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
+import threading
+from collections.abc import Iterator
 
 import uvicorn
 
@@ -13,6 +16,28 @@ from app.settings import Settings
 from app.web import build_app
 
 log = logging.getLogger("autofix")
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, minus the re-raise of the stop signal once it has shut down.
+
+    uvicorn re-raises a caught SIGTERM/SIGINT after `serve()` returns, so the default handler kills
+    the process on the spot: `serve` never got to stop its worker and its embedded redis-server,
+    which was left running. A stop signal is a request to stop cleanly: finish, clean up, exit 0.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signals can only be handled in the main thread
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in STOP_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def uvicorn_server(settings: Settings, redis_url: str, host: str, port: int) -> uvicorn.Server:
@@ -28,7 +53,7 @@ def uvicorn_server(settings: Settings, redis_url: str, host: str, port: int) -> 
         timeout_graceful_shutdown=20,
         server_header=False,
     )
-    return uvicorn.Server(config)
+    return _Server(config)
 
 
 def run_web(settings: Settings, redis_url: str, host: str, port: int) -> None:
@@ -66,6 +91,7 @@ def run_serve(settings: Settings, host: str, port: int) -> None:
     finally:
         if embedded is not None:
             embedded.stop()
+            log.info("embedded redis stopped")
         lock.release()
 
 
