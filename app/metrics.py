@@ -16,6 +16,7 @@ class WebMetrics:
     def __init__(self, known_events: frozenset[str]) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._known = known_events | {"ping"}
+        self._children: dict[tuple[str, str], Counter] = {}
         self.deliveries = Counter(
             "autofix_webhook_deliveries",
             "Webhook deliveries by event and outcome",
@@ -33,7 +34,11 @@ class WebMetrics:
         )
 
     def delivery(self, event: str, outcome: str) -> None:
-        self.deliveries.labels(event if event in self._known else OTHER_EVENT, outcome).inc()
+        key = (event if event in self._known else OTHER_EVENT, outcome)
+        child = self._children.get(key)
+        if child is None:  # labels() costs a lock and a lookup: resolve each pair once
+            child = self._children[key] = self.deliveries.labels(*key)
+        child.inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

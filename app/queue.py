@@ -15,14 +15,15 @@ and a redelivery after such a loss is processed again rather than refused.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from redis.asyncio import Redis
 
+from app.pipelined_redis import PipelinedRedis
 from app.routing import JobRequest
 
 QUEUE = "arq:queue"  # arq's default queue name
@@ -49,6 +50,7 @@ for i = 1, (#KEYS - 2) / 2 do
 end
 return created
 """
+_ENQUEUE_SHA = hashlib.sha1(_ENQUEUE.encode()).hexdigest()  # noqa: S324  # Redis names scripts by SHA-1
 
 
 def serialize(obj: Any) -> bytes:
@@ -73,19 +75,19 @@ class Enqueued:
 class DeliveryQueue:
     """Enqueues the jobs of one webhook delivery with a single EVALSHA round trip."""
 
-    def __init__(self, redis: Redis) -> None:
-        self._script = redis.register_script(_ENQUEUE)
+    def __init__(self, redis: PipelinedRedis) -> None:
+        self._redis = redis
 
     async def enqueue(self, delivery_id: str, jobs: Sequence[JobRequest]) -> Enqueued:
         now_ms = int(time.time() * 1000)
         ids = [j.job_id for j in jobs]
         keys = [DELIVERY_PREFIX + delivery_id, QUEUE]
-        args: list[Any] = [orjson.dumps(ids), DELIVERY_TTL_S, JOB_EXPIRES_MS, now_ms]
+        args: list[bytes | str | int] = [orjson.dumps(ids), DELIVERY_TTL_S, JOB_EXPIRES_MS, now_ms]
         for job in jobs:
             keys += [JOB_PREFIX + job.job_id, RESULT_PREFIX + job.job_id]
             body: dict[str, Any] = {"t": None, "f": job.function, "a": [job.args], "k": {}, "et": now_ms}
             args += [serialize(body), job.job_id]
-        reply = await self._script(keys=keys, args=args)
+        reply = await self._redis.evalsha(_ENQUEUE_SHA, _ENQUEUE, keys, args)
         recorded = orjson.loads(reply[1])
         if reply[0] == 0:
             return Enqueued(True, recorded, [])

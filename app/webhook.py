@@ -4,11 +4,13 @@ The order matters: the body is read with a cap (413), the signature is checked o
 before anything is parsed (401, nothing stored), then headers and JSON are checked (400), routed
 (pure), and enqueued in one Redis round trip. 202 is sent only after Redis accepted the jobs; when
 it cannot, 503, so that GitHub records a failed delivery that can be redelivered.
+
+This is the one hot path, so it is a plain ASGI callable that the app dispatches to before
+Starlette's middleware and router (app.web); everything else is ordinary Starlette.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import time
@@ -17,8 +19,7 @@ from typing import Any
 
 import orjson
 from redis.exceptions import RedisError
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from app.metrics import WebMetrics
 from app.payloads import MalformedPayload
@@ -27,12 +28,15 @@ from app.routing import route
 from app.settings import Settings
 from app.signatures import verify_signature
 
+PATH = "/webhooks/github"
 MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub's own cap on webhook payloads
-ENQUEUE_TIMEOUT_S = 5.0  # well inside GitHub's 10 s delivery timeout
 _DELIVERY_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 _EVENT = re.compile(r"[a-z_]{1,64}")
+_WANTED = {b"content-length", b"x-github-event", b"x-github-delivery", b"x-hub-signature-256"}
+_JSON_HEADERS = [(b"content-type", b"application/json")]
 
 log = logging.getLogger("autofix.webhook")
+Answer = tuple[int, dict[str, Any]]
 
 
 @dataclass
@@ -45,42 +49,56 @@ class Ingest:
     metrics: WebMetrics
 
 
-def _json(status: int, body: dict[str, Any]) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+async def receive_webhook(scope: Scope, receive: Receive, send: Send) -> None:
+    """The ASGI endpoint: read the headers we need and the capped body, decide, answer in JSON."""
+    if scope["method"] != "POST":
+        return await _send(send, 405, {"error": "use POST"}, ((b"allow", b"POST"),))
+    ingest: Ingest = scope["state"]["ingest"]
+    headers = {k: v.decode("latin-1") for k, v in scope["headers"] if k in _WANTED}
+    body = await _read_body(receive, headers.get(b"content-length"), MAX_BODY_BYTES)
+    status, answer = await handle_delivery(ingest, headers, body)
+    await _send(send, status, answer)
 
 
-async def _read_body(request: Request, limit: int) -> bytes | None:
+async def _read_body(receive: Receive, declared: str | None, limit: int) -> bytes | None:
     """The raw body, or None as soon as it is known to exceed `limit` (never buffered past it)."""
-    declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         return None
-    chunks, size = [], 0
-    async for chunk in request.stream():
+    chunks, size, more = [], 0, True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             return None
         chunks.append(chunk)
-    return b"".join(chunks)
+        more = message.get("more_body", False)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-async def receive_webhook(request: Request) -> Response:
-    ingest: Ingest = request.state.ingest
-    event = request.headers.get("x-github-event", "")
-    body = await _read_body(request, MAX_BODY_BYTES)
+async def _send(
+    send: Send, status: int, answer: dict[str, Any], extra: tuple[tuple[bytes, bytes], ...] = ()
+) -> None:
+    body = orjson.dumps(answer)
+    headers = [*_JSON_HEADERS, (b"content-length", b"%d" % len(body)), *extra]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def handle_delivery(ingest: Ingest, headers: dict[bytes, str], body: bytes | None) -> Answer:
+    event = headers.get(b"x-github-event", "")
     if body is None:
         ingest.metrics.delivery(event, "too_large")
-        return _json(413, {"error": f"body larger than {MAX_BODY_BYTES} bytes"})
-    if not verify_signature(ingest.secrets, body, request.headers.get("x-hub-signature-256")):
+        return 413, {"error": f"body larger than {MAX_BODY_BYTES} bytes"}
+    if not verify_signature(ingest.secrets, body, headers.get(b"x-hub-signature-256")):
         ingest.metrics.delivery(event, "unauthorized")  # labels stay bounded: unknown names are "other"
-        return _json(401, {"error": "missing or invalid X-Hub-Signature-256"})
-    delivery = request.headers.get("x-github-delivery", "")
+        return 401, {"error": "missing or invalid X-Hub-Signature-256"}
+    delivery = headers.get(b"x-github-delivery", "")
     if not _EVENT.fullmatch(event) or not _DELIVERY_ID.fullmatch(delivery):
         ingest.metrics.delivery(event, "bad_request")
-        return _json(400, {"error": "missing or malformed X-GitHub-Event or X-GitHub-Delivery header"})
-    return await _handle(ingest, event, delivery, body)
-
-
-async def _handle(ingest: Ingest, event: str, delivery: str, body: bytes) -> Response:
+        return 400, {"error": "missing or malformed X-GitHub-Event or X-GitHub-Delivery header"}
     ctx: dict[str, Any] = {"delivery_id": delivery, "event": event}
     try:
         payload = orjson.loads(body)
@@ -94,7 +112,7 @@ async def _handle(ingest: Ingest, event: str, delivery: str, body: bytes) -> Res
     if event == "ping":
         ingest.metrics.delivery(event, "ping")
         log.info("ping", extra=ctx)
-        return _json(200, {"delivery": delivery, "pong": True})
+        return 200, {"delivery": delivery, "pong": True}
     try:
         routed = route(event, payload, ingest.settings)
     except MalformedPayload as e:
@@ -102,15 +120,14 @@ async def _handle(ingest: Ingest, event: str, delivery: str, body: bytes) -> Res
     if not routed.jobs:
         ingest.metrics.delivery(event, "ignored")
         log.info("ignored: %s", routed.ignored, extra=ctx | {"outcome": "ignored"})
-        return _json(202, {"delivery": delivery, "jobs": [], "ignored": routed.ignored})
+        return 202, {"delivery": delivery, "jobs": [], "ignored": routed.ignored}
     started = time.perf_counter()
     try:
-        async with asyncio.timeout(ENQUEUE_TIMEOUT_S):
-            result = await ingest.queue.enqueue(delivery, routed.jobs)
-    except (RedisError, OSError, TimeoutError) as e:
+        result = await ingest.queue.enqueue(delivery, routed.jobs)
+    except (RedisError, OSError) as e:
         ingest.metrics.delivery(event, "unavailable")
-        log.error("queue unavailable: %s", type(e).__name__, extra=ctx | {"outcome": "unavailable"})
-        return _json(503, {"error": "job queue unavailable; redeliver this delivery later"})
+        log.error("queue unavailable: %s", e, extra=ctx | {"outcome": "unavailable"})
+        return 503, {"error": "job queue unavailable; redeliver this delivery later"}
     ingest.metrics.enqueue_seconds.observe(time.perf_counter() - started)
     outcome = (
         "duplicate" if result.duplicate else "coalesced" if result.existing == result.job_ids else "queued"
@@ -122,10 +139,10 @@ async def _handle(ingest: Ingest, event: str, delivery: str, body: bytes) -> Res
         answer["duplicate"] = True
     if result.existing:
         answer["already_queued"] = result.existing
-    return _json(202, answer)
+    return 202, answer
 
 
-def _reject(ingest: Ingest, ctx: dict[str, Any], reason: str) -> Response:
+def _reject(ingest: Ingest, ctx: dict[str, Any], reason: str) -> Answer:
     ingest.metrics.delivery(ctx["event"], "bad_request")
     log.warning("rejected: %s", reason, extra=ctx | {"outcome": "bad_request"})
-    return _json(400, {"delivery": ctx["delivery_id"], "error": reason})
+    return 400, {"delivery": ctx["delivery_id"], "error": reason}

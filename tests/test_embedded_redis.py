@@ -24,6 +24,7 @@ from app.embedded_redis import (
     EmbeddedRedis,
     EmbeddedRedisError,
 )
+from app.pipelined_redis import PipelinedRedis
 from app.queue import DELIVERY_PREFIX, JOB_PREFIX, QUEUE, DeliveryQueue
 from app.routing import JobRequest
 from tests.support import pid_running
@@ -95,8 +96,9 @@ async def test_jobs_survive_a_restart_on_the_same_data_dir(start_redis: StartRed
     data = tmp_path / "data"
     first = start_redis(data)
     job = JobRequest("fix_check_run", "check:1:abc:tests", {"repo": "octo/hello"})
-    async with AsyncRedis.from_url(first.url) as r:
-        queued = await DeliveryQueue(r).enqueue("delivery-1", [job])
+    client = PipelinedRedis(first.url)
+    queued = await DeliveryQueue(client).enqueue("delivery-1", [job])
+    await client.aclose()
     assert queued.job_ids == [job.job_id]
 
     first.stop()  # SIGTERM: Redis writes out the append-only file before it exits
@@ -107,7 +109,9 @@ async def test_jobs_survive_a_restart_on_the_same_data_dir(start_redis: StartRed
     async with AsyncRedis.from_url(second.url) as r:
         assert await r.zscore(QUEUE, job.job_id) is not None
         assert await r.exists(JOB_PREFIX + job.job_id, DELIVERY_PREFIX + "delivery-1") == 2
-        again = await DeliveryQueue(r).enqueue("delivery-1", [job])  # a redelivery after the restart
+    client = PipelinedRedis(second.url)
+    again = await DeliveryQueue(client).enqueue("delivery-1", [job])  # a redelivery after the restart
+    await client.aclose()
     assert again.duplicate
 
 
