@@ -1,5 +1,8 @@
 """Structured logging: one JSON object per line when stderr is not a terminal, text otherwise.
 
+Every line passes through `redact()` last, so a token that reaches a message, an argument, an
+`extra` field or a traceback is masked before it is written.
+
 Context travels in `extra=`: `delivery_id`, `event`, `repo`, `job_id`, `job_try` are printed when
 present, so every line about a delivery or a job can be found by its id.
 """
@@ -13,12 +16,17 @@ from typing import Any, Literal
 
 import orjson
 
+from sandbox_runner.redact import redact
+
 CONTEXT_FIELDS = ("delivery_id", "event", "action", "repo", "job_id", "job_try", "function", "outcome")
 _RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
+        return redact(self._format(record))
+
+    def _format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
             + f".{int(record.msecs):03d}Z",
@@ -36,6 +44,9 @@ class JsonFormatter(logging.Formatter):
 
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
+        return redact(self._format(record))
+
+    def _format(self, record: logging.LogRecord) -> str:
         line = f"{time.strftime('%H:%M:%S', time.localtime(record.created))} {record.levelname:<7} "
         line += record.getMessage()
         extras = [f"{k}={record.__dict__[k]}" for k in CONTEXT_FIELDS if record.__dict__.get(k) is not None]

@@ -1,0 +1,185 @@
+"""Authenticated calls to GitHub on behalf of the App and its installations.
+
+- The App's own calls (`/app`, token minting, hook deliveries) carry an RS256 JWT (githubkit's
+  AppAuthStrategy: `iat` 60 s in the past, `exp` within 10 minutes).
+- Installation tokens are cached in Redis, shared by every worker, until 5 minutes before their
+  one-hour expiry. A 401 drops the cached token, mints a new one and retries the call once.
+- Every call has explicit timeouts and githubkit's own retries off: rate limits and 5xx become
+  `app.github.errors` exceptions carrying the time to retry, which the job turns into an arq retry.
+- Content-creating calls for one installation are spaced (1 s apart, across all workers, through
+  a reservation in Redis), as GitHub asks of integrations; a wait longer than 30 s defers instead.
+
+Operations call `await inst.read(lambda gh: gh.rest.….async_…(…))` or `inst.write(…)`: the
+lambda gets a githubkit client authenticated as the installation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import httpx
+import orjson
+from githubkit import AppAuthStrategy, GitHub, TokenAuthStrategy
+from githubkit.cache import MemCacheStrategy
+from githubkit.exception import RequestError, RequestFailed, RequestTimeout
+from redis.asyncio import Redis
+
+from app.github.errors import GitHubError, RateLimited, Unauthorized, classify, unreachable
+from app.settings import Settings
+
+T = TypeVar("T")
+Call = Callable[[GitHub[Any]], Awaitable[T]]
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+TOKEN_KEY = "autofix:gh:token:{}"  # noqa: S105  # a key name, not a secret
+TOKEN_MARGIN_S = 5 * 60
+WRITE_KEY = "autofix:gh:writes:{}"
+WRITE_SPACING_S = 1.0
+MAX_WRITE_WAIT_S = 30.0
+
+# reserve the next write slot for an installation; returns the slot (as a string: Lua numbers
+# come back as integers), or a slot beyond max_wait without reserving it
+_RESERVE_WRITE = """
+local now, spacing, max_wait = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local slot = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
+if slot - now > max_wait then return tostring(slot) end
+redis.call('SET', KEYS[1], tostring(slot + spacing), 'PX', math.ceil((slot + spacing - now) * 1000) + 1000)
+return tostring(slot)
+"""
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return response.reason_phrase or "no message"
+    message = body.get("message") if isinstance(body, dict) else None
+    return str(message) if message else response.reason_phrase or "no message"
+
+
+class GitHubApp:
+    """The App: its JWT client, the shared token cache, and installation clients."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        redis: Redis,
+        *,
+        clock: Clock = time.time,
+        sleep: Sleep = asyncio.sleep,
+        jitter: Callable[[], float] = random.random,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        settings.require("github_app_id", "github_private_key", needed_by="the GitHub client")
+        self.settings, self.redis = settings, redis
+        self.clock, self.sleep, self.jitter = clock, sleep, jitter
+        self._transport = transport
+        auth = AppAuthStrategy(str(settings.github_app_id), settings.private_key() or "")
+        self.gh = self._client(auth)
+        self._reserve_write = redis.register_script(_RESERVE_WRITE)
+
+    def _client(self, auth: AppAuthStrategy | TokenAuthStrategy) -> GitHub[Any]:
+        return GitHub(
+            auth,
+            base_url=self.settings.github_api_url,
+            timeout=TIMEOUT,
+            auto_retry=False,
+            http_cache=False,
+            cache_strategy=MemCacheStrategy(),  # never githubkit's process-wide cache
+            async_transport=self._transport,
+            user_agent="autofix",
+        )
+
+    async def call(self, fn: Call[T], *, attempt: int = 1) -> T:
+        """A call authenticated as the App itself (JWT)."""
+        return await self._mapped(self.gh, fn, attempt)
+
+    def installation(self, installation_id: int, *, attempt: int = 1) -> Installation:
+        """A client for one installation; `attempt` (the job's try) lengthens backoffs."""
+        return Installation(self, installation_id, attempt)
+
+    async def token(self, installation_id: int) -> str:
+        key = TOKEN_KEY.format(installation_id)
+        cached = await self.redis.get(key)
+        if cached is not None:
+            return str(orjson.loads(cached)["token"])
+        minted = await self.call(
+            lambda gh: gh.rest.apps.async_create_installation_access_token(installation_id)
+        )
+        data = minted.json()
+        expires_at = datetime.fromisoformat(data["expires_at"]).timestamp()
+        ttl = int(expires_at - self.clock() - TOKEN_MARGIN_S)
+        if ttl > 0:
+            await self.redis.set(
+                key, orjson.dumps({"token": data["token"], "expires_at": expires_at}), ex=ttl
+            )
+        return str(data["token"])
+
+    async def drop_token(self, installation_id: int) -> None:
+        await self.redis.delete(TOKEN_KEY.format(installation_id))
+
+    async def _mapped(self, gh: GitHub[Any], fn: Call[T], attempt: int) -> T:
+        """Run `fn`, turning githubkit's exceptions into ours (never carrying request headers)."""
+        try:
+            return await fn(gh)
+        except RequestFailed as e:
+            error = classify(
+                e.response.status_code,
+                e.response.headers,
+                _message(e.response.raw_response),
+                now=self.clock(),
+                attempt=attempt,
+                jitter=self.jitter(),
+            )
+            raise error or GitHubError("unexpected response", e.response.status_code) from None
+        except RequestTimeout:
+            raise unreachable("timed out", now=self.clock(), attempt=attempt, jitter=self.jitter()) from None
+        except RequestError as e:
+            reason = type(e.exc).__name__ if getattr(e, "exc", None) else "connection failed"
+            raise unreachable(reason, now=self.clock(), attempt=attempt, jitter=self.jitter()) from None
+
+
+class Installation:
+    """Calls on behalf of one installation."""
+
+    def __init__(self, app: GitHubApp, installation_id: int, attempt: int) -> None:
+        self.app, self.id, self.attempt = app, installation_id, attempt
+
+    async def read(self, fn: Call[T]) -> T:
+        return await self._with_token(fn)
+
+    async def write(self, fn: Call[T]) -> T:
+        """A content-creating call: waits for this installation's next write slot first."""
+        now = self.app.clock()
+        slot = float(
+            await self.app._reserve_write(
+                keys=[WRITE_KEY.format(self.id)], args=[repr(now), WRITE_SPACING_S, MAX_WRITE_WAIT_S]
+            )
+        )
+        if slot - now > MAX_WRITE_WAIT_S:
+            raise RateLimited(f"write queue for installation {self.id} is {slot - now:.0f}s long", slot)
+        if slot - now > 0.001:  # Lua rounds: a slot within a millisecond is now
+            await self.app.sleep(slot - now)
+        return await self._with_token(fn)
+
+    async def token(self) -> str:
+        """The installation token, for `git` over HTTPS (see app.github.git_auth)."""
+        return await self.app.token(self.id)
+
+    async def _with_token(self, fn: Call[T]) -> T:
+        for renewed in (False, True):
+            gh = self.app._client(TokenAuthStrategy(await self.app.token(self.id)))
+            try:
+                return await self.app._mapped(gh, fn, self.attempt)
+            except Unauthorized:
+                await self.app.drop_token(self.id)  # revoked or expired early: mint a new one, once
+                if renewed:
+                    raise
+        raise AssertionError("unreachable")

@@ -1,0 +1,238 @@
+"""The GitHub client core against respx (githubkit speaks httpx) and a real Redis."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import traceback
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+import respx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from redis.asyncio import Redis
+
+from app.github.client import TOKEN_KEY, TOKEN_MARGIN_S, WRITE_SPACING_S, GitHubApp
+from app.github.errors import Forbidden, NotFound, RateLimited, ServerError, Unauthorized, Unreachable
+from app.settings import Settings
+from tests.support import APP_ID, make_settings
+
+API = "https://api.github.com"
+INSTALLATION = 4242
+# GitHub's newer stateless installation tokens are long and contain dots: no shape assumptions
+LONG_TOKEN = "ghs_4242_" + "eyJhbGciOiJFUzI1NiJ9." * 3 + "s1gn4tur3-_x" * 20
+
+
+@pytest.fixture(scope="module")
+def key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture
+def app_settings(key: rsa.RSAPrivateKey, redis_url: str) -> Settings:
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    ).decode()
+    return make_settings(github_private_key=pem, redis_url=redis_url)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(round(seconds, 3))
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def github(app_settings: Settings, redis: Redis, clock: Clock) -> GitHubApp:
+    return GitHubApp(app_settings, redis, clock=clock, sleep=clock.sleep, jitter=lambda: 0.0)
+
+
+@pytest.fixture
+def api() -> Iterator[respx.MockRouter]:
+    with respx.mock(base_url=API, assert_all_called=False) as router:
+        yield router
+
+
+def _mint(router: respx.MockRouter, key: rsa.RSAPrivateKey, tokens: list[str]) -> respx.Route:
+    """POST access_tokens, checking the App JWT like GitHub does; hands out `tokens` in turn."""
+    issued = iter(tokens)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        scheme, _, token = request.headers["authorization"].partition(" ")
+        claims = jwt.decode(token, key.public_key(), algorithms=["RS256"])
+        assert scheme.lower() == "bearer"
+        assert claims["iss"] == str(APP_ID)
+        assert time.time() - 70 <= claims["iat"] <= time.time() - 50, "iat is backdated ~60 s"
+        assert claims["exp"] - time.time() <= 600, "exp is under 10 minutes away"
+        expires = datetime.fromtimestamp(time.time() + 3600, UTC).isoformat().replace("+00:00", "Z")
+        body = {"token": next(issued), "expires_at": expires, "permissions": {"issues": "write"}}
+        return httpx.Response(201, json=body)
+
+    return router.post(f"/app/installations/{INSTALLATION}/access_tokens").mock(side_effect=handler)
+
+
+def _issue(number: int = 1) -> dict[str, Any]:
+    return {"number": number, "title": "Broken", "state": "open"}
+
+
+async def test_token_is_minted_once_and_shared_through_redis(
+    github: GitHubApp, app_settings: Settings, redis: Redis, key: rsa.RSAPrivateKey, api: respx.MockRouter
+) -> None:
+    mint = _mint(api, key, ["ghs_first", "ghs_second"])
+    issue = api.get("/repos/o/r/issues/1").respond(200, json=_issue())
+    other_worker = GitHubApp(app_settings, redis)
+
+    await github.installation(INSTALLATION).read(lambda gh: gh.rest.issues.async_get("o", "r", 1))
+    await other_worker.installation(INSTALLATION).read(lambda gh: gh.rest.issues.async_get("o", "r", 1))
+
+    assert mint.call_count == 1
+    assert [c.request.headers["authorization"] for c in issue.calls] == ["token ghs_first"] * 2
+    ttl = await redis.ttl(TOKEN_KEY.format(INSTALLATION))
+    assert 3600 - TOKEN_MARGIN_S - 10 <= ttl <= 3600 - TOKEN_MARGIN_S
+
+
+async def test_a_401_drops_the_token_and_retries_once(
+    github: GitHubApp, key: rsa.RSAPrivateKey, api: respx.MockRouter
+) -> None:
+    mint = _mint(api, key, ["ghs_revoked", "ghs_fresh"])
+    bad = {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}
+    issue = api.get("/repos/o/r/issues/1").mock(
+        side_effect=[httpx.Response(401, json=bad), httpx.Response(200, json=_issue())]
+    )
+    response = await github.installation(INSTALLATION).read(lambda gh: gh.rest.issues.async_get("o", "r", 1))
+    assert response.json()["number"] == 1
+    assert mint.call_count == 2
+    assert issue.calls[-1].request.headers["authorization"] == "token ghs_fresh"
+
+
+async def test_a_second_401_is_unauthorized(
+    github: GitHubApp, key: rsa.RSAPrivateKey, api: respx.MockRouter
+) -> None:
+    _mint(api, key, ["ghs_one", "ghs_two"])
+    api.get("/repos/o/r/issues/1").respond(401, json={"message": "Bad credentials"})
+    with pytest.raises(Unauthorized, match="Bad credentials"):
+        await github.installation(INSTALLATION).read(lambda gh: gh.rest.issues.async_get("o", "r", 1))
+
+
+@pytest.mark.parametrize(
+    ("response", "kind", "wait"),
+    [
+        (httpx.Response(403, headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": "{reset}"},
+                        json={"message": "API rate limit exceeded"}), RateLimited, 121),
+        (httpx.Response(403, headers={"retry-after": "30"}, json={"message": "secondary rate limit"}),
+         RateLimited, 30),
+        (httpx.Response(403, json={"message": "You have exceeded a secondary rate limit"}), RateLimited, 60),
+        (httpx.Response(429, json={"message": "Too many"}), RateLimited, 60),
+        (httpx.Response(502, text="<html>Bad Gateway</html>"), ServerError, 2),
+        (httpx.Response(403, json={"message": "Resource not accessible by integration"}), Forbidden, None),
+        (httpx.Response(404, json={"message": "Not Found"}), NotFound, None),
+    ],
+)  # fmt: skip
+async def test_errors_become_typed_with_the_time_to_retry(
+    github: GitHubApp, clock: Clock, key: rsa.RSAPrivateKey, api: respx.MockRouter,
+    response: httpx.Response, kind: type[Exception], wait: float | None,
+) -> None:  # fmt: skip
+    if "x-ratelimit-reset" in response.headers:
+        response.headers["x-ratelimit-reset"] = str(int(clock.now) + 120)
+    _mint(api, key, ["ghs_x"])
+    route = api.get("/repos/o/r/issues/1").mock(return_value=response)
+    with pytest.raises(kind) as caught:
+        await github.installation(INSTALLATION).read(lambda gh: gh.rest.issues.async_get("o", "r", 1))
+    assert route.call_count == 1, "githubkit's own retries (and sleeps) are off"
+    if wait is not None:
+        assert caught.value.retry_at == pytest.approx(
+            int(clock.now) + wait if wait == 121 else clock.now + wait
+        )  # type: ignore[attr-defined]
+
+
+async def test_timeouts_and_refused_connections_are_unreachable(
+    github: GitHubApp, key: rsa.RSAPrivateKey, api: respx.MockRouter
+) -> None:
+    _mint(api, key, ["ghs_x"])
+    api.get("/repos/o/r/issues/1").mock(side_effect=httpx.ConnectTimeout("slow"))
+    api.get("/repos/o/r/issues/2").mock(side_effect=httpx.ConnectError("refused"))
+    for number in (1, 2):
+        with pytest.raises(Unreachable):
+            await github.installation(INSTALLATION).read(
+                lambda gh, n=number: gh.rest.issues.async_get("o", "r", n)
+            )
+
+
+async def test_writes_are_spaced_per_installation_across_workers(
+    github: GitHubApp, app_settings: Settings, redis: Redis, clock: Clock, key: rsa.RSAPrivateKey,
+    api: respx.MockRouter,
+) -> None:  # fmt: skip
+    _mint(api, key, ["ghs_x"])
+    api.post("/repos/o/r/issues/1/comments").respond(201, json={"id": 1, "body": "hi"})
+    other_worker = GitHubApp(app_settings, redis, clock=clock, sleep=clock.sleep)
+    start = clock.now
+
+    for client in (github, other_worker, github):
+        await client.installation(INSTALLATION).write(
+            lambda gh: gh.rest.issues.async_create_comment("o", "r", 1, body="hi")
+        )
+
+    assert clock.slept == pytest.approx([WRITE_SPACING_S, WRITE_SPACING_S], abs=0.01)
+    assert clock.now - start == pytest.approx(2 * WRITE_SPACING_S, abs=0.01)  # Lua keeps 14 digits
+
+
+async def test_a_long_write_queue_defers_instead_of_sleeping(
+    github: GitHubApp, redis: Redis, clock: Clock, key: rsa.RSAPrivateKey, api: respx.MockRouter
+) -> None:
+    _mint(api, key, ["ghs_x"])
+    comment = api.post("/repos/o/r/issues/1/comments").respond(201, json={"id": 1})
+    await redis.set(f"autofix:gh:writes:{INSTALLATION}", str(clock.now + 45))  # 45 writes ahead of us
+    with pytest.raises(RateLimited) as caught:
+        await github.installation(INSTALLATION).write(
+            lambda gh: gh.rest.issues.async_create_comment("o", "r", 1, body="x")
+        )
+    assert caught.value.retry_at == pytest.approx(clock.now + 45)
+    assert clock.slept == []
+    assert comment.call_count == 0
+
+
+async def test_no_token_in_logs_or_exceptions_on_any_error_path(
+    github: GitHubApp, key: rsa.RSAPrivateKey, api: respx.MockRouter, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    _mint(api, key, [LONG_TOKEN, LONG_TOKEN, LONG_TOKEN])
+    api.get("/repos/o/r/issues/1").respond(401, json={"message": "Bad credentials"})
+    api.get("/repos/o/r/issues/2").respond(403, json={"message": "Resource not accessible by integration"})
+    api.get("/repos/o/r/issues/3").respond(502, text="oops")
+    api.get("/repos/o/r/issues/4").mock(side_effect=httpx.ReadTimeout("slow"))
+    texts = []
+    for number in (1, 2, 3, 4):
+        try:
+            await github.installation(INSTALLATION).read(
+                lambda gh, n=number: gh.rest.issues.async_get("o", "r", n)
+            )
+        except Exception as e:
+            texts += [str(e), repr(e), "".join(traceback.format_exception(e))]
+            logging.getLogger("test").exception("call failed")
+    pem_line = github.settings.private_key().splitlines()[1]  # type: ignore[union-attr]
+    everything = "\n".join(texts) + caplog.text
+    assert LONG_TOKEN not in everything
+    assert "ghs_4242" not in everything
+    assert pem_line not in everything
+    assert "Bearer ey" not in everything
+    assert json.dumps(LONG_TOKEN) not in everything
