@@ -12,16 +12,22 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import uvicorn
+from githubkit import AppAuthStrategy, AppInstallationAuthStrategy, GitHub
+from githubkit.cache import MemCacheStrategy
 from starlette.types import ASGIApp
 
 from app.settings import Settings
 from app.signatures import sign
+from tests.fakes.github import GitHubState
+from tests.fakes.github import build_app as build_github
 
 FIXTURES = Path(__file__).parent / "fixtures"
 WEBHOOKS = FIXTURES / "webhooks"
@@ -218,3 +224,52 @@ class AutofixProcess:
             return r if r.status_code == 200 else None
 
         return wait_until(answered, timeout, f"{url} to answer 200")
+
+
+# -- the local GitHub, served ---------------------------------------------------------------------
+
+OWNER = "octo-org"
+
+
+@dataclass
+class LocalGitHub:
+    """A served `tests.fakes.github` state with the test App installed on `OWNER`."""
+
+    state: GitHubState
+    url: str
+    private_key: str
+    installation_id: int
+
+    def client(self, **auth: Any) -> GitHub[Any]:
+        """A githubkit client as the production edge builds one, authenticated as the installation."""
+        strategy = AppInstallationAuthStrategy(APP_ID, self.private_key, self.installation_id, **auth)
+        return GitHub(
+            strategy,
+            base_url=self.url,
+            timeout=10,
+            auto_retry=False,
+            http_cache=False,
+            cache_strategy=MemCacheStrategy(),
+        )
+
+    def app_client(self) -> GitHub[Any]:
+        strategy = AppAuthStrategy(APP_ID, self.private_key)
+        return GitHub(
+            strategy,
+            base_url=self.url,
+            timeout=10,
+            auto_retry=False,
+            http_cache=False,
+            cache_strategy=MemCacheStrategy(),
+        )
+
+
+@contextmanager
+def local_github(git_root: Path, private_key: str, **state_options: Any) -> Iterator[LocalGitHub]:
+    """Serve a fresh local GitHub on loopback (bare repositories under `git_root`)."""
+    state = GitHubState(git_root=git_root, **state_options)
+    state.add_app(APP_ID, private_key)
+    inst = state.install(APP_ID, OWNER)
+    with LiveServer(build_github(state)) as server:
+        state.base_url = server.url
+        yield LocalGitHub(state, server.url, private_key, inst.id)

@@ -1,0 +1,47 @@
+"""The local GitHub as one Starlette app: REST routes at `/` and (like GHES) `/api/v3`, git at `/`."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount
+
+from tests.fakes import RequestLog
+from tests.fakes.github import api_app
+from tests.fakes.github.errors import ApiError, error_body
+from tests.fakes.github.http import anonymous_bucket, respond
+from tests.fakes.github.state import GitHubState
+
+
+def api_routes() -> list[BaseRoute]:
+    return [*api_app.ROUTES]
+
+
+def git_routes() -> list[BaseRoute]:
+    return []
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    body = error_body(exc.status, exc.message, exc.errors)
+    return respond(request, exc.status, body, anonymous_bucket(request) if exc.status == 401 else None)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    status = 404 if status == 405 else status  # GitHub answers an unknown method like an unknown path
+    return respond(request, status, error_body(status, "Not Found" if status == 404 else "Server Error"))
+
+
+def build_app(state: GitHubState) -> Starlette:
+    routes = api_routes()
+    app = Starlette(
+        routes=[*git_routes(), *routes, Mount("/api/v3", routes=routes)],
+        middleware=[Middleware(RequestLog, seen=state.requests)],
+        exception_handlers={ApiError: _api_error, HTTPException: _http_error},
+    )
+    app.state.github = state
+    return app
