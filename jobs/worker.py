@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 from arq import func
 from arq.connections import RedisSettings
 from arq.worker import Worker
 
+from app.github.client import GitHubApp
 from app.queue import deserialize, serialize
 from app.settings import Settings
+from jobs.github_outcomes import JobFunction, github_outcomes
 from jobs.received import FUNCTIONS
 
 log = logging.getLogger("autofix.worker")
@@ -18,7 +21,8 @@ log = logging.getLogger("autofix.worker")
 JOB_TIMEOUT_S = 30 * 60  # a fix attempt (sandbox runs included) must finish within this
 KEEP_RESULT_S = 24 * 3600  # while a result is kept, the same job id is not enqueued again
 MAX_TRIES = 5
-WORKER_CREDENTIALS = ("github_app_id", "github_private_key", "anthropic_api_key")
+GITHUB_CREDENTIALS = ("github_app_id", "github_private_key")
+WORKER_CREDENTIALS = (*GITHUB_CREDENTIALS, "anthropic_api_key")
 
 
 def redis_settings(url: str) -> RedisSettings:
@@ -26,9 +30,18 @@ def redis_settings(url: str) -> RedisSettings:
 
 
 def build_worker(
-    settings: Settings, redis_url: str, *, burst: bool = False, handle_signals: bool = True
+    settings: Settings,
+    redis_url: str,
+    *,
+    burst: bool = False,
+    handle_signals: bool = True,
+    functions: Mapping[str, JobFunction] = FUNCTIONS,
 ) -> Worker:
-    """A worker for `redis_url`. Construct it inside the running event loop (arq needs one)."""
+    """A worker for `redis_url`. Construct it inside the running event loop (arq needs one).
+
+    Each job function runs inside `github_outcomes`, so a GitHub rate limit becomes an arq retry
+    at the time GitHub named, and a permission or not-found error stops the job with its reason.
+    """
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         ctx["settings"] = settings
@@ -37,9 +50,16 @@ def build_worker(
             log.warning(
                 "not configured: %s; jobs that call GitHub or the model will fail", ", ".join(missing)
             )
+        if not settings.missing(*GITHUB_CREDENTIALS):
+            ctx["github"] = GitHubApp(settings, ctx["redis"])
 
+    # arq types job functions as (ctx, *args, **kwargs); ours take exactly (ctx, request)
+    wrapped = [
+        func(cast(Any, github_outcomes(fn)), name=name, keep_result=KEEP_RESULT_S)
+        for name, fn in functions.items()
+    ]
     return Worker(
-        functions=[func(fn, name=name, keep_result=KEEP_RESULT_S) for name, fn in FUNCTIONS.items()],
+        functions=wrapped,
         redis_settings=redis_settings(redis_url),
         job_serializer=serialize,
         job_deserializer=deserialize,
