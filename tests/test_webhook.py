@@ -279,3 +279,15 @@ async def test_health_readiness_and_metrics(client: httpx.AsyncClient, redis: Re
         "autofix_queue_depth 1.0",
     ):
         assert line in text, line
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+async def test_other_methods_are_405(client: httpx.AsyncClient, redis: Redis, method: str) -> None:
+    r = await client.request(method, "/webhooks/github")
+    assert r.status_code == 405
+    assert r.headers["allow"] == "POST"
+    assert await redis.dbsize() == 0
+
+
+async def test_unknown_paths_are_404_from_starlette(client: httpx.AsyncClient) -> None:
+    assert (await client.post("/webhooks/gitlab", content=b"{}")).status_code == 404
