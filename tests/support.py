@@ -28,6 +28,7 @@ from app.settings import Settings
 from app.signatures import sign
 from tests.fakes.github import GitHubState
 from tests.fakes.github import build_app as build_github
+from tests.fakes.github.sim import Sim
 
 FIXTURES = Path(__file__).parent / "fixtures"
 WEBHOOKS = FIXTURES / "webhooks"
@@ -239,6 +240,7 @@ class LocalGitHub:
     url: str
     private_key: str
     installation_id: int
+    sim: Sim
 
     def client(self, **auth: Any) -> GitHub[Any]:
         """A githubkit client as the production edge builds one, authenticated as the installation."""
@@ -272,4 +274,4 @@ def local_github(git_root: Path, private_key: str, **state_options: Any) -> Iter
     inst = state.install(APP_ID, OWNER)
     with LiveServer(build_github(state)) as server:
         state.base_url = server.url
-        yield LocalGitHub(state, server.url, private_key, inst.id)
+        yield LocalGitHub(state, server.url, private_key, inst.id, Sim(state))

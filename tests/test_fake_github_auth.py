@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 from githubkit.exception import RequestFailed
+from githubkit_schemas.latest.models import AppPermissions, SimpleUser
 
 from tests.fakes import github as fake_github
 from tests.support import APP_ID, OWNER, LocalGitHub, local_github
@@ -32,7 +33,7 @@ async def test_app_sees_its_installations_through_githubkit_models(gh: LocalGitH
     one = (await app.rest.apps.async_get_installation(gh.installation_id)).parsed_data
 
     assert inst.id == one.id == gh.installation_id
-    assert inst.account
+    assert isinstance(inst.account, SimpleUser)
     assert inst.account.login == OWNER
     assert inst.app_id == APP_ID
     assert one.repository_selection == "all"
@@ -60,6 +61,7 @@ async def test_token_body_has_expiry_permissions_and_selection(gh: LocalGitHub) 
     assert resp.status_code == 201
     assert token.token.startswith("ghs_")
     assert len(token.token) == 40
+    assert isinstance(token.permissions, AppPermissions)
     assert token.permissions.model_dump(exclude_unset=True) == {"checks": "write", "contents": "read"}
     remaining = datetime.fromisoformat(token.expires_at).timestamp() - time.time()
     assert 3590 < remaining <= 3600

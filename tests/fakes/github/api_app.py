@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -54,7 +56,7 @@ async def create_access_token(request: Request) -> Response:
     body = await read_json(request)
     token = issue_token(state, inst, body)
     selected = token.repositories is not None or inst.repositories is not None
-    answer = {
+    answer: dict[str, Any] = {
         "token": token.token,
         "expires_at": iso(token.expires_at),
         "permissions": token.permissions,

@@ -63,7 +63,7 @@ def authenticate_app(state: GitHubState, authorization: str | None) -> App:
         raise ApiError(401, JWT_UNDECODABLE)  # an installation or user token where a JWT is needed
     try:
         issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
-        app = state.apps.get(int(issuer))
+        app = state.apps.get(int(str(issuer)))
     except (jwt.PyJWTError, TypeError, ValueError):
         raise ApiError(401, JWT_UNDECODABLE) from None
     if app is None:

@@ -10,18 +10,18 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
 
 from tests.fakes import RequestLog
-from tests.fakes.github import api_app
+from tests.fakes.github import api_app, api_repos, smart_http
 from tests.fakes.github.errors import ApiError, error_body
 from tests.fakes.github.http import anonymous_bucket, respond
 from tests.fakes.github.state import GitHubState
 
 
 def api_routes() -> list[BaseRoute]:
-    return [*api_app.ROUTES]
+    return [*api_app.ROUTES, *api_repos.ROUTES]
 
 
 def git_routes() -> list[BaseRoute]:
-    return []
+    return [*smart_http.ROUTES]
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:

@@ -1,0 +1,62 @@
+"""Test helpers that change the local GitHub the way people and CI would (and, later, send webhooks)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tests.fakes.github import gitstore
+from tests.fakes.github.gitstore import Person
+from tests.fakes.github.state import GitHubState, Repo, User
+
+
+def person_of(user: User, when: float) -> Person:
+    return Person(user.login, f"{user.id}+{user.login}@users.noreply.github.com", int(when))
+
+
+@dataclass
+class Sim:
+    state: GitHubState
+
+    def create_repo(
+        self,
+        owner: str,
+        name: str,
+        files: dict[str, str] | None = None,
+        default_branch: str = "main",
+        private: bool = True,
+    ) -> Repo:
+        """A repository whose default branch holds one commit with `files` (path -> text)."""
+        state = self.state
+        assert state.git_root is not None, "GitHubState(git_root=...) is needed for repositories"
+        owner_user = state.user(owner)
+        now = state.clock()
+        repo = Repo(state.next_id(), owner_user, name, state.git_root / owner / f"{name}.git")
+        repo.default_branch, repo.private, repo.created_at = default_branch, private, now
+        gitstore.init_bare(repo.path, default_branch)
+        entries = [
+            ("100644", path, gitstore.hash_blob(repo.path, text.encode()))
+            for path, text in (files or {"README.md": f"# {name}\n"}).items()
+        ]
+        tree = gitstore.write_tree(repo.path, None, entries)
+        author = person_of(owner_user, now)
+        sha = gitstore.commit_tree(repo.path, tree, [], "Initial commit\n", author, author)
+        gitstore.update_ref(repo.path, f"refs/heads/{default_branch}", sha)
+        repo.collaborators[owner] = "admin"
+        with state.lock:
+            state.repos[repo.full_name] = repo
+        return repo
+
+    def commit(self, repo: Repo, branch: str, files: dict[str, str | None], message: str, author: str) -> str:
+        """Commit `files` (None deletes) on `branch` (created from the default branch), as `author`."""
+        head = gitstore.rev_parse(repo.path, f"refs/heads/{branch}")
+        parent = head or gitstore.rev_parse(repo.path, f"refs/heads/{repo.default_branch}")
+        assert parent is not None
+        entries = [
+            ("100644", path, None if text is None else gitstore.hash_blob(repo.path, text.encode()))
+            for path, text in files.items()
+        ]
+        tree = gitstore.write_tree(repo.path, f"{parent}^{{tree}}", entries)
+        who = person_of(self.state.user(author), self.state.clock())
+        sha = gitstore.commit_tree(repo.path, tree, [parent], message, who, who)
+        gitstore.update_ref(repo.path, f"refs/heads/{branch}", sha)
+        return sha
