@@ -85,3 +85,7 @@ async def client(redis: Redis, settings: Settings, redis_url: str) -> AsyncItera
     """The web app in-process (lifespan run), on a flushed real Redis."""
     async for c in _client_for(settings, redis_url):
         yield c
+
+
+# the GitHub edge's doubles (App key, settings, fake clock, respx GitHub), shared by its test modules
+from tests.github_support import api, app_settings, clock, github, inst, key  # noqa: E402, F401

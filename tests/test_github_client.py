@@ -4,91 +4,22 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 import traceback
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import jwt
 import pytest
 import respx
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from redis.asyncio import Redis
 
 from app.github.client import TOKEN_KEY, TOKEN_MARGIN_S, WRITE_SPACING_S, GitHubApp
 from app.github.errors import Forbidden, NotFound, RateLimited, ServerError, Unauthorized, Unreachable
 from app.settings import Settings
-from tests.support import APP_ID, make_settings
+from tests.github_support import INSTALLATION, Clock, mint
 
-API = "https://api.github.com"
-INSTALLATION = 4242
 # GitHub's newer stateless installation tokens are long and contain dots: no shape assumptions
 LONG_TOKEN = "ghs_4242_" + "eyJhbGciOiJFUzI1NiJ9." * 3 + "s1gn4tur3-_x" * 20
-
-
-@pytest.fixture(scope="module")
-def key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@pytest.fixture
-def app_settings(key: rsa.RSAPrivateKey, redis_url: str) -> Settings:
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    ).decode()
-    return make_settings(github_private_key=pem, redis_url=redis_url)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(round(seconds, 3))
-        self.now += seconds
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def github(app_settings: Settings, redis: Redis, clock: Clock) -> GitHubApp:
-    return GitHubApp(app_settings, redis, clock=clock, sleep=clock.sleep, jitter=lambda: 0.0)
-
-
-@pytest.fixture
-def api() -> Iterator[respx.MockRouter]:
-    with respx.mock(base_url=API, assert_all_called=False) as router:
-        yield router
-
-
-def _mint(router: respx.MockRouter, key: rsa.RSAPrivateKey, tokens: list[str]) -> respx.Route:
-    """POST access_tokens, checking the App JWT like GitHub does; hands out `tokens` in turn."""
-    issued = iter(tokens)
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        scheme, _, token = request.headers["authorization"].partition(" ")
-        claims = jwt.decode(token, key.public_key(), algorithms=["RS256"])
-        assert scheme.lower() == "bearer"
-        assert claims["iss"] == str(APP_ID)
-        assert time.time() - 70 <= claims["iat"] <= time.time() - 50, "iat is backdated ~60 s"
-        assert claims["exp"] - time.time() <= 600, "exp is under 10 minutes away"
-        expires = datetime.fromtimestamp(time.time() + 3600, UTC).isoformat().replace("+00:00", "Z")
-        body = {"token": next(issued), "expires_at": expires, "permissions": {"issues": "write"}}
-        return httpx.Response(201, json=body)
-
-    return router.post(f"/app/installations/{INSTALLATION}/access_tokens").mock(side_effect=handler)
 
 
 def _issue(number: int = 1) -> dict[str, Any]:
@@ -98,14 +29,14 @@ def _issue(number: int = 1) -> dict[str, Any]:
 async def test_token_is_minted_once_and_shared_through_redis(
     github: GitHubApp, app_settings: Settings, redis: Redis, key: rsa.RSAPrivateKey, api: respx.MockRouter
 ) -> None:
-    mint = _mint(api, key, ["ghs_first", "ghs_second"])
+    minted = mint(api, key, ["ghs_first", "ghs_second"])
     issue = api.get("/repos/o/r/issues/1").respond(200, json=_issue())
     other_worker = GitHubApp(app_settings, redis)
 
     await github.installation(INSTALLATION).read(lambda gh: gh.rest.issues.async_get("o", "r", 1))
     await other_worker.installation(INSTALLATION).read(lambda gh: gh.rest.issues.async_get("o", "r", 1))
 
-    assert mint.call_count == 1
+    assert minted.call_count == 1
     assert [c.request.headers["authorization"] for c in issue.calls] == ["token ghs_first"] * 2
     ttl = await redis.ttl(TOKEN_KEY.format(INSTALLATION))
     assert 3600 - TOKEN_MARGIN_S - 10 <= ttl <= 3600 - TOKEN_MARGIN_S
@@ -114,21 +45,21 @@ async def test_token_is_minted_once_and_shared_through_redis(
 async def test_a_401_drops_the_token_and_retries_once(
     github: GitHubApp, key: rsa.RSAPrivateKey, api: respx.MockRouter
 ) -> None:
-    mint = _mint(api, key, ["ghs_revoked", "ghs_fresh"])
+    minted = mint(api, key, ["ghs_revoked", "ghs_fresh"])
     bad = {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}
     issue = api.get("/repos/o/r/issues/1").mock(
         side_effect=[httpx.Response(401, json=bad), httpx.Response(200, json=_issue())]
     )
     response = await github.installation(INSTALLATION).read(lambda gh: gh.rest.issues.async_get("o", "r", 1))
     assert response.json()["number"] == 1
-    assert mint.call_count == 2
+    assert minted.call_count == 2
     assert issue.calls[-1].request.headers["authorization"] == "token ghs_fresh"
 
 
 async def test_a_second_401_is_unauthorized(
     github: GitHubApp, key: rsa.RSAPrivateKey, api: respx.MockRouter
 ) -> None:
-    _mint(api, key, ["ghs_one", "ghs_two"])
+    mint(api, key, ["ghs_one", "ghs_two"])
     api.get("/repos/o/r/issues/1").respond(401, json={"message": "Bad credentials"})
     with pytest.raises(Unauthorized, match="Bad credentials"):
         await github.installation(INSTALLATION).read(lambda gh: gh.rest.issues.async_get("o", "r", 1))
@@ -154,7 +85,7 @@ async def test_errors_become_typed_with_the_time_to_retry(
 ) -> None:  # fmt: skip
     if "x-ratelimit-reset" in response.headers:
         response.headers["x-ratelimit-reset"] = str(int(clock.now) + 120)
-    _mint(api, key, ["ghs_x"])
+    mint(api, key, ["ghs_x"])
     route = api.get("/repos/o/r/issues/1").mock(return_value=response)
     with pytest.raises(kind) as caught:
         await github.installation(INSTALLATION).read(lambda gh: gh.rest.issues.async_get("o", "r", 1))
@@ -168,7 +99,7 @@ async def test_errors_become_typed_with_the_time_to_retry(
 async def test_timeouts_and_refused_connections_are_unreachable(
     github: GitHubApp, key: rsa.RSAPrivateKey, api: respx.MockRouter
 ) -> None:
-    _mint(api, key, ["ghs_x"])
+    mint(api, key, ["ghs_x"])
     api.get("/repos/o/r/issues/1").mock(side_effect=httpx.ConnectTimeout("slow"))
     api.get("/repos/o/r/issues/2").mock(side_effect=httpx.ConnectError("refused"))
     for number in (1, 2):
@@ -182,7 +113,7 @@ async def test_writes_are_spaced_per_installation_across_workers(
     github: GitHubApp, app_settings: Settings, redis: Redis, clock: Clock, key: rsa.RSAPrivateKey,
     api: respx.MockRouter,
 ) -> None:  # fmt: skip
-    _mint(api, key, ["ghs_x"])
+    mint(api, key, ["ghs_x"])
     api.post("/repos/o/r/issues/1/comments").respond(201, json={"id": 1, "body": "hi"})
     other_worker = GitHubApp(app_settings, redis, clock=clock, sleep=clock.sleep)
     start = clock.now
@@ -199,7 +130,7 @@ async def test_writes_are_spaced_per_installation_across_workers(
 async def test_a_long_write_queue_defers_instead_of_sleeping(
     github: GitHubApp, redis: Redis, clock: Clock, key: rsa.RSAPrivateKey, api: respx.MockRouter
 ) -> None:
-    _mint(api, key, ["ghs_x"])
+    mint(api, key, ["ghs_x"])
     comment = api.post("/repos/o/r/issues/1/comments").respond(201, json={"id": 1})
     await redis.set(f"autofix:gh:writes:{INSTALLATION}", str(clock.now + 45))  # 45 writes ahead of us
     with pytest.raises(RateLimited) as caught:
@@ -215,7 +146,7 @@ async def test_no_token_in_logs_or_exceptions_on_any_error_path(
     github: GitHubApp, key: rsa.RSAPrivateKey, api: respx.MockRouter, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    _mint(api, key, [LONG_TOKEN, LONG_TOKEN, LONG_TOKEN])
+    mint(api, key, [LONG_TOKEN, LONG_TOKEN, LONG_TOKEN])
     api.get("/repos/o/r/issues/1").respond(401, json={"message": "Bad credentials"})
     api.get("/repos/o/r/issues/2").respond(403, json={"message": "Resource not accessible by integration"})
     api.get("/repos/o/r/issues/3").respond(502, text="oops")
