@@ -98,11 +98,9 @@ def write_tree(repo: Path, base_tree: str | None, entries: Sequence[tuple[str, s
         env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
         if base_tree:
             git(repo, "read-tree", base_tree, env=env)
-        for mode, path, sha in entries:
-            if sha is None:
-                git(repo, "update-index", "--force-remove", "--", path, env=env)
-            else:
-                git(repo, "update-index", "--add", "--cacheinfo", f"{mode},{sha},{path}", env=env)
+        # --index-info: one "mode sha<TAB>path" line per entry; mode 0 removes the path
+        lines = "".join(f"{mode if sha else 0} {sha or ZERO_SHA}\t{path}\n" for mode, path, sha in entries)
+        git(repo, "update-index", "--index-info", data=lines.encode(), env=env)
         return git(repo, "write-tree", env=env).strip()
 
 

@@ -182,6 +182,7 @@ class Repo:
     collaborators: dict[str, str] = field(default_factory=dict)  # login -> admin|maintain|write|triage|read
     labels: dict[str, Label] = field(default_factory=dict)  # lower-case name -> label
     issues: dict[int, Issue] = field(default_factory=dict)
+    verified: set[str] = field(default_factory=set)  # commits GitHub signed (made via the API by an App)
 
     @property
     def full_name(self) -> str:
