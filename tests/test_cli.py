@@ -362,3 +362,27 @@ def test_serve_on_a_port_in_use_exits_non_zero_and_stops_its_redis(
     assert "embedded redis stopped" in done.stderr
     assert not (data_dir / PID_FILE).exists()  # redis-server removes it when it shuts down cleanly
     assert "Traceback" not in done.stderr
+
+
+def test_serve_with_redis_url_uses_it_and_starts_no_redis(
+    tmp_path: Path, home: Path, data_dir: Path, shared_redis: str
+) -> None:
+    port = free_port()
+    env = cli_env(
+        home,
+        GITHUB_WEBHOOK_SECRET=SECRET,
+        REDIS_URL=shared_redis,
+        AUTOFIX_DATA_DIR=str(data_dir),
+        AUTOFIX_PORT=port,
+        AUTOFIX_LOG_FORMAT="json",
+    )
+    with AutofixProcess("serve", env=env, cwd=tmp_path) as serve:
+        serve.wait_http(f"http://127.0.0.1:{port}/readyz")
+        job_id = replay(f"http://127.0.0.1:{port}/webhooks/github", env, tmp_path, delivery="external-1")
+        wait_until(
+            lambda: received(shared_redis, job_id), 15, "serve's worker to record the job in REDIS_URL"
+        )
+        assert serve.stop() == 0
+    assert not (data_dir / SOCKET_FILE).exists()
+    assert not (data_dir / PID_FILE).exists()
+    assert not any("embedded redis" in line["msg"] for line in json_logs(serve.stderr()))
