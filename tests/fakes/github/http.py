@@ -120,3 +120,23 @@ def repo_call(request: Request) -> RepoCall:
     if repo is None or not can_see(state, token, repo):
         raise not_found()
     return RepoCall(state, token, repo, request)
+
+
+def paginated(call: RepoCall, items: list[Any]) -> Response:
+    """One page of `items` (`per_page`, `page`), with GitHub's `Link` header to the next and last pages."""
+    query = call.request.query_params
+    per_page = min(int(query.get("per_page") or 30), 100)
+    page = max(int(query.get("page") or 1), 1)
+    last = max((len(items) + per_page - 1) // per_page, 1)
+    url = f"{call.state.base_url}{call.request.url.path}"
+    others = "&".join(f"{k}={v}" for k, v in query.multi_items() if k != "page")
+
+    def link(n: int, rel: str) -> str:
+        return f'<{url}?{others}&page={n}>; rel="{rel}"'
+
+    links = ([link(page + 1, "next"), link(last, "last")] if page < last else []) + (
+        [link(1, "first"), link(page - 1, "prev")] if page > 1 else []
+    )
+    return call.ok(
+        items[(page - 1) * per_page : page * per_page], headers={"link": ", ".join(links)} if links else None
+    )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tests.fakes.github import gitstore
+from tests.fakes.github import events, gitstore
 from tests.fakes.github.gitstore import Person
-from tests.fakes.github.state import GitHubState, Repo, User
+from tests.fakes.github.state import Comment, GitHubState, Issue, Repo, User
 
 
 def person_of(user: User, when: float) -> Person:
@@ -60,3 +60,19 @@ class Sim:
         sha = gitstore.commit_tree(repo.path, tree, [parent], message, who, who)
         gitstore.update_ref(repo.path, f"refs/heads/{branch}", sha)
         return sha
+
+    def open_issue(self, repo: Repo, title: str, body: str | None = None, user: str = "mona") -> Issue:
+        return events.open_issue(self.state, repo, title, body, self.state.user(user))
+
+    def set_permission(self, repo: Repo, login: str, role: str) -> None:
+        """Make `login` a collaborator with `role` (admin, maintain, write, triage, read)."""
+        self.state.user(login)
+        repo.collaborators[login] = role
+
+    def comment(self, repo: Repo, number: int, body: str, user: str = "mona") -> Comment:
+        """A person comments (sends issue_comment.created)."""
+        return events.add_comment(self.state, repo, repo.issues[number], body, self.state.user(user))
+
+    def label_issue(self, repo: Repo, number: int, label: str, user: str = "mona") -> None:
+        """A person adds `label` (sends issues.labeled, or pull_request.labeled on a PR)."""
+        events.add_label(self.state, repo, repo.issues[number], label, self.state.user(user))
