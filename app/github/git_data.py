@@ -1,0 +1,81 @@
+"""Commits without a checkout, through the Git Data API: blobs, a tree on the base commit's tree,
+a commit, and the branch ref. GitHub signs commits made this way by an App: they show as verified.
+
+Each blob, the tree and the commit are content-creating calls, spaced by `Installation.write`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from app.github.client import Installation
+from app.github.errors import Unprocessable
+from app.github.rest import Json, body, request, segment
+
+FILE_MODE = "100644"
+
+
+def build_tree_entries(blobs: Mapping[str, str | None]) -> list[Json]:
+    """Tree entries for changed paths: a blob sha writes the file, None deletes it.
+    (New and changed files get mode 100644: an executable bit on a changed file is not kept.)"""
+    return [
+        {"path": path, "mode": FILE_MODE, "type": "blob", "sha": sha} for path, sha in sorted(blobs.items())
+    ]
+
+
+async def fetch_commit_tree(inst: Installation, owner: str, repo: str, sha: str) -> str:
+    response = await inst.read(request("GET", f"/repos/{owner}/{repo}/git/commits/{segment(sha)}"))
+    return str(body(response)["tree"]["sha"])
+
+
+async def create_blob(inst: Installation, owner: str, repo: str, text: str) -> str:
+    payload = {"content": text, "encoding": "utf-8"}
+    response = await inst.write(request("POST", f"/repos/{owner}/{repo}/git/blobs", json=payload))
+    return str(body(response)["sha"])
+
+
+async def commit_files(
+    inst: Installation,
+    owner: str,
+    repo: str,
+    base_sha: str,
+    changes: Mapping[str, str | None],
+    message: str,
+) -> str:
+    """Commit `changes` (path -> new text, or None to delete) on top of `base_sha`; the new commit's sha.
+    The branch is not moved: see `upsert_branch`."""
+    if not changes:
+        raise ValueError("nothing to commit")
+    base_tree = await fetch_commit_tree(inst, owner, repo, base_sha)
+    blobs: dict[str, str | None] = {}
+    for path, text in changes.items():
+        blobs[path] = None if text is None else await create_blob(inst, owner, repo, text)
+    tree_body = {"base_tree": base_tree, "tree": build_tree_entries(blobs)}
+    tree = body(await inst.write(request("POST", f"/repos/{owner}/{repo}/git/trees", json=tree_body)))
+    commit_body = {"message": message, "tree": tree["sha"], "parents": [base_sha]}
+    commit = body(await inst.write(request("POST", f"/repos/{owner}/{repo}/git/commits", json=commit_body)))
+    return str(commit["sha"])
+
+
+async def fetch_branch_sha(inst: Installation, owner: str, repo: str, branch: str) -> str:
+    response = await inst.read(request("GET", f"/repos/{owner}/{repo}/git/ref/heads/{segment(branch)}"))
+    return str(body(response)["object"]["sha"])
+
+
+async def upsert_branch(
+    inst: Installation, owner: str, repo: str, branch: str, sha: str, *, force: bool = False
+) -> str:
+    """Point `branch` at `sha`: "created", "updated" or "unchanged". An existing branch is moved
+    only by a fast-forward unless `force` (GitHub refuses otherwise: Unprocessable)."""
+    new_ref = {"ref": f"refs/heads/{branch}", "sha": sha}
+    try:
+        await inst.write(request("POST", f"/repos/{owner}/{repo}/git/refs", json=new_ref))
+        return "created"
+    except Unprocessable as e:
+        if "already exists" not in e.message.lower():
+            raise
+    if await fetch_branch_sha(inst, owner, repo, branch) == sha:
+        return "unchanged"  # a retried job: the branch is already where we want it
+    path = f"/repos/{owner}/{repo}/git/refs/heads/{segment(branch)}"
+    await inst.write(request("PATCH", path, json={"sha": sha, "force": force}))
+    return "updated"
