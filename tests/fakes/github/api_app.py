@@ -13,6 +13,7 @@ from tests.fakes.github.errors import not_found
 from tests.fakes.github.http import read_json, respond, state_of, token_bucket
 from tests.fakes.github.shapes import iso, render_app, render_installation, render_repo
 from tests.fakes.github.state import App, GitHubState, Installation
+from tests.fakes.github.webhooks import render_delivery
 
 
 def _app_of(request: Request) -> App:
@@ -101,4 +102,38 @@ ROUTES = [
     Route("/app/installations/{installation_id}/access_tokens", create_access_token, methods=["POST"]),
     Route("/repos/{owner}/{repo}/installation", get_repo_installation, methods=["GET"]),
     Route("/installation/repositories", list_installation_repos, methods=["GET"]),
+]
+
+
+async def list_deliveries(request: Request) -> Response:
+    """Newest first, cursor-paginated by delivery id (`cursor` = the last id seen), as GitHub does."""
+    app = _app_of(request)
+    state = state_of(request)
+    per_page = min(int(request.query_params.get("per_page") or 30), 100)
+    cursor = request.query_params.get("cursor")
+    newest_first = sorted(state.hook_deliveries, key=lambda d: d.id, reverse=True)
+    if cursor:
+        newest_first = [d for d in newest_first if d.id < int(cursor)]
+    page = newest_first[:per_page]
+    headers = {}
+    if len(newest_first) > per_page:
+        url = f"{state.base_url}/app/hook/deliveries?per_page={per_page}&cursor={page[-1].id}"
+        headers["link"] = f'<{url}>; rel="next"'
+    return respond(request, 200, [render_delivery(d) for d in page], f"app:{app.id}", headers)
+
+
+async def redeliver(request: Request) -> Response:
+    _app_of(request)
+    state = state_of(request)
+    wanted = request.path_params["delivery_id"]
+    original = next((d for d in state.hook_deliveries if str(d.id) == wanted), None)
+    if original is None or state.hookshot is None:
+        raise not_found()
+    state.hookshot.redeliver(original)
+    return respond(request, 202, {})
+
+
+ROUTES += [
+    Route("/app/hook/deliveries", list_deliveries, methods=["GET"]),
+    Route("/app/hook/deliveries/{delivery_id}/attempts", redeliver, methods=["POST"]),
 ]

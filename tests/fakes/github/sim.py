@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from tests.fakes.github import events, gitstore
 from tests.fakes.github.gitstore import Person
-from tests.fakes.github.state import Comment, GitHubState, Issue, Repo, User
+from tests.fakes.github.state import CheckRun, Comment, GitHubState, Issue, Repo, User
 
 
 def person_of(user: User, when: float) -> Person:
@@ -76,3 +76,17 @@ class Sim:
     def label_issue(self, repo: Repo, number: int, label: str, user: str = "mona") -> None:
         """A person adds `label` (sends issues.labeled, or pull_request.labeled on a PR)."""
         events.add_label(self.state, repo, repo.issues[number], label, self.state.user(user))
+
+    def fail_check(
+        self, repo: Repo, sha: str, name: str, app_id: int, summary: str = "1 test failed"
+    ) -> CheckRun:
+        """CI reports a failed check run on `sha` (created and completed; sends check_run.completed)."""
+        from tests.fakes.github.api_checks import apply
+
+        state = self.state
+        run = CheckRun(state.next_id(), repo.full_name, sha, name, app_id, state.next_id())
+        run.started_at = state.clock()
+        state.check_runs[run.id] = run
+        body = {"status": "completed", "conclusion": "failure", "output": {"title": name, "summary": summary}}
+        apply(state, repo, run, body, state.apps[app_id].bot)
+        return run

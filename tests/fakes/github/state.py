@@ -204,7 +204,9 @@ class GitHubState:
     repos: dict[str, Repo] = field(default_factory=dict)  # full name -> repo
     comments: dict[int, Comment] = field(default_factory=dict)
     check_runs: dict[int, CheckRun] = field(default_factory=dict)
+    hook_deliveries: list[Any] = field(default_factory=list)  # webhooks.Delivery, oldest first
     deliver: Callable[[str, dict[str, Any]], object] | None = None  # set by webhooks.Hookshot
+    hookshot: Any = None  # the webhooks.Hookshot sending deliveries, when one is configured
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _ids: Any = field(default_factory=lambda: itertools.count(1_000_001), repr=False)
 
