@@ -1,0 +1,134 @@
+"""Talking on issues and PRs: comments (and one sticky comment per purpose, found by a hidden
+marker), labels, reactions, and the permission a commenter has on the repository.
+
+A sticky comment is ours only if GitHub says the App wrote it (`performed_via_github_app`), or its
+author is the bot account: a marker pasted into someone else's comment does not make it ours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import quote
+
+from app.github.client import Installation
+from app.github.errors import NotFound
+from app.github.rest import Json, body, fetch_pages, items, request, segment
+
+MARKER = "<!-- autofix:{} -->"
+REACTIONS = frozenset({"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"})
+Permission = Literal["admin", "maintain", "write", "triage", "read", "none"]
+ROLES: tuple[Permission, ...] = ("admin", "maintain", "write", "triage", "read", "none")
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: int
+    body: str
+    user_login: str
+    html_url: str
+
+
+def parse_comment(data: Json) -> Comment:
+    user = data.get("user") or {}
+    return Comment(int(data["id"]), str(data.get("body") or ""), str(user.get("login") or ""),
+                   str(data.get("html_url") or ""))  # fmt: skip
+
+
+def render_marker(name: str) -> str:
+    return MARKER.format(name)
+
+
+def render_sticky(marker: str, text: str) -> str:
+    """The sticky comment's body: `text`, ending with its hidden marker."""
+    hidden = render_marker(marker)
+    return text if hidden in text else f"{text.rstrip()}\n\n{hidden}"
+
+
+def is_ours(comment: Json, app_id: int | None, bot_login: str | None) -> bool:
+    via = comment.get("performed_via_github_app") or {}
+    user = comment.get("user") or {}
+    return (app_id is not None and via.get("id") == app_id) or (
+        bot_login is not None and user.get("login") == bot_login and user.get("type") == "Bot"
+    )
+
+
+def parse_permission(data: Json) -> Permission:
+    """`role_name` when it is one of GitHub's base roles (a custom role falls back to `permission`)."""
+    for value in (data.get("role_name"), data.get("permission")):
+        for role in ROLES:
+            if value == role:
+                return role
+    return "none"
+
+
+async def create_comment(inst: Installation, owner: str, repo: str, number: int, text: str) -> Comment:
+    path = f"/repos/{owner}/{repo}/issues/{number}/comments"
+    return parse_comment(body(await inst.write(request("POST", path, json={"body": text}))))
+
+
+async def update_comment(inst: Installation, owner: str, repo: str, comment_id: int, text: str) -> Comment:
+    path = f"/repos/{owner}/{repo}/issues/comments/{comment_id}"
+    return parse_comment(body(await inst.write(request("PATCH", path, json={"body": text}))))
+
+
+async def upsert_sticky_comment(
+    inst: Installation, owner: str, repo: str, number: int, marker: str, text: str
+) -> Comment:
+    """Update the bot's comment carrying `marker` on issue or PR `number`, or create it."""
+    wanted, hidden = render_sticky(marker, text), render_marker(marker)
+    settings = inst.app.settings
+    path = f"/repos/{owner}/{repo}/issues/{number}/comments"
+    async for item in fetch_pages(inst.read, path, max_pages=50):
+        if hidden in str(item.get("body") or "") and is_ours(
+            item, settings.github_app_id, settings.autofix_bot_login
+        ):
+            found = parse_comment(item)
+            if found.body == wanted:
+                return found
+            return await update_comment(inst, owner, repo, found.id, wanted)
+    return await create_comment(inst, owner, repo, number, wanted)
+
+
+async def add_labels(inst: Installation, owner: str, repo: str, number: int, labels: list[str]) -> list[str]:
+    """Add `labels` (GitHub creates unknown ones); the issue's labels afterwards."""
+    path = f"/repos/{owner}/{repo}/issues/{number}/labels"
+    response = await inst.write(request("POST", path, json={"labels": labels}))
+    return [str(label["name"]) for label in items(response)]
+
+
+async def remove_label(inst: Installation, owner: str, repo: str, number: int, label: str) -> None:
+    """Remove `label`; a label that is not there (404) is already removed."""
+    path = f"/repos/{owner}/{repo}/issues/{number}/labels/{quote(label, safe='')}"
+    try:
+        await inst.write(request("DELETE", path))
+    except NotFound:
+        return
+
+
+async def add_reaction(
+    inst: Installation,
+    owner: str,
+    repo: str,
+    content: str,
+    *,
+    comment_id: int | None = None,
+    issue_number: int | None = None,
+) -> None:
+    """React to an issue comment or to an issue/PR itself. Reacting twice is harmless (GitHub: 200)."""
+    if content not in REACTIONS:
+        raise ValueError(f"GitHub has no reaction {content!r}")
+    if (comment_id is None) == (issue_number is None):
+        raise ValueError("react to exactly one of a comment or an issue")
+    target = f"comments/{comment_id}" if comment_id is not None else str(issue_number)
+    path = f"/repos/{owner}/{repo}/issues/{target}/reactions"
+    await inst.write(request("POST", path, json={"content": content}))
+
+
+async def fetch_permission(inst: Installation, owner: str, repo: str, user: str) -> Permission:
+    """`user`'s role on the repository; "none" for someone GitHub does not know (404)."""
+    path = f"/repos/{owner}/{repo}/collaborators/{segment(user)}/permission"
+    try:
+        return parse_permission(body(await inst.read(request("GET", path))))
+    except NotFound:
+        return "none"
