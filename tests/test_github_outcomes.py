@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 import respx
 from arq import create_pool
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from redis.asyncio import Redis
 
 from app.audit import read_audit
 from app.queue import RESULT_PREFIX, deserialize, serialize
 from app.settings import Settings
 from jobs.worker import build_worker, redis_settings
-from tests.support import make_settings
-from tests.test_github_client import API, INSTALLATION, _mint
+from tests.github_support import INSTALLATION, mint
 
+# GitHub's newer stateless installation tokens are long and contain dots
+LONG_TOKEN = "ghs_4242_" + "eyJhbGciOiJFUzI1NiJ9." * 3 + "s1gn4tur3-_x" * 20
 ISSUE = {"number": 1, "title": "Broken", "state": "open"}
 
 
@@ -31,25 +28,20 @@ async def read_issue(ctx: dict[str, Any], request: dict[str, Any]) -> dict[str, 
     return {"title": response.json()["title"], "try": ctx["job_try"]}
 
 
-@pytest.fixture(scope="module")
-def key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@pytest.fixture
-def worker_settings(key: Any, redis_url: str) -> Settings:
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    ).decode()
-    return make_settings(github_private_key=pem, redis_url=redis_url)
-
-
-@pytest.fixture
-def api() -> Iterator[respx.MockRouter]:
-    with respx.mock(base_url=API, assert_all_called=False) as router:
-        yield router
+async def _stored_text(redis: Redis) -> str:
+    """Every value in Redis but the token cache, as text: job records, results, audit entries."""
+    out = []
+    async for key in redis.scan_iter():
+        if key.startswith(b"autofix:gh:token:"):
+            continue
+        kind = await redis.type(key)
+        if kind == b"string":
+            out.append(repr(await redis.get(key)))
+        elif kind == b"stream":
+            out.append(repr(await redis.xrange(key)))
+        elif kind == b"zset":
+            out.append(repr(await redis.zrange(key, 0, -1)))
+    return "\n".join(out)
 
 
 async def _run(settings: Settings, redis: Redis, redis_url: str) -> tuple[Any, Any, float]:
@@ -71,17 +63,17 @@ async def _run(settings: Settings, redis: Redis, redis_url: str) -> tuple[Any, A
 
 
 async def test_a_secondary_rate_limit_is_retried_when_github_said_and_finishes(
-    worker_settings: Settings,
+    app_settings: Settings,
     redis: Redis,
     redis_url: str,
     key: Any,
     api: respx.MockRouter,
 ) -> None:
-    _mint(api, key, ["ghs_a"])
+    mint(api, key, ["ghs_a"])
     limited = httpx.Response(403, headers={"retry-after": "2"}, json={"message": "secondary rate limit"})
     route = api.get("/repos/o/r/issues/1").mock(side_effect=[limited, httpx.Response(200, json=ISSUE)])
 
-    worker, result, elapsed = await _run(worker_settings, redis, redis_url)
+    worker, result, elapsed = await _run(app_settings, redis, redis_url)
 
     assert result["s"] is True
     assert result["r"] == {"title": "Broken", "try": 2}
@@ -91,18 +83,18 @@ async def test_a_secondary_rate_limit_is_retried_when_github_said_and_finishes(
 
 
 async def test_a_permission_403_is_not_retried_and_says_why(
-    worker_settings: Settings,
+    app_settings: Settings,
     redis: Redis,
     redis_url: str,
     key: Any,
     api: respx.MockRouter,
 ) -> None:
-    _mint(api, key, ["ghs_a"])
+    mint(api, key, ["ghs_a"])
     route = api.get("/repos/o/r/issues/1").respond(
         403, json={"message": "Resource not accessible by integration"}
     )
 
-    worker, result, _ = await _run(worker_settings, redis, redis_url)
+    worker, result, _ = await _run(app_settings, redis, redis_url)
 
     assert route.call_count == 1
     assert worker.jobs_retried == 0
@@ -110,22 +102,27 @@ async def test_a_permission_403_is_not_retried_and_says_why(
     assert "Resource not accessible by integration" in result["r"]["gave_up"]
     [entry] = [e for e in await read_audit(redis) if e["kind"] == "job.give_up"]
     assert entry["job_id"] == "probe"
+    assert LONG_TOKEN not in await _stored_text(redis)
 
 
 async def test_a_missing_repository_fails_once(
-    worker_settings: Settings,
+    app_settings: Settings,
     redis: Redis,
     redis_url: str,
     key: Any,
     api: respx.MockRouter,
 ) -> None:
-    _mint(api, key, ["ghs_a"])
+    mint(api, key, [LONG_TOKEN])
     route = api.get("/repos/o/r/issues/1").respond(404, json={"message": "Not Found"})
 
-    worker, result, _ = await _run(worker_settings, redis, redis_url)
+    worker, result, _ = await _run(app_settings, redis, redis_url)
 
     assert route.call_count == 1
     assert (worker.jobs_failed, worker.jobs_retried) == (1, 0)
     assert result["s"] is False
     assert "Not Found" in result["r"]
     assert [e["kind"] for e in await read_audit(redis)] == ["job.fail"]
+    stored = await _stored_text(redis)
+    assert "Not Found" in stored, "the scan sees the job's result"
+    assert LONG_TOKEN not in stored
+    assert "ghs_4242" not in stored
