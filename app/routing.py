@@ -1,6 +1,6 @@
 """Routing: a verified webhook becomes zero or more job requests. Pure: no I/O, no clock.
 
-Each handler states its trigger in `@handles("event")`, so "when does this run?" reads without the
+Each handler states its trigger in `@handles("event", action=...)`, so "when does this run?" reads without the
 body, and returns the job requests or the reason the delivery was ignored. Job ids are
 deterministic (DESIGN.md, Contracts) so that redeliveries and several deliveries about the same
 failure collapse into one job.
@@ -42,13 +42,16 @@ def ignore(reason: str) -> Routed:
 
 
 Handler = Callable[[JSON, Settings], Routed]
-_HANDLERS: dict[str, Handler] = {}
+# event -> (the actions it is handled for, or None for all; the handler)
+_HANDLERS: dict[str, tuple[frozenset[str] | None, Handler]] = {}
 
 
-def handles(*events: str) -> Callable[[Handler], Handler]:
+def handles(*events: str, action: str | None = None) -> Callable[[Handler], Handler]:
+    """Register a handler for `events`, and only for the payload `action` when one is given."""
+
     def register(fn: Handler) -> Handler:
         for event in events:
-            _HANDLERS[event] = fn
+            _HANDLERS[event] = (frozenset({action}) if action else None, fn)
         return fn
 
     return register
@@ -56,9 +59,12 @@ def handles(*events: str) -> Callable[[Handler], Handler]:
 
 def route(event: str, payload: JSON, settings: Settings) -> Routed:
     """The jobs a delivery asks for. Raises MalformedPayload when a field we need is missing."""
-    handler = _HANDLERS.get(event)
-    if handler is None:
+    if event not in _HANDLERS:
         return ignore(f"event {event!r} is not one autofix acts on")
+    actions, handler = _HANDLERS[event]
+    if actions is not None and payload.get("action") not in actions:
+        wanted = ", ".join(sorted(actions))
+        return ignore(f"{event}.{payload.get('action')}: autofix acts on {event}.{wanted} only")
     return handler(payload, settings)
 
 
@@ -89,10 +95,8 @@ def _base_args(payload: JSON) -> JSON:
 # -- check runs ----------------------------------------------------------------------------------
 
 
-@handles("check_run")
+@handles("check_run", action="completed")
 def _check_run(payload: JSON, settings: Settings) -> Routed:
-    if payload.get("action") != "completed":
-        return ignore(f"check_run.{payload.get('action')} is not a completed run")
     run = get_dict(payload, "check_run")
     conclusion = opt_str(run, "conclusion")
     if conclusion not in FAILED_CONCLUSIONS:
@@ -123,10 +127,8 @@ def _check_run(payload: JSON, settings: Settings) -> Routed:
 # -- issues and comments -------------------------------------------------------------------------
 
 
-@handles("issues")
+@handles("issues", action="labeled")
 def _issues(payload: JSON, settings: Settings) -> Routed:
-    if payload.get("action") != "labeled":
-        return ignore(f"issues.{payload.get('action')} is not a label event")
     label = get_str(get_dict(payload, "label"), "name")
     if label.casefold() != settings.autofix_label.casefold():  # GitHub label names ignore case
         return ignore(f"label {label!r} is not the trigger label {settings.autofix_label!r}")
@@ -147,10 +149,8 @@ def _issues(payload: JSON, settings: Settings) -> Routed:
     return Routed([JobRequest(names.FIX_ISSUE, job_id, args)])
 
 
-@handles("issue_comment")
+@handles("issue_comment", action="created")
 def _issue_comment(payload: JSON, settings: Settings) -> Routed:
-    if payload.get("action") != "created":
-        return ignore(f"issue_comment.{payload.get('action')}: only new comments carry commands")
     if _sender_is_bot(payload):
         return ignore("comment was written by a bot")
     comment = get_dict(payload, "comment")
@@ -174,10 +174,8 @@ def _issue_comment(payload: JSON, settings: Settings) -> Routed:
 # -- signals and records -------------------------------------------------------------------------
 
 
-@handles("workflow_run")
+@handles("workflow_run", action="completed")
 def _workflow_run(payload: JSON, settings: Settings) -> Routed:
-    if payload.get("action") != "completed":
-        return ignore(f"workflow_run.{payload.get('action')} is not a completed run")
     run = get_dict(payload, "workflow_run")
     path = opt_str(run, "path") or ""
     workflow_file = path.split("@", 1)[0].rsplit("/", 1)[-1]
@@ -196,10 +194,8 @@ def _workflow_run(payload: JSON, settings: Settings) -> Routed:
     return Routed([JobRequest(names.SANDBOX_FINISHED, job_id, args)])
 
 
-@handles("pull_request")
+@handles("pull_request", action="closed")
 def _pull_request(payload: JSON, settings: Settings) -> Routed:
-    if payload.get("action") != "closed":
-        return ignore(f"pull_request.{payload.get('action')} is not a close")
     pr = get_dict(payload, "pull_request")
     head = get_str(get_dict(pr, "head"), "ref")
     author = get_str(get_dict(pr, "user"), "login")

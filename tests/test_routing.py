@@ -29,10 +29,10 @@ EXPECTED_JOBS = {
 # a few ignore reasons worth pinning down: they are what a maintainer reads in GitHub's delivery log
 EXPECTED_REASONS = {
     "check_run.completed.2.json": "check run concluded 'success', not a failure",
-    "check_run.created.1.json": "check_run.created is not a completed run",
+    "check_run.created.1.json": "check_run.created: autofix acts on check_run.completed only",
     "issues.labeled.1.json": "label 'bug' is not the trigger label 'autofix'",
     "issue_comment.created.4.json": "comment does not start with /autofix",
-    "issue_comment.edited.1.json": "issue_comment.edited: only new comments carry commands",
+    "issue_comment.edited.1.json": "issue_comment.edited: autofix acts on issue_comment.created only",
     "pull_request.closed.1.json": "pull request was not opened by autofix",
     "push.none.1.json": "event 'push' is not one autofix acts on",
     "workflow_run.completed.2.json": "workflow tryrebase.yml is not the autofix sandbox workflow",
