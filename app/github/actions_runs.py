@@ -7,6 +7,7 @@ recent `workflow_dispatch` runs.
 
 from __future__ import annotations
 
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -85,10 +86,11 @@ async def find_dispatched_run(
     """The run of `workflow_file` whose title carries `correlation_id`, or None (not started yet)."""
     path = f"/repos/{owner}/{repo}/actions/workflows/{segment(workflow_file)}/runs"
     params = {"event": "workflow_dispatch", "created": build_created_filter(created_after)}
-    async for item in fetch_pages(inst.read, path, params, key="workflow_runs", max_pages=5):
-        run = parse_run(item)
-        if is_correlated(run, correlation_id):
-            return run
+    async with aclosing(fetch_pages(inst.read, path, params, key="workflow_runs", max_pages=5)) as found:
+        async for item in found:
+            run = parse_run(item)
+            if is_correlated(run, correlation_id):
+                return run
     return None
 
 

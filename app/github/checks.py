@@ -7,6 +7,7 @@ duplicated job updates the same check run instead of adding a second.
 from __future__ import annotations
 
 import re
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,9 +107,10 @@ async def find_check_run(
     """The check run named `name` on `head_sha` that carries `external_id`, if one exists."""
     path = f"/repos/{owner}/{repo}/commits/{segment(head_sha)}/check-runs"
     params = {"check_name": name, "filter": "all"}
-    async for item in fetch_pages(inst.read, path, params, key="check_runs"):
-        if item.get("external_id") == external_id:
-            return parse_check_run(item)
+    async with aclosing(fetch_pages(inst.read, path, params, key="check_runs")) as found:
+        async for item in found:
+            if item.get("external_id") == external_id:
+                return parse_check_run(item)
     return None
 
 

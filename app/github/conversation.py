@@ -7,6 +7,7 @@ author is the bot account: a marker pasted into someone else's comment does not 
 
 from __future__ import annotations
 
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import quote
@@ -79,14 +80,15 @@ async def upsert_sticky_comment(
     wanted, hidden = render_sticky(marker, text), render_marker(marker)
     settings = inst.app.settings
     path = f"/repos/{owner}/{repo}/issues/{number}/comments"
-    async for item in fetch_pages(inst.read, path, max_pages=50):
-        if hidden in str(item.get("body") or "") and is_ours(
-            item, settings.github_app_id, settings.autofix_bot_login
-        ):
-            found = parse_comment(item)
-            if found.body == wanted:
-                return found
-            return await update_comment(inst, owner, repo, found.id, wanted)
+    async with aclosing(fetch_pages(inst.read, path, max_pages=50)) as comments:
+        async for item in comments:
+            if hidden in str(item.get("body") or "") and is_ours(
+                item, settings.github_app_id, settings.autofix_bot_login
+            ):
+                ours = parse_comment(item)
+                if ours.body == wanted:
+                    return ours
+                return await update_comment(inst, owner, repo, ours.id, wanted)
     return await create_comment(inst, owner, repo, number, wanted)
 
 

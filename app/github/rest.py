@@ -11,7 +11,7 @@ the host that answered the first page: a Link elsewhere would carry our token th
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -93,7 +93,7 @@ async def fetch_pages(
     *,
     key: str | None = None,
     max_pages: int = MAX_PAGES,
-) -> AsyncIterator[Json]:
+) -> AsyncGenerator[Json, None]:
     """Every item of a paginated list, page by page (stop iterating to stop fetching)."""
     url: str | None = path
     query: Mapping[str, str | int] | None = {"per_page": PER_PAGE, **(params or {})}
