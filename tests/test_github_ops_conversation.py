@@ -36,6 +36,17 @@ def comment(comment_id: int, text: str, *, app: dict[str, Any] | None = None, **
     return data | {"id": comment_id, "body": text, "user": author, "performed_via_github_app": app}
 
 
+@pytest.fixture(autouse=True)
+def app_info(api: respx.MockRouter) -> respx.Route:
+    """GET /app, which tells the sticky comment whose comments are ours (`autofix[bot]`'s)."""
+    body = {
+        "id": APP_ID, "slug": "autofix", "node_id": "MDM6QXBwNDI0MjQy", "name": "Autofix",
+        "owner": {"login": "octo-org", "id": 1, "type": "Organization"},
+        "permissions": {"issues": "write"}, "events": ["check_run", "issue_comment", "issues"],
+    }  # fmt: skip
+    return api.get("/app").respond(200, json=body)
+
+
 def test_sticky_body_ends_with_its_marker_once() -> None:
     assert render_sticky("status", "Working on it") == f"Working on it\n\n{HIDDEN}"
     assert render_sticky("status", f"Done {HIDDEN}") == f"Done {HIDDEN}"
@@ -68,18 +79,20 @@ async def test_create_comment(inst: Installation, api: respx.MockRouter) -> None
 
 
 async def test_sticky_updates_our_marked_comment_on_a_later_page(
-    inst: Installation, api: respx.MockRouter
+    inst: Installation, api: respx.MockRouter, app_info: respx.Route
 ) -> None:
     page2 = "https://api.github.com/repositories/1/issues/5/comments?page=2"
     first = [comment(1, "please fix"), comment(2, f"copied {HIDDEN}")]  # a human quoting the marker
     api.get(COMMENTS).respond(200, json=first, headers={"link": f'<{page2}>; rel="next"'})
-    api.get(page2).respond(200, json=[comment(3, f"Old\n\n{HIDDEN}", app=OUR_APP)])
+    bots = comment(3, f"Old\n\n{HIDDEN}", login="autofix[bot]", type="Bot")  # as GitHub shows the App's own
+    api.get(page2).respond(200, json=[bots])
     created = api.post(COMMENTS)
     patched = api.patch("/repos/o/r/issues/comments/3").respond(
         200, json=comment(3, f"New\n\n{HIDDEN}", app=OUR_APP)
     )
     made = await upsert_sticky_comment(inst, "o", "r", 5, "status", "New")
     assert made.id == 3
+    assert app_info.calls.last.request.headers["authorization"].startswith("Bearer ")
     assert created.call_count == 0
     assert json.loads(patched.calls.last.request.content) == {"body": f"New\n\n{HIDDEN}"}
 

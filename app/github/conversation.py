@@ -1,8 +1,9 @@
 """Talking on issues and PRs: comments (and one sticky comment per purpose, found by a hidden
 marker), labels, reactions, and the permission a commenter has on the repository.
 
-A sticky comment is ours only if GitHub says the App wrote it (`performed_via_github_app`), or its
-author is the bot account: a marker pasted into someone else's comment does not make it ours.
+A sticky comment is ours only if its author is the App's bot account (`AUTOFIX_BOT_LOGIN`, else
+`<slug>[bot]` from `GET /app`) or GitHub says the App made it (`performed_via_github_app`, set when
+an App acts for a user): a marker pasted into someone else's comment does not make it ours.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import quote
 
-from app.github.client import Installation
+from app.github.client import GitHubApp, Installation
 from app.github.errors import NotFound
 from app.github.rest import Json, body, fetch_pages, items, request, segment
 
@@ -63,6 +64,13 @@ def parse_permission(data: Json) -> Permission:
     return "none"
 
 
+async def fetch_bot_login(app: GitHubApp) -> str:
+    """The login the App comments as: the configured one, else `<slug>[bot]` (asked with the JWT)."""
+    if app.settings.autofix_bot_login:
+        return app.settings.autofix_bot_login
+    return f"{body(await app.call(request('GET', '/app')))['slug']}[bot]"
+
+
 async def create_comment(inst: Installation, owner: str, repo: str, number: int, text: str) -> Comment:
     path = f"/repos/{owner}/{repo}/issues/{number}/comments"
     return parse_comment(body(await inst.write(request("POST", path, json={"body": text}))))
@@ -78,13 +86,11 @@ async def upsert_sticky_comment(
 ) -> Comment:
     """Update the bot's comment carrying `marker` on issue or PR `number`, or create it."""
     wanted, hidden = render_sticky(marker, text), render_marker(marker)
-    settings = inst.app.settings
+    app_id, bot_login = inst.app.settings.github_app_id, await fetch_bot_login(inst.app)
     path = f"/repos/{owner}/{repo}/issues/{number}/comments"
     async with aclosing(fetch_pages(inst.read, path, max_pages=50)) as comments:
         async for item in comments:
-            if hidden in str(item.get("body") or "") and is_ours(
-                item, settings.github_app_id, settings.autofix_bot_login
-            ):
+            if hidden in str(item.get("body") or "") and is_ours(item, app_id, bot_login):
                 ours = parse_comment(item)
                 if ours.body == wanted:
                     return ours
