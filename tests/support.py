@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -275,3 +275,55 @@ def local_github(git_root: Path, private_key: str, **state_options: Any) -> Iter
     with LiveServer(build_github(state)) as server:
         state.base_url = server.url
         yield LocalGitHub(state, server.url, private_key, inst.id, Sim(state))
+
+
+# -- webhooks from the local GitHub ---------------------------------------------------------------
+
+
+@dataclass
+class ReceivedHook:
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def event(self) -> str:
+        return self.headers["x-github-event"]
+
+    def payload(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.body)
+        return data
+
+
+@dataclass
+class HookReceiver:
+    """A webhook endpoint that keeps what it was sent (answers 202)."""
+
+    seen: list[ReceivedHook] = field(default_factory=list)
+
+    def app(self) -> ASGIApp:
+        from starlette.applications import Starlette
+        from starlette.requests import Request
+        from starlette.responses import Response
+        from starlette.routing import Route
+
+        async def hook(request: Request) -> Response:
+            self.seen.append(ReceivedHook(dict(request.headers), await request.body()))
+            return Response(status_code=202)
+
+        return Starlette(routes=[Route("/webhooks/github", hook, methods=["POST"])])
+
+    def events(self, name: str) -> list[ReceivedHook]:
+        return [h for h in self.seen if h.event == name]
+
+
+@contextmanager
+def hooks_to(served: LocalGitHub, receiver: HookReceiver) -> Iterator[HookReceiver]:
+    """Send `served`'s webhooks, signed with SECRET, to `receiver` (served on loopback)."""
+    from tests.fakes.github.webhooks import Hookshot
+
+    with LiveServer(receiver.app()) as target:
+        hookshot = Hookshot(served.state, f"{target.url}/webhooks/github", SECRET, APP_ID)
+        try:
+            yield receiver
+        finally:
+            hookshot.close()

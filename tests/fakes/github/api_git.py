@@ -14,6 +14,7 @@ from starlette.routing import Route
 from tests.fakes.github import gitstore
 from tests.fakes.github.auth import require
 from tests.fakes.github.errors import ApiError, not_found
+from tests.fakes.github.events import person_of
 from tests.fakes.github.gitshapes import (
     render_branch,
     render_commit,
@@ -23,7 +24,6 @@ from tests.fakes.github.gitshapes import (
 )
 from tests.fakes.github.gitstore import Person
 from tests.fakes.github.http import RepoCall, repo_call
-from tests.fakes.github.sim import person_of
 
 REF_EXISTS = "Reference already exists"
 REF_MISSING = "Reference does not exist"

@@ -8,9 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.fakes.github import pullfacts
+from tests.fakes.github.gitstore import Person
 from tests.fakes.github.issueshapes import render_comment, render_issue, render_label
 from tests.fakes.github.shapes import node_id, render_repo, render_user
 from tests.fakes.github.state import Comment, GitHubState, Issue, Label, Repo, Token, User
+
+
+def person_of(user: User, when: float) -> Person:
+    """A user as a git author or committer (GitHub's noreply address)."""
+    return Person(user.login, f"{user.id}+{user.login}@users.noreply.github.com", int(when))
 
 
 def actor(state: GitHubState, token: Token) -> User:
@@ -81,27 +88,36 @@ def add_label(state: GitHubState, repo: Repo, issue: Issue, name: str, user: Use
         return
     issue.labels.append(label.name)
     issue.updated_at = state.clock()
-    event = "pull_request" if issue.pull else "issues"
-    obj = "pull_request" if issue.pull else "issue"
-    emit(
-        state,
-        event,
-        "labeled",
-        repo,
-        user,
-        **{obj: object_payload(state, repo, issue)},
-        label=render_label(state.base_url, repo, label),
-    )
+    rendered = render_label(state.base_url, repo, label)
+    if issue.pull:
+        payload = object_payload(state, repo, issue)
+        emit(
+            state,
+            "pull_request",
+            "labeled",
+            repo,
+            user,
+            number=issue.number,
+            pull_request=payload,
+            label=rendered,
+        )
+    else:
+        emit(state, "issues", "labeled", repo, user, issue=object_payload(state, repo, issue), label=rendered)
 
 
 def object_payload(state: GitHubState, repo: Repo, issue: Issue) -> dict[str, Any]:
-    return issue_payload(state, repo, issue)  # pull requests: not modelled yet
+    """The `issue`, or for a pull request the full `pull_request` object."""
+    if issue.pull:
+        return pullfacts.pull_payload(state, repo, issue)
+    return issue_payload(state, repo, issue)
 
 
 def apply_issue_changes(
     state: GitHubState, repo: Repo, issue: Issue, body: dict[str, Any], user: User
 ) -> None:
     """PATCH semantics: title, body, state (+ state_reason), labels (replace)."""
+    if issue.pull:
+        pullfacts.refresh(repo, issue)  # pin the shas the pull request closes with
     for name in ("title", "body"):
         if name in body:
             setattr(issue, name, body[name])
@@ -118,5 +134,8 @@ def apply_issue_changes(
             "completed" if new_state == "closed" else "reopened"
         )
         action = "closed" if new_state == "closed" else "reopened"
-        event, obj = ("pull_request", "pull_request") if issue.pull else ("issues", "issue")
-        emit(state, event, action, repo, user, **{obj: object_payload(state, repo, issue)})
+        if issue.pull:
+            payload = object_payload(state, repo, issue)
+            emit(state, "pull_request", action, repo, user, number=issue.number, pull_request=payload)
+        else:
+            emit(state, "issues", action, repo, user, issue=object_payload(state, repo, issue))

@@ -199,3 +199,17 @@ def merge_tree(repo: Path, base: str, head: str) -> str | None:
         return git(repo, "merge-tree", "--write-tree", base, head).splitlines()[0].strip()
     except GitError:
         return None
+
+
+def count_commits(repo: Path, base: str, head: str) -> int:
+    """How many commits `head` has that `base` lacks (what a pull request from head into base holds)."""
+    return int(git(repo, "rev-list", "--count", f"{base}..{head}").strip())
+
+
+def diff_stats(repo: Path, base: str, head: str) -> tuple[int, int, int]:
+    """(additions, deletions, changed files) of `head` against its merge base with `base`."""
+    out = git(repo, "diff", "--numstat", f"{base}...{head}")
+    rows = [line.split("\t") for line in out.splitlines() if line]
+    added = sum(int(r[0]) for r in rows if r[0] != "-")
+    deleted = sum(int(r[1]) for r in rows if r[1] != "-")
+    return added, deleted, len(rows)

@@ -10,14 +10,21 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
 
 from tests.fakes import RequestLog
-from tests.fakes.github import api_app, api_checks, api_git, api_issues, api_repos, smart_http
+from tests.fakes.github import api_app, api_checks, api_git, api_issues, api_pulls, api_repos, smart_http
 from tests.fakes.github.errors import ApiError, error_body
 from tests.fakes.github.http import anonymous_bucket, respond
 from tests.fakes.github.state import GitHubState
 
 
 def api_routes() -> list[BaseRoute]:
-    return [*api_app.ROUTES, *api_repos.ROUTES, *api_git.ROUTES, *api_issues.ROUTES, *api_checks.ROUTES]
+    return [
+        *api_app.ROUTES,
+        *api_repos.ROUTES,
+        *api_git.ROUTES,
+        *api_issues.ROUTES,
+        *api_pulls.ROUTES,
+        *api_checks.ROUTES,
+    ]
 
 
 def git_routes() -> list[BaseRoute]:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from tests.fakes.github import events, gitstore
-from tests.fakes.github.gitstore import Person
-from tests.fakes.github.state import CheckRun, Comment, GitHubState, Issue, Repo, User
-
-
-def person_of(user: User, when: float) -> Person:
-    return Person(user.login, f"{user.id}+{user.login}@users.noreply.github.com", int(when))
+from tests.fakes.github import events, gitstore, pulls
+from tests.fakes.github.events import person_of
+from tests.fakes.github.state import CheckRun, Comment, GitHubState, Issue, Repo
 
 
 @dataclass
@@ -46,7 +43,9 @@ class Sim:
             state.repos[repo.full_name] = repo
         return repo
 
-    def commit(self, repo: Repo, branch: str, files: dict[str, str | None], message: str, author: str) -> str:
+    def commit(
+        self, repo: Repo, branch: str, files: Mapping[str, str | None], message: str, author: str
+    ) -> str:
         """Commit `files` (None deletes) on `branch` (created from the default branch), as `author`."""
         head = gitstore.rev_parse(repo.path, f"refs/heads/{branch}")
         parent = head or gitstore.rev_parse(repo.path, f"refs/heads/{repo.default_branch}")
@@ -90,3 +89,27 @@ class Sim:
         body = {"status": "completed", "conclusion": "failure", "output": {"title": name, "summary": summary}}
         apply(state, repo, run, body, state.apps[app_id].bot)
         return run
+
+    def open_pr(
+        self,
+        repo: Repo,
+        head: str,
+        title: str = "A change",
+        body: str | None = None,
+        base: str | None = None,
+        user: str = "mona",
+        draft: bool = False,
+    ) -> Issue:
+        """A person opens a pull request from branch `head` (sends pull_request.opened)."""
+        base = base or repo.default_branch
+        return pulls.open_pull(self.state, repo, head, base, title, body, self.state.user(user), draft)
+
+    def close_pr(self, repo: Repo, number: int, user: str = "mona") -> None:
+        """A person closes a pull request unmerged (sends pull_request.closed, merged false)."""
+        events.apply_issue_changes(
+            self.state, repo, repo.issues[number], {"state": "closed"}, self.state.user(user)
+        )
+
+    def merge_pr(self, repo: Repo, number: int, user: str = "mona", method: str = "merge") -> str:
+        """A person merges a pull request (sends pull_request.closed, merged true); the new base sha."""
+        return pulls.merge_pull(self.state, repo, repo.issues[number], self.state.user(user), method)

@@ -183,6 +183,7 @@ class Repo:
     labels: dict[str, Label] = field(default_factory=dict)  # lower-case name -> label
     issues: dict[int, Issue] = field(default_factory=dict)
     verified: set[str] = field(default_factory=set)  # commits GitHub signed (made via the API by an App)
+    allow_drafts: bool = True  # False: draft PRs are refused, as on private repos of free plans
 
     @property
     def full_name(self) -> str:
