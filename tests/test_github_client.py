@@ -14,7 +14,15 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from redis.asyncio import Redis
 
 from app.github.client import TOKEN_KEY, TOKEN_MARGIN_S, WRITE_SPACING_S, GitHubApp
-from app.github.errors import Forbidden, NotFound, RateLimited, ServerError, Unauthorized, Unreachable
+from app.github.errors import (
+    Forbidden,
+    NotFound,
+    RateLimited,
+    ServerError,
+    Unauthorized,
+    Unprocessable,
+    Unreachable,
+)
 from app.settings import Settings
 from tests.github_support import INSTALLATION, Clock, mint
 
@@ -167,3 +175,28 @@ async def test_no_token_in_logs_or_exceptions_on_any_error_path(
     assert pem_line not in everything
     assert "Bearer ey" not in everything
     assert json.dumps(LONG_TOKEN) not in everything
+
+
+async def test_validation_failures_carry_githubs_details(
+    github: GitHubApp, key: Any, api: respx.MockRouter
+) -> None:
+    mint(api, key, ["ghs_x"])
+    api.post("/repos/o/r/pulls").respond(
+        422,
+        json={
+            "message": "Validation Failed",
+            "errors": [
+                {
+                    "resource": "PullRequest",
+                    "code": "custom",
+                    "message": "A pull request already exists for o:b.",
+                }
+            ],
+            "documentation_url": "https://docs.github.com/rest/pulls/pulls#create-a-pull-request",
+            "status": "422",
+        },
+    )
+    with pytest.raises(Unprocessable, match=r"Validation Failed: A pull request already exists for o:b\."):
+        await github.installation(INSTALLATION).write(
+            lambda gh: gh.rest.pulls.async_create("o", "r", title="t", head="b", base="main")
+        )

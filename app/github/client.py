@@ -56,12 +56,19 @@ return tostring(slot)
 
 
 def _message(response: httpx.Response) -> str:
+    """GitHub's `message`, with the details of a validation failure (422 puts them in `errors`)."""
     try:
         body = orjson.loads(response.content)
     except orjson.JSONDecodeError:
         return response.reason_phrase or "no message"
-    message = body.get("message") if isinstance(body, dict) else None
-    return str(message) if message else response.reason_phrase or "no message"
+    if not isinstance(body, dict) or not body.get("message"):
+        return response.reason_phrase or "no message"
+    details = [
+        str(e.get("message") or e.get("code"))
+        for e in body.get("errors") or []
+        if isinstance(e, dict) and (e.get("message") or e.get("code"))
+    ]
+    return f"{body['message']}: {'; '.join(details)}" if details else str(body["message"])
 
 
 class GitHubApp:
