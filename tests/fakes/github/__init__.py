@@ -6,8 +6,9 @@ api.github.com: authentication rules, status codes, error bodies (`message`, `do
 `status`), headers (`x-github-request-id`, `x-ratelimit-*`), and the JSON shapes githubkit's strict
 models require.
 
-Modules: `state` (dataclasses), `auth` (JWT, installation tokens), `http` (answers, rate limits),
-`shapes` (pure renderers), `api_*` (routes per area), `server` (the app).
+Modules: `state` (dataclasses), `auth` (JWT, installation tokens), `http` (answers, rate limits
+that count down to a primary limit), `shapes`/`*shapes` (pure renderers), `api_*` (routes per area),
+`pulls` (pull request state changes), `faults` + `gate` (fault injection per route), `server` (the app).
 """
 
 from tests.fakes.github.auth import (

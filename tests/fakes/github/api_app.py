@@ -8,9 +8,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tests.fakes.github.auth import authenticate_app, authenticate_token, can_see, issue_token
+from tests.fakes.github.auth import authenticate_app, can_see, issue_token
 from tests.fakes.github.errors import not_found
-from tests.fakes.github.http import read_json, respond, state_of, token_bucket
+from tests.fakes.github.http import authenticated, read_json, respond, state_of, token_bucket
 from tests.fakes.github.shapes import iso, render_app, render_installation, render_repo
 from tests.fakes.github.state import App, GitHubState, Installation
 from tests.fakes.github.webhooks import render_delivery
@@ -84,7 +84,7 @@ async def get_repo_installation(request: Request) -> Response:
 
 async def list_installation_repos(request: Request) -> Response:
     state = state_of(request)
-    token = authenticate_token(state, request.headers.get("authorization"))
+    token = authenticated(request)
     repos = [r for r in state.repos.values() if can_see(state, token, r)]
     inst = state.installations[token.installation_id]
     body = {

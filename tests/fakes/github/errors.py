@@ -8,15 +8,26 @@ DOCS_URL = "https://docs.github.com/rest"
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, errors: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+        documentation_url: str = DOCS_URL,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.errors = errors
+        self.headers = headers
+        self.documentation_url = documentation_url
 
 
-def error_body(status: int, message: str, errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"message": message, "documentation_url": DOCS_URL, "status": str(status)}
+def error_body(
+    status: int, message: str, errors: list[dict[str, Any]] | None = None, documentation_url: str = DOCS_URL
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"message": message, "documentation_url": documentation_url, "status": str(status)}
     if errors:
         body["errors"] = errors
     return body

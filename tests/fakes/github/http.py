@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from tests.fakes.github.auth import authenticate_token, can_see
 from tests.fakes.github.errors import ApiError, not_found
+from tests.fakes.github.faults import PRIMARY_DOCS
 from tests.fakes.github.state import GitHubState, Repo, Token
 
 DEFAULT_API_VERSION = "2022-11-28"
@@ -32,7 +33,7 @@ def state_of(request: Request) -> GitHubState:
     return state
 
 
-def _request_id() -> str:
+def new_request_id() -> str:
     parts = (secrets.token_hex(2), secrets.token_hex(3), secrets.token_hex(4), secrets.token_hex(4))
     return ":".join(p.upper() for p in parts) + f":{int(time.time()):X}"
 
@@ -40,11 +41,11 @@ def _request_id() -> str:
 def rate_headers(state: GitHubState, bucket: str) -> dict[str, str]:
     """Count one request against `bucket` and return its `x-ratelimit-*` headers."""
     now = int(state.clock())
-    limit = ANONYMOUS_RATE_LIMIT if bucket.startswith("ip:") else APP_RATE_LIMIT
+    limit = ANONYMOUS_RATE_LIMIT if bucket.startswith("ip:") else state.rate_limit
     with state.lock:
-        rate = state.rate_limits.setdefault(bucket, RateLimit(limit, reset=now + 3600))
+        rate = state.rate_limits.setdefault(bucket, RateLimit(limit, reset=now + state.rate_window))
         if rate.reset <= now:
-            rate.used, rate.reset = 0, now + 3600
+            rate.used, rate.reset = 0, now + state.rate_window
         rate.used += 1
     return {
         "x-ratelimit-limit": str(rate.limit),
@@ -67,7 +68,7 @@ def respond(
         "content-type": "application/json; charset=utf-8",
         "x-github-media-type": "github.v3; format=json",
         "x-github-api-version-selected": request.headers.get("x-github-api-version", DEFAULT_API_VERSION),
-        "x-github-request-id": _request_id(),
+        "x-github-request-id": new_request_id(),
     }
     if bucket is not None:
         base |= rate_headers(state, bucket)
@@ -111,10 +112,34 @@ async def read_json(request: Request) -> dict[str, Any]:
     return data
 
 
+def check_quota(state: GitHubState, token: Token) -> None:
+    """403 "API rate limit exceeded" once the installation used up its hour, until the window resets."""
+    rate = state.rate_limits.get(token_bucket(token))
+    if rate is None or rate.reset <= state.clock() or rate.used < rate.limit:
+        return
+    headers = {
+        "x-ratelimit-limit": str(rate.limit),
+        "x-ratelimit-remaining": "0",
+        "x-ratelimit-reset": str(rate.reset),
+        "x-ratelimit-used": str(rate.used),
+        "x-ratelimit-resource": "core",
+    }
+    message = f"API rate limit exceeded for installation ID {token.installation_id}."
+    raise ApiError(403, message, headers=headers, documentation_url=PRIMARY_DOCS)
+
+
+def authenticated(request: Request) -> Token:
+    """The live installation token of the request, within its rate limit."""
+    state = state_of(request)
+    token = authenticate_token(state, request.headers.get("authorization"))
+    check_quota(state, token)
+    return token
+
+
 def repo_call(request: Request) -> RepoCall:
     """Authenticate the token and find the repo; 404 when it does not exist or the token cannot see it."""
     state = state_of(request)
-    token = authenticate_token(state, request.headers.get("authorization"))
+    token = authenticated(request)
     full = f"{request.path_params['owner']}/{request.path_params['repo']}"
     repo = next((r for name, r in state.repos.items() if name.lower() == full.lower()), None)
     if repo is None or not can_see(state, token, repo):

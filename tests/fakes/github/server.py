@@ -12,6 +12,7 @@ from starlette.routing import BaseRoute, Mount
 from tests.fakes import RequestLog
 from tests.fakes.github import api_app, api_checks, api_git, api_issues, api_pulls, api_repos, smart_http
 from tests.fakes.github.errors import ApiError, error_body
+from tests.fakes.github.gate import FaultGate
 from tests.fakes.github.http import anonymous_bucket, respond
 from tests.fakes.github.state import GitHubState
 
@@ -33,8 +34,9 @@ def git_routes() -> list[BaseRoute]:
 
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    body = error_body(exc.status, exc.message, exc.errors)
-    return respond(request, exc.status, body, anonymous_bucket(request) if exc.status == 401 else None)
+    body = error_body(exc.status, exc.message, exc.errors, exc.documentation_url)
+    bucket = anonymous_bucket(request) if exc.status == 401 else None
+    return respond(request, exc.status, body, bucket, exc.headers)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -43,7 +45,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return respond(request, status, error_body(status, "Not Found" if status == 404 else "Server Error"))
 
 
-def build_app(state: GitHubState) -> Starlette:
+def build_app(state: GitHubState) -> FaultGate:
     routes = api_routes()
     app = Starlette(
         routes=[*git_routes(), *routes, Mount("/api/v3", routes=routes)],
@@ -51,4 +53,4 @@ def build_app(state: GitHubState) -> Starlette:
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},
     )
     app.state.github = state
-    return app
+    return FaultGate(app, state)

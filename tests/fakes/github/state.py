@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.fakes import SeenRequest
+from tests.fakes.github.faults import Faults
 
 DEFAULT_PERMISSIONS = {
     "actions": "write",
@@ -195,6 +196,9 @@ class GitHubState:
     apps: dict[int, App] = field(default_factory=dict)
     requests: list[SeenRequest] = field(default_factory=list)
     rate_limits: dict[str, Any] = field(default_factory=dict)
+    rate_limit: int = 5000  # requests per window and installation (x-ratelimit-limit); then a primary limit
+    rate_window: int = 3600  # seconds until x-ratelimit-reset; tests shorten it to see a reset
+    faults: Faults = field(default_factory=Faults)
     clock: Callable[[], float] = time.time  # GitHub's clock; tests skew it to mimic a drifting host
     git_root: Path | None = None  # where the bare repositories live (a tmp dir)
     base_url: str = "http://github.localhost"  # how the server is reached; LiveServer helpers set it

@@ -1,0 +1,74 @@
+"""The outermost layer of the local GitHub: armed faults fire here, before any route runs.
+
+A dropped connection must reach the client as a transport error, not as an answer. An ASGI app
+cannot close its socket, and uvicorn answers 500 when an app returns without responding; but it
+closes the connection, sending nothing, when an app returns a value other than None. The gate
+returns `DROPPED` for that (uvicorn logs "ASGI callable should return None", which is expected).
+"""
+
+from __future__ import annotations
+
+import json
+
+import anyio
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tests.fakes.github.faults import Fault, render_fault_body
+from tests.fakes.github.http import APP_RATE_LIMIT, new_request_id
+from tests.fakes.github.state import GitHubState
+
+DROPPED = "dropped"  # any value but None makes uvicorn close the connection without a response
+
+
+def fault_headers(fault: Fault, request_id: str, now: float) -> dict[str, str]:
+    headers = {
+        "content-type": "application/json; charset=utf-8",
+        "x-github-media-type": "github.v3; format=json",
+        "x-github-request-id": request_id,
+    }
+    if fault.retry_after is not None:
+        headers["retry-after"] = str(fault.retry_after)
+    if fault.kind == "primary_limit":
+        headers |= {
+            "x-ratelimit-limit": str(APP_RATE_LIMIT),
+            "x-ratelimit-remaining": "0",
+            "x-ratelimit-reset": str(int(now) + fault.reset_in),
+            "x-ratelimit-used": str(APP_RATE_LIMIT),
+            "x-ratelimit-resource": "core",
+        }
+    return headers
+
+
+def installation_of(state: GitHubState, scope: Scope) -> int | None:
+    """The installation whose token the request carries, if any (not checked further)."""
+    auth = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+    token = state.tokens.get(auth.partition(" ")[2])
+    return None if token is None else token.installation_id
+
+
+def fault_response(state: GitHubState, scope: Scope, fault: Fault) -> Response:
+    request_id = new_request_id()
+    client = scope["client"][0] if scope.get("client") else "127.0.0.1"
+    body = render_fault_body(fault, request_id, installation_of(state, scope), client)
+    headers = fault_headers(fault, request_id, state.clock())
+    return Response(json.dumps(body, indent=2), fault.status, headers)
+
+
+class FaultGate:
+    """ASGI app applying `state.faults` in front of `app`."""
+
+    def __init__(self, app: ASGIApp, state: GitHubState) -> None:
+        self.app, self.state = app, state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        fault = self.state.faults.take(scope["method"], scope["path"]) if scope["type"] == "http" else None
+        if fault is None or fault.kind == "latency":
+            if fault is not None:
+                await anyio.sleep(fault.seconds)
+            await self.app(scope, receive, send)
+            return None
+        if fault.kind == "drop":
+            return DROPPED  # type: ignore[return-value]
+        await fault_response(self.state, scope, fault)(scope, receive, send)
+        return None
