@@ -8,7 +8,8 @@ models require.
 
 Modules: `state` (dataclasses), `auth` (JWT, installation tokens), `http` (answers, rate limits
 that count down to a primary limit), `shapes`/`*shapes` (pure renderers), `api_*` (routes per area),
-`pulls` (pull request state changes), `faults` + `gate` (fault injection per route), `server` (the app).
+`pulls` (pull request state changes), `faults` + `gate` (fault injection per route), `workflows` +
+`actionruns` (Actions runs, jobs as check runs, logs and artifacts behind blob redirects), `server`.
 """
 
 from tests.fakes.github.auth import (

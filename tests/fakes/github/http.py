@@ -7,6 +7,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -147,14 +148,17 @@ def repo_call(request: Request) -> RepoCall:
     return RepoCall(state, token, repo, request)
 
 
-def paginated(call: RepoCall, items: list[Any]) -> Response:
-    """One page of `items` (`per_page`, `page`), with GitHub's `Link` header to the next and last pages."""
+def paginated(call: RepoCall, items: list[Any], key: str | None = None) -> Response:
+    """One page of `items` (`per_page`, `page`), with GitHub's `Link` header to the next and last pages.
+
+    With `key`, the page is wrapped as GitHub wraps some lists: `{"total_count": n, key: [...]}`.
+    """
     query = call.request.query_params
     per_page = min(int(query.get("per_page") or 30), 100)
     page = max(int(query.get("page") or 1), 1)
     last = max((len(items) + per_page - 1) // per_page, 1)
     url = f"{call.state.base_url}{call.request.url.path}"
-    others = "&".join(f"{k}={v}" for k, v in query.multi_items() if k != "page")
+    others = "&".join(f"{k}={quote(v, safe='')}" for k, v in query.multi_items() if k != "page")
 
     def link(n: int, rel: str) -> str:
         return f'<{url}?{others}&page={n}>; rel="{rel}"'
@@ -162,6 +166,6 @@ def paginated(call: RepoCall, items: list[Any]) -> Response:
     links = ([link(page + 1, "next"), link(last, "last")] if page < last else []) + (
         [link(1, "first"), link(page - 1, "prev")] if page > 1 else []
     )
-    return call.ok(
-        items[(page - 1) * per_page : page * per_page], headers={"link": ", ".join(links)} if links else None
-    )
+    chunk = items[(page - 1) * per_page : page * per_page]
+    body = chunk if key is None else {"total_count": len(items), key: chunk}
+    return call.ok(body, headers={"link": ", ".join(links)} if links else None)

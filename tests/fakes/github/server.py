@@ -10,7 +10,17 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
 
 from tests.fakes import RequestLog
-from tests.fakes.github import api_app, api_checks, api_git, api_issues, api_pulls, api_repos, smart_http
+from tests.fakes.github import (
+    api_actions,
+    api_app,
+    api_checks,
+    api_downloads,
+    api_git,
+    api_issues,
+    api_pulls,
+    api_repos,
+    smart_http,
+)
 from tests.fakes.github.errors import ApiError, error_body
 from tests.fakes.github.gate import FaultGate
 from tests.fakes.github.http import anonymous_bucket, respond
@@ -25,11 +35,13 @@ def api_routes() -> list[BaseRoute]:
         *api_issues.ROUTES,
         *api_pulls.ROUTES,
         *api_checks.ROUTES,
+        *api_actions.ROUTES,
+        *api_downloads.ROUTES,
     ]
 
 
 def git_routes() -> list[BaseRoute]:
-    return [*smart_http.ROUTES]
+    return [*smart_http.ROUTES, *api_downloads.BLOB_ROUTES]
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from tests.fakes.github import events, gitstore, pulls
+from tests.fakes.github import actionruns, events, gitstore, pulls
+from tests.fakes.github.actionstate import WorkflowRun
 from tests.fakes.github.events import person_of
 from tests.fakes.github.state import CheckRun, Comment, GitHubState, Issue, Repo
+from tests.fakes.github.workflows import WORKFLOWS_DIR, WorkflowSpec, workflow_id
 
 
 @dataclass
@@ -77,18 +79,60 @@ class Sim:
         events.add_label(self.state, repo, repo.issues[number], label, self.state.user(user))
 
     def fail_check(
-        self, repo: Repo, sha: str, name: str, app_id: int, summary: str = "1 test failed"
+        self,
+        repo: Repo,
+        sha: str,
+        name: str,
+        app_id: int | None = None,
+        summary: str = "1 test failed",
+        log: str | None = None,
     ) -> CheckRun:
-        """CI reports a failed check run on `sha` (created and completed; sends check_run.completed)."""
+        """CI reports a failed check run on `sha` (sends check_run.completed).
+
+        With `app_id`, that App's check run; without, a failed GitHub Actions job named `name` in a
+        "CI" run on push, whose log is `log` (the check run id is the job id, as on GitHub).
+        """
+        if app_id is None:
+            run = self.start_ci_run(repo, sha, [name])
+            self.complete_workflow_run(run, "failure", logs={name: log} if log else None)
+            return self.state.check_runs[run.job_ids[0]]
         from tests.fakes.github.api_checks import apply
 
         state = self.state
-        run = CheckRun(state.next_id(), repo.full_name, sha, name, app_id, state.next_id())
-        run.started_at = state.clock()
-        state.check_runs[run.id] = run
+        check = CheckRun(state.next_id(), repo.full_name, sha, name, app_id, state.next_id())
+        check.started_at = state.clock()
+        state.check_runs[check.id] = check
         body = {"status": "completed", "conclusion": "failure", "output": {"title": name, "summary": summary}}
-        apply(state, repo, run, body, state.apps[app_id].bot)
-        return run
+        apply(state, repo, check, body, state.apps[app_id].bot)
+        return check
+
+    def start_ci_run(
+        self, repo: Repo, sha: str, jobs: list[str], workflow: str = "ci.yml", user: str = "mona"
+    ) -> WorkflowRun:
+        """A push-triggered Actions run on `sha` with `jobs` queued (no workflow file needed)."""
+        path = f"{WORKFLOWS_DIR}/{workflow}"
+        spec = WorkflowSpec(workflow_id(self.state, repo, path), path, "CI", None, False, {}, jobs)
+        branch = next(
+            (
+                r.removeprefix("refs/heads/")
+                for r, s in gitstore.list_refs(repo.path, "refs/heads/").items()
+                if s == sha
+            ),
+            repo.default_branch,
+        )
+        who = self.state.user(user)
+        return actionruns.start_run(self.state, repo, spec, branch, "push", who, {}, "CI", head_sha=sha)
+
+    def complete_workflow_run(
+        self,
+        run: WorkflowRun,
+        conclusion: str,
+        logs: dict[str, str] | None = None,
+        artifacts: dict[str, dict[str, bytes]] | None = None,
+    ) -> None:
+        """The run finishes (check_run.completed for each job, then workflow_run.completed)."""
+        repo = self.state.repos[run.repo]
+        actionruns.complete_run(self.state, repo, run, conclusion, logs, artifacts)
 
     def open_pr(
         self,

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.fakes import SeenRequest
+from tests.fakes.github.actionstate import Actions
 from tests.fakes.github.faults import Faults
 
 DEFAULT_PERMISSIONS = {
@@ -209,6 +210,7 @@ class GitHubState:
     repos: dict[str, Repo] = field(default_factory=dict)  # full name -> repo
     comments: dict[int, Comment] = field(default_factory=dict)
     check_runs: dict[int, CheckRun] = field(default_factory=dict)
+    actions: Actions = field(default_factory=Actions)
     hook_deliveries: list[Any] = field(default_factory=list)  # webhooks.Delivery, oldest first
     deliver: Callable[[str, dict[str, Any]], object] | None = None  # set by webhooks.Hookshot
     hookshot: Any = None  # the webhooks.Hookshot sending deliveries, when one is configured
