@@ -10,10 +10,12 @@ from pathlib import Path
 import httpx
 import pytest
 from githubkit.exception import RequestFailed
+from githubkit.webhooks import parse
+from githubkit_schemas.latest.models import WebhookPush
 
 from tests.fakes import github as fake_github
 from tests.fakes.github import gitstore
-from tests.support import OWNER, LocalGitHub, local_github
+from tests.support import OWNER, HookReceiver, LocalGitHub, hooks_to, local_github
 
 FILES = {"README.md": "# demo\n", "src/calc.py": "def add(a, b):\n    return a - b\n"}
 HELPER = '!f() { echo username=x-access-token; echo "password=$GH_TOKEN"; }; f'
@@ -128,3 +130,32 @@ def test_read_only_token_cannot_push(gh: LocalGitHub, tmp_path: Path) -> None:
     pushed = run_git("push", "--quiet", "origin", "HEAD:refs/heads/x", cwd=tmp_path / "w", token=token)
     assert pushed.returncode != 0
     assert "403" in pushed.stderr
+
+
+def test_git_push_sends_push_webhooks_per_ref(gh: LocalGitHub, tmp_path: Path) -> None:
+    token = new_token(gh)
+    url = f"{gh.url}/{OWNER}/demo.git"
+    assert run_git("clone", "--quiet", url, "w", cwd=tmp_path, token=token).returncode == 0
+    work = tmp_path / "w"
+    (work / "new.txt").write_text("new\n")
+    run_git("add", "new.txt", cwd=work, token=None)
+    run_git("commit", "--quiet", "-m", "add new", cwd=work, token=None)
+    with hooks_to(gh, HookReceiver()) as receiver:
+        pushed = run_git(
+            "push", "--quiet", "origin", "HEAD:refs/heads/fix", "HEAD:main", cwd=work, token=token
+        )
+        gh.state.hookshot.flush()
+
+    assert pushed.returncode == 0, pushed.stderr
+    events = [parse(h.event, h.body) for h in receiver.events("push")]
+    assert all(isinstance(e, WebhookPush) for e in events)
+    by_ref = {e.ref: e for e in events if isinstance(e, WebhookPush)}
+    assert set(by_ref) == {"refs/heads/fix", "refs/heads/main"}
+    new_branch, main = by_ref["refs/heads/fix"], by_ref["refs/heads/main"]
+    assert (new_branch.created, new_branch.commits, main.created, main.forced) == (True, [], False, False)
+    [commit] = main.commits
+    assert (commit.message, commit.added) == ("add new", ["new.txt"])
+    assert main.head_commit is not None
+    assert new_branch.head_commit is not None
+    assert main.head_commit.id == new_branch.head_commit.id == commit.id
+    assert main.pusher.name == "autofix-test[bot]"

@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 from githubkit import GitHub
 from githubkit.exception import RequestFailed
+from githubkit.webhooks import parse
+from githubkit_schemas.latest.models import WebhookPush
 
 from tests.fakes import github as fake_github
 from tests.fakes.github import gitstore
-from tests.support import OWNER, LocalGitHub, local_github
+from tests.support import OWNER, HookReceiver, LocalGitHub, hooks_to, local_github
 
 FILES = {"README.md": "# demo\n", "src/calc.py": "def add(a, b):\n    return a - b\n", "old.txt": "x\n"}
 
@@ -141,3 +143,31 @@ async def test_read_only_token_cannot_write_git_data(gh: LocalGitHub) -> None:
         await client.rest.git.async_create_blob(OWNER, "demo", content="x")
     assert err.value.response.status_code == 403
     assert err.value.response.json()["message"] == "Resource not accessible by integration"
+
+
+async def test_ref_writes_send_push_webhooks(gh: LocalGitHub) -> None:
+    client = gh.client()
+    base = (await client.rest.git.async_get_ref(OWNER, "demo", "heads/main")).parsed_data.object_.sha
+    with hooks_to(gh, HookReceiver()) as receiver:
+        ahead = await commit_fix(client, base)
+        await client.rest.git.async_create_ref(OWNER, "demo", ref="refs/heads/fix", sha=ahead)
+        await client.rest.git.async_update_ref(OWNER, "demo", "heads/fix", sha=base, force=True)
+        await client.rest.git.async_delete_ref(OWNER, "demo", "heads/fix")
+        gh.state.hookshot.flush()
+
+    pushes = [parse(h.event, h.body) for h in receiver.events("push")]
+    assert all(isinstance(p, WebhookPush) for p in pushes)
+    flags = [
+        (p.before, p.after, p.created, p.forced, p.deleted) for p in pushes if isinstance(p, WebhookPush)
+    ]
+    zero = "0" * 40
+    assert flags == [
+        (zero, ahead, True, False, False),
+        (ahead, base, False, True, False),
+        (base, zero, False, False, True),
+    ]
+    created = pushes[0]
+    assert isinstance(created, WebhookPush)
+    assert [c.id for c in created.commits] == [ahead]
+    assert created.commits[0].modified == ["src/calc.py"]
+    assert created.commits[0].removed == ["old.txt"]

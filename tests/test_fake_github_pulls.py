@@ -190,6 +190,8 @@ async def test_opened_closed_and_merged_webhooks_parse(gh: LocalGitHub, repo: Re
     assert (was_closed.pull_request.merged, was_merged.pull_request.merged) == (False, True)
     last = receiver.events("pull_request")[-1].payload()
     assert last["pull_request"]["merge_commit_sha"] == branch_sha(repo, "main")
+    [push] = receiver.events("push")  # the merge moved main
+    assert (push.payload()["ref"], push.payload()["after"]) == ("refs/heads/main", branch_sha(repo, "main"))
 
 
 async def test_refused_draft_when_the_repo_has_no_drafts(gh: LocalGitHub, repo: Repo) -> None:

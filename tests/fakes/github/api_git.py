@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tests.fakes.github import gitstore
+from tests.fakes.github import events, gitstore, pushes
 from tests.fakes.github.auth import require
 from tests.fakes.github.errors import ApiError, not_found
 from tests.fakes.github.events import person_of
@@ -147,6 +147,7 @@ async def create_ref(request: Request) -> Response:
         if ref in gitstore.list_refs(call.repo.path, ref):
             raise ApiError(422, REF_EXISTS)
         gitstore.update_ref(call.repo.path, ref, sha, gitstore.ZERO_SHA)
+        pushes.announce_push(call.state, call.repo, ref, None, sha, events.actor(call.state, call.token))
     return call.ok(render_ref(call.state.base_url, call.repo.full_name, ref, sha), 201)
 
 
@@ -162,6 +163,7 @@ async def update_ref(request: Request) -> Response:
         if not body.get("force") and not gitstore.is_ancestor(call.repo.path, old, sha):
             raise ApiError(422, NOT_FAST_FORWARD)
         gitstore.update_ref(call.repo.path, ref, sha, old)
+        pushes.announce_push(call.state, call.repo, ref, old, sha, events.actor(call.state, call.token))
     return call.ok(render_ref(call.state.base_url, call.repo.full_name, ref, sha))
 
 
@@ -169,9 +171,11 @@ async def delete_ref(request: Request) -> Response:
     call = repo_call(request)
     require(call.token, "contents", "write")
     ref = "refs/" + request.path_params["ref"]
-    if ref not in gitstore.list_refs(call.repo.path, ref):
+    old = gitstore.list_refs(call.repo.path, ref).get(ref)
+    if old is None:
         raise ApiError(422, REF_MISSING)
     gitstore.delete_ref(call.repo.path, ref)
+    pushes.announce_push(call.state, call.repo, ref, old, None, events.actor(call.state, call.token))
     return Response(status_code=204)
 
 

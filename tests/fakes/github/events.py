@@ -31,13 +31,25 @@ def installation_for(state: GitHubState, repo: Repo) -> int | None:
     return next((i.id for i in state.installations.values() if i.covers(repo.full_name)), None)
 
 
-def emit(state: GitHubState, event: str, action: str | None, repo: Repo, sender: User, **fields: Any) -> None:
+def emit(
+    state: GitHubState,
+    event: str,
+    action: str | None,
+    repo: Repo,
+    sender: User,
+    repository: dict[str, Any] | None = None,
+    **fields: Any,
+) -> None:
+    """Send `event` with `fields`, the repository (as rendered, unless given), sender and installation."""
     if state.deliver is None:
         return
     api = state.base_url
     payload: dict[str, Any] = {"action": action} if action else {}
     payload |= fields
-    payload |= {"repository": render_repo(api, repo, open_issues(repo)), "sender": render_user(api, sender)}
+    payload |= {
+        "repository": repository or render_repo(api, repo, open_issues(repo)),
+        "sender": render_user(api, sender),
+    }
     inst = installation_for(state, repo)
     if inst is not None:
         payload["installation"] = {"id": inst, "node_id": node_id("Installation", inst)}

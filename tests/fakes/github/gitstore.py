@@ -213,3 +213,27 @@ def diff_stats(repo: Path, base: str, head: str) -> tuple[int, int, int]:
     added = sum(int(r[0]) for r in rows if r[0] != "-")
     deleted = sum(int(r[1]) for r in rows if r[1] != "-")
     return added, deleted, len(rows)
+
+
+def new_commits(repo: Path, before: str, after: str, ref: str, limit: int = 20) -> list[str]:
+    """The commits a push of `ref` from `before` to `after` brought (oldest first, at most `limit`).
+
+    For a new ref: the commits no other ref reaches, as GitHub lists them.
+    """
+    if before == ZERO_SHA:
+        others = [sha for name, sha in list_refs(repo).items() if name != ref]
+        shas = git(repo, "rev-list", "--reverse", after, "--not", *others).split()
+    else:
+        shas = git(repo, "rev-list", "--reverse", f"{before}..{after}").split()
+    return shas[-limit:]
+
+
+def changed_paths(repo: Path, sha: str) -> dict[str, list[str]]:
+    """{"added": [...], "removed": [...], "modified": [...]} of one commit against its first parent."""
+    out = git(repo, "diff-tree", "--root", "--no-commit-id", "--name-status", "-r", sha)
+    kinds = {"A": "added", "D": "removed"}
+    changes: dict[str, list[str]] = {"added": [], "removed": [], "modified": []}
+    for line in out.splitlines():
+        status, _, path = line.partition("\t")
+        changes[kinds.get(status[:1], "modified")].append(path)
+    return changes

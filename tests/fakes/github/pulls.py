@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.fakes.github import events, gitstore, pullfacts
+from tests.fakes.github import events, gitstore, pullfacts, pushes
 from tests.fakes.github.errors import ApiError
 from tests.fakes.github.gitstore import Person
 from tests.fakes.github.state import GitHubState, Issue, Pull, Repo, User
@@ -115,6 +115,7 @@ def merge_pull(
             raise ApiError(409, HEAD_MODIFIED)
         sha = _merge_commit(state, repo, issue, user, method, text or {})
         gitstore.update_ref(repo.path, f"refs/heads/{pull.base_ref}", sha, pull.base_sha)
+        pushes.announce_push(state, repo, f"refs/heads/{pull.base_ref}", pull.base_sha, sha, user)
         now = state.clock()
         pull.merged, pull.merged_at, pull.merged_by, pull.merge_commit_sha = True, now, user, sha
         issue.state, issue.closed_at, issue.updated_at = "closed", now, now

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from tests.fakes.github import actionruns, events, gitstore, pulls
+from tests.fakes.github import actionruns, events, gitstore, pulls, pushes
 from tests.fakes.github.actionstate import WorkflowRun
 from tests.fakes.github.events import person_of
 from tests.fakes.github.state import CheckRun, Comment, GitHubState, Issue, Repo
@@ -60,6 +60,7 @@ class Sim:
         who = person_of(self.state.user(author), self.state.clock())
         sha = gitstore.commit_tree(repo.path, tree, [parent], message, who, who)
         gitstore.update_ref(repo.path, f"refs/heads/{branch}", sha)
+        pushes.announce_push(self.state, repo, f"refs/heads/{branch}", head, sha, self.state.user(author))
         return sha
 
     def open_issue(self, repo: Repo, title: str, body: str | None = None, user: str = "mona") -> Issue:

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tests.fakes.github import events, gitstore, pushes
 from tests.fakes.github.auth import LEVELS, can_see
 from tests.fakes.github.gitstore import git_env
 from tests.fakes.github.http import state_of
@@ -102,7 +103,14 @@ async def smart_http(request: Request) -> Response:
         app = state.apps[state.installations[token.installation_id].app_id]
         message = f"Permission to {full}.git denied to {app.bot.login}.\n"
         return Response(message, 403, media_type="text/plain")
-    return await run_backend(request, state, repo, "x-access-token")
+    if not (pushing and request.method == "POST"):
+        return await run_backend(request, state, repo, "x-access-token")
+    before = gitstore.list_refs(repo.path)
+    answer = await run_backend(request, state, repo, "x-access-token")
+    pushes.announce_ref_changes(
+        state, repo, before, gitstore.list_refs(repo.path), events.actor(state, token)
+    )
+    return answer
 
 
 ROUTES = [Route("/{owner}/{repo}.git/{rest:path}", smart_http, methods=["GET", "POST"])]
