@@ -46,9 +46,9 @@ async def test_installation_token_is_issued_once_and_used_as_token_header(gh: Lo
 
     assert first.total_count == 0
     [token_call] = gh.state.seen("POST", f"/app/installations/{gh.installation_id}/access_tokens")
-    assert token_call.headers["authorization"].startswith("Bearer ey")
+    assert token_call.headers["authorization"] == "Bearer eyJ[REDACTED]"
     [*repo_calls] = gh.state.seen("GET", "/installation/repositories")
-    assert {c.headers["authorization"][:10] for c in repo_calls} == {"token ghs_"}
+    assert {c.headers["authorization"] for c in repo_calls} == {"token ghs_[REDACTED]"}
 
 
 async def test_token_body_has_expiry_permissions_and_selection(gh: LocalGitHub) -> None:
@@ -123,8 +123,31 @@ async def test_long_tokens_with_dots_work_end_to_end(tmp_path: Path, app_key: st
         client = served.client()
         await client.rest.apps.async_list_repos_accessible_to_installation()
         [call] = served.state.seen("GET", "/installation/repositories")
+        [token] = served.state.tokens  # what the client sent; the request log keeps it redacted
 
-    token = call.headers["authorization"].removeprefix("token ")
+    assert call.headers["authorization"] == "token ghs_[REDACTED]"
     assert token.startswith(f"ghs_{served.installation_id}_")
     assert token.count(".") == 2
     assert len(token) > 100
+
+
+async def test_request_log_keeps_no_credential(gh: LocalGitHub) -> None:
+    client = gh.client()
+    await client.rest.apps.async_list_repos_accessible_to_installation()
+    app = gh.app_client()
+    await app.rest.apps.async_get_authenticated()
+    [token] = gh.state.tokens
+    async with httpx.AsyncClient() as plain:
+        await plain.get(f"{gh.url}/{OWNER}/none.git/info/refs", auth=("x-access-token", token))
+        await plain.get(f"{gh.url}/app", headers={"Authorization": "weird"})
+
+    logged = repr(gh.state.requests)
+    assert token not in logged
+    assert token.removeprefix("ghs_")[:8] not in logged
+    assert [r.headers.get("authorization") for r in gh.state.requests] == [
+        "Bearer eyJ[REDACTED]",  # the token is minted with the App's JWT
+        "token ghs_[REDACTED]",
+        "Bearer eyJ[REDACTED]",
+        "Basic [REDACTED]",
+        "[REDACTED]",
+    ]

@@ -1,4 +1,10 @@
-"""The outermost layer of the local GitHub: armed faults fire here, before any route runs.
+"""The outermost layer of the local GitHub: every request is logged (credentials redacted), then
+armed faults fire, before any route runs.
+
+`state.requests` keeps no secret: an Authorization header is stored as its scheme and the public
+marker of the credential's kind (`Bearer eyJ[REDACTED]` for a JWT, `token ghs_[REDACTED]` for an
+installation token, `Basic [REDACTED]` for git), so tests that assert no token reaches any log can
+include these logs and still tell a JWT from a token.
 
 A dropped connection must reach the client as a transport error, not as an answer. An ASGI app
 cannot close its socket, and uvicorn answers 500 when an app returns without responding; but it
@@ -14,11 +20,30 @@ import anyio
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from tests.fakes import SeenRequest
 from tests.fakes.github.faults import Fault, render_fault_body
 from tests.fakes.github.http import APP_RATE_LIMIT, new_request_id
 from tests.fakes.github.state import GitHubState
 
 DROPPED = "dropped"  # any value but None makes uvicorn close the connection without a response
+REDACTED = "[REDACTED]"
+PUBLIC_MARKERS = ("eyJ", "ghs_", "ghu_", "ghp_", "gho_", "github_pat_")  # kinds, not secrets
+
+
+def redact_authorization(value: str) -> str:
+    """`scheme [REDACTED]`, keeping the credential's kind marker (JWTs all begin `eyJ`)."""
+    scheme, _, credential = value.strip().partition(" ")
+    if not credential:
+        return REDACTED
+    marker = next((m for m in PUBLIC_MARKERS if credential.startswith(m)), "")
+    return f"{scheme} {marker}{REDACTED}"
+
+
+def seen_request(scope: Scope) -> SeenRequest:
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+    if "authorization" in headers:
+        headers["authorization"] = redact_authorization(headers["authorization"])
+    return SeenRequest(scope["method"], scope["path"], scope["query_string"].decode(), headers)
 
 
 def fault_headers(fault: Fault, request_id: str, now: float) -> dict[str, str]:
@@ -56,13 +81,16 @@ def fault_response(state: GitHubState, scope: Scope, fault: Fault) -> Response:
 
 
 class FaultGate:
-    """ASGI app applying `state.faults` in front of `app`."""
+    """ASGI app logging each request to `state.requests` and applying `state.faults` in front of `app`."""
 
     def __init__(self, app: ASGIApp, state: GitHubState) -> None:
         self.app, self.state = app, state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        fault = self.state.faults.take(scope["method"], scope["path"]) if scope["type"] == "http" else None
+        fault = None
+        if scope["type"] == "http":
+            self.state.requests.append(seen_request(scope))
+            fault = self.state.faults.take(scope["method"], scope["path"])
         if fault is None or fault.kind == "latency":
             if fault is not None:
                 await anyio.sleep(fault.seconds)

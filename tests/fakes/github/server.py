@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
 
-from tests.fakes import RequestLog
 from tests.fakes.github import (
     api_actions,
     api_app,
@@ -61,7 +59,6 @@ def build_app(state: GitHubState) -> FaultGate:
     routes = api_routes()
     app = Starlette(
         routes=[*git_routes(), *routes, Mount("/api/v3", routes=routes)],
-        middleware=[Middleware(RequestLog, seen=state.requests)],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},
     )
     app.state.github = state
