@@ -9,12 +9,13 @@ include these logs and still tell a JWT from a token.
 A dropped connection must reach the client as a transport error, not as an answer. An ASGI app
 cannot close its socket, and uvicorn answers 500 when an app returns without responding; but it
 closes the connection, sending nothing, when an app returns a value other than None. The gate
-returns `DROPPED` for that (uvicorn logs "ASGI callable should return None", which is expected).
+returns `DROPPED` for that (uvicorn's "ASGI callable should return None" about it is filtered out).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 
 import anyio
 from starlette.responses import Response
@@ -80,11 +81,25 @@ def fault_response(state: GitHubState, scope: Scope, fault: Fault) -> Response:
     return Response(json.dumps(body, indent=2), fault.status, headers)
 
 
+class _ExpectedDrops(logging.Filter):
+    """Hides uvicorn's complaint about the value a dropped request returns (that is the point)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return f"returned '{DROPPED}'" not in record.getMessage()
+
+
+def quiet_expected_drops() -> None:
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _ExpectedDrops) for f in logger.filters):
+        logger.addFilter(_ExpectedDrops())
+
+
 class FaultGate:
     """ASGI app logging each request to `state.requests` and applying `state.faults` in front of `app`."""
 
     def __init__(self, app: ASGIApp, state: GitHubState) -> None:
         self.app, self.state = app, state
+        quiet_expected_drops()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         fault = None

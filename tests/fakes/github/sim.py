@@ -1,4 +1,4 @@
-"""Test helpers that change the local GitHub the way people and CI would (and, later, send webhooks)."""
+"""Test helpers that change the local GitHub the way people and CI would, sending GitHub's webhooks."""
 
 from __future__ import annotations
 
