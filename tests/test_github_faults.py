@@ -1,0 +1,100 @@
+"""GitHub's failures, as the local GitHub produces them, inside a real worker: the job comes back at
+the time GitHub named and finishes, or stops without retrying when retrying cannot help."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from arq import create_pool
+from redis.asyncio import Redis
+
+from app.audit import read_audit
+from app.github.contents import read_file
+from app.queue import RESULT_PREFIX, deserialize, serialize
+from app.settings import Settings
+from jobs.worker import build_worker, redis_settings
+from tests.fakes.github import faults
+from tests.support import OWNER, LocalGitHub, local_github
+
+CONTENTS = r"/repos/[^/]+/demo/contents/"
+
+
+async def read_config(ctx: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+    """A job that reads a file through the worker's GitHub client, as the pipeline will."""
+    inst = ctx["github"].installation(request["installation_id"], attempt=ctx["job_try"])
+    return {"text": await read_file(inst, OWNER, "demo", "setup.cfg"), "try": ctx["job_try"]}
+
+
+@pytest.fixture
+def gh(tmp_path: Path, app_settings: Settings) -> Iterator[LocalGitHub]:
+    with local_github(tmp_path / "github", app_settings.private_key() or "") as served:
+        served.sim.create_repo(OWNER, "demo", files={"setup.cfg": "[tool]\n"})
+        yield served
+
+
+async def _run_job(
+    gh: LocalGitHub, settings: Settings, redis: Redis, redis_url: str
+) -> tuple[Any, Any, float]:
+    pool = await create_pool(
+        redis_settings(redis_url), job_serializer=serialize, job_deserializer=deserialize
+    )
+    await pool.enqueue_job("read_config", {"installation_id": gh.installation_id}, _job_id="probe")
+    await pool.aclose()
+    worker_settings = settings.model_copy(update={"github_api_url": gh.url})
+    worker = build_worker(worker_settings, redis_url, burst=True, handle_signals=False,
+                          functions={"read_config": read_config})  # fmt: skip
+    started = time.monotonic()
+    try:
+        await worker.async_run()
+    finally:
+        await worker.close()
+    return worker, deserialize(await redis.get(RESULT_PREFIX + "probe")), time.monotonic() - started
+
+
+@pytest.mark.parametrize(
+    ("fault", "least_wait"),
+    [
+        (faults.secondary_limit(retry_after=1), 1.0),
+        (faults.too_many(retry_after=1), 1.0),
+        (faults.primary_limit(reset_in=1), 1.0),
+        (faults.status(502), 1.0),  # first backoff: 2 s less up to half of jitter
+        (faults.drop(), 1.0),
+    ],
+    ids=["secondary-403", "secondary-429", "primary", "502", "dropped-connection"],
+)
+async def test_transient_failures_are_retried_when_github_said_and_the_job_finishes(
+    gh: LocalGitHub,
+    app_settings: Settings,
+    redis: Redis,
+    redis_url: str,
+    fault: faults.Fault,
+    least_wait: float,
+) -> None:
+    gh.state.faults.add("GET", CONTENTS, fault)
+
+    worker, result, elapsed = await _run_job(gh, app_settings, redis, redis_url)
+
+    assert [kind for _, _, kind in gh.state.faults.fired] == [fault.kind]
+    assert result["s"] is True
+    assert result["r"] == {"text": "[tool]\n", "try": 2}
+    assert worker.jobs_retried == 1
+    assert elapsed >= least_wait, "the retry waited instead of hammering GitHub"
+
+
+async def test_a_permission_403_is_not_retried(
+    gh: LocalGitHub, app_settings: Settings, redis: Redis, redis_url: str
+) -> None:
+    gh.state.faults.add(
+        "GET", CONTENTS, faults.status(403, "Resource not accessible by integration"), times=5
+    )
+
+    worker, result, _ = await _run_job(gh, app_settings, redis, redis_url)
+
+    assert len(gh.state.faults.fired) == 1
+    assert worker.jobs_retried == 0
+    assert "Resource not accessible by integration" in result["r"]["gave_up"]
+    assert [e["kind"] for e in await read_audit(redis)] == ["job.give_up"]
