@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +16,15 @@ import pytest
 from redis.asyncio import Redis
 
 from app.audit import read_audit
+from app.github.actions_logs import download_job_log
+from app.github.actions_runs import dispatch_workflow, find_dispatched_run
 from app.github.checks import CheckOutput, create_check_run, fetch_check_run, find_check_run
 from app.github.client import GitHubApp
 from app.github.contents import fetch_default_branch, read_file, read_repo_config
 from app.github.conversation import fetch_permission, upsert_sticky_comment
 from app.github.errors import Forbidden, NotFound
 from app.github.git_data import commit_files, upsert_branch
+from app.github.pulls import close_pr, find_open_pr, open_or_update_pr
 from app.settings import Settings
 from app.web import build_app
 from jobs.worker import build_worker
@@ -187,3 +191,71 @@ async def test_the_local_githubs_webhooks_become_jobs_the_worker_runs(
     assert received["fix_check_run"]["installation_id"] == gh.installation_id
     assert received["fix_issue"]["issue_number"] == issue.number
     assert received["run_command"]["command"]["verb"] == "retry"
+
+
+async def test_a_failed_actions_check_leads_to_its_log_without_our_token_leaving_github(
+    gh: LocalGitHub, edge: GitHubApp
+) -> None:
+    repo = gh.sim.create_repo(OWNER, "demo", files={"a.py": "x = 1\n"})
+    sha = _git(repo.path, "rev-parse", "main").strip()
+    log = (
+        "".join(f"2026-11-21T05:00:{i % 60:02d}Z line {i}\n" for i in range(2000))
+        + "FAILED tests/test_a.py::t\n"
+    )
+    check = gh.sim.fail_check(repo, sha, "tests", log=log)
+    inst = edge.installation(gh.installation_id)
+
+    run = await fetch_check_run(inst, OWNER, "demo", check.id)
+    assert run.conclusion == "failure"
+    assert run.actions_job_id == check.id  # an Actions job's check run id is the job id
+    fetched = await download_job_log(inst, OWNER, "demo", run.actions_job_id, max_bytes=4096)
+
+    assert fetched.truncated
+    assert fetched.text.endswith("FAILED tests/test_a.py::t\n"), "the tail, where failures are, is kept"
+    blob_requests = [r for r in gh.state.requests if r.path.startswith("/_blobs/")]
+    assert blob_requests
+    assert all(r.headers.get("authorization") is None for r in blob_requests)
+
+
+async def test_pull_requests_are_found_before_they_are_opened(gh: LocalGitHub, edge: GitHubApp) -> None:
+    repo = gh.sim.create_repo(OWNER, "demo", files={"a.py": "x = 1\n"})
+    base = _git(repo.path, "rev-parse", "main").strip()
+    inst = edge.installation(gh.installation_id)
+    sha = await commit_files(inst, OWNER, "demo", base, {"a.py": "x = 2\n"}, "Fix x")
+    await upsert_branch(inst, OWNER, "demo", "autofix/check-1", sha)
+
+    def open_pr(body_text: str) -> Any:
+        return open_or_update_pr(inst, OWNER, "demo", head="autofix/check-1", base="main",
+                                 title="Fix x", body_text=body_text)  # fmt: skip
+
+    first, created = await open_pr("Diagnosis: x was 1.")
+    again, created_again = await open_pr("Diagnosis: x was 1, and should be 2.")  # a retried job
+
+    assert (created, created_again) == (True, False)
+    assert again.number == first.number
+    assert again.body == "Diagnosis: x was 1, and should be 2."
+    assert (await find_open_pr(inst, OWNER, "demo", "autofix/check-1")) == again
+    closed = await close_pr(inst, OWNER, "demo", first.number)
+    assert closed.state == "closed"
+    assert await find_open_pr(inst, OWNER, "demo", "autofix/check-1") is None
+
+
+async def test_a_dispatched_workflow_run_is_found_by_its_correlation_id(
+    gh: LocalGitHub, edge: GitHubApp
+) -> None:
+    workflow = (
+        "name: autofix-sandbox\nrun-name: autofix-sandbox ${{ inputs.correlation_id }}\n"
+        "on:\n  workflow_dispatch:\n    inputs:\n      correlation_id:\n        required: true\n"
+        "jobs:\n  run:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo\n"
+    )
+    gh.sim.create_repo(OWNER, "demo", files={".github/workflows/autofix-sandbox.yml": workflow})
+    inst = edge.installation(gh.installation_id)
+    since = datetime.now(UTC) - timedelta(seconds=5)
+
+    await dispatch_workflow(inst, OWNER, "demo", "autofix-sandbox.yml", "main", {"correlation_id": "job-42"})
+    await dispatch_workflow(inst, OWNER, "demo", "autofix-sandbox.yml", "main", {"correlation_id": "job-43"})
+
+    run = await find_dispatched_run(inst, OWNER, "demo", "autofix-sandbox.yml", "job-42", since)
+    assert run is not None
+    assert "job-42" in run.display_title
+    assert await find_dispatched_run(inst, OWNER, "demo", "autofix-sandbox.yml", "job-99", since) is None
