@@ -3,6 +3,7 @@ the time GitHub named and finishes, or stops without retrying when retrying cann
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +32,8 @@ async def read_config(ctx: dict[str, Any], request: dict[str, Any]) -> dict[str,
 
 @pytest.fixture
 def gh(tmp_path: Path, app_settings: Settings) -> Iterator[LocalGitHub]:
-    with local_github(tmp_path / "github", app_settings.private_key() or "") as served:
+    # GitHub's long stateless tokens (with dots): no code path may assume a token's shape
+    with local_github(tmp_path / "github", app_settings.private_key() or "", token_format="long") as served:
         served.sim.create_repo(OWNER, "demo", files={"setup.cfg": "[tool]\n"})
         yield served
 
@@ -55,6 +57,31 @@ async def _run_job(
     return worker, deserialize(await redis.get(RESULT_PREFIX + "probe")), time.monotonic() - started
 
 
+async def _stored_text(redis: Redis) -> str:
+    """Every value in Redis except the token cache: job records, results, audit entries."""
+    out = []
+    async for key in redis.scan_iter():
+        if key.startswith(b"autofix:gh:token:"):
+            continue
+        kind = await redis.type(key)
+        if kind == b"string":
+            out.append(repr(await redis.get(key)))
+        elif kind == b"stream":
+            out.append(repr(await redis.xrange(key)))
+    return "\n".join(out)
+
+
+def _assert_no_secret_leaked(gh: LocalGitHub, settings: Settings, *texts: str) -> None:
+    issued = list(gh.state.tokens)
+    assert issued, "the test did mint tokens"
+    seen = "\n".join(texts) + "\n".join(repr(r.headers) for r in gh.state.requests)
+    for token in issued:
+        assert token not in seen
+        assert token.split(".")[0] not in seen  # nor its first segment
+    pem_body = (settings.private_key() or "").splitlines()[1]
+    assert pem_body not in seen
+
+
 @pytest.mark.parametrize(
     ("fault", "least_wait"),
     [
@@ -73,7 +100,9 @@ async def test_transient_failures_are_retried_when_github_said_and_the_job_finis
     redis_url: str,
     fault: faults.Fault,
     least_wait: float,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     gh.state.faults.add("GET", CONTENTS, fault)
 
     worker, result, elapsed = await _run_job(gh, app_settings, redis, redis_url)
@@ -83,11 +112,13 @@ async def test_transient_failures_are_retried_when_github_said_and_the_job_finis
     assert result["r"] == {"text": "[tool]\n", "try": 2}
     assert worker.jobs_retried == 1
     assert elapsed >= least_wait, "the retry waited instead of hammering GitHub"
+    _assert_no_secret_leaked(gh, app_settings, caplog.text, await _stored_text(redis))
 
 
 async def test_a_permission_403_is_not_retried(
-    gh: LocalGitHub, app_settings: Settings, redis: Redis, redis_url: str
+    gh: LocalGitHub, app_settings: Settings, redis: Redis, redis_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     gh.state.faults.add(
         "GET", CONTENTS, faults.status(403, "Resource not accessible by integration"), times=5
     )
@@ -98,3 +129,4 @@ async def test_a_permission_403_is_not_retried(
     assert worker.jobs_retried == 0
     assert "Resource not accessible by integration" in result["r"]["gave_up"]
     assert [e["kind"] for e in await read_audit(redis)] == ["job.give_up"]
+    _assert_no_secret_leaked(gh, app_settings, caplog.text, await _stored_text(redis))
