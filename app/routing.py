@@ -62,9 +62,10 @@ def route(event: str, payload: JSON, settings: Settings) -> Routed:
     if event not in _HANDLERS:
         return ignore(f"event {event!r} is not one autofix acts on")
     actions, handler = _HANDLERS[event]
-    if actions is not None and payload.get("action") not in actions:
+    action = payload.get("action")
+    if actions is not None and not (isinstance(action, str) and action in actions):
         wanted = ", ".join(sorted(actions))
-        return ignore(f"{event}.{payload.get('action')}: autofix acts on {event}.{wanted} only")
+        return ignore(f"{event}.{action}: autofix acts on {event}.{wanted} only")
     return handler(payload, settings)
 
 

@@ -270,3 +270,12 @@ def test_missing_fields_raise_malformed_payload(name: str, mutate: Any) -> None:
 
 def test_unknown_event_is_ignored_with_its_name() -> None:
     assert route("merge_group", {}, SETTINGS).ignored == "event 'merge_group' is not one autofix acts on"
+
+
+@pytest.mark.parametrize("action", [None, [], {"x": 1}, 3, "COMPLETED"])
+def test_an_action_of_the_wrong_kind_is_ignored_not_an_error(action: object) -> None:
+    payload = _failed_check()
+    payload["action"] = action
+    routed = _route("check_run.completed.1.json", payload)
+    assert routed.jobs == []
+    assert "autofix acts on check_run.completed only" in (routed.ignored or "")
