@@ -1,5 +1,6 @@
-"""Shared doubles for unit tests of the GitHub edge: the test App's key and settings, a fake clock,
-a respx router standing in for api.github.com, and a token-minting route that checks the App JWT.
+"""Shared doubles for tests of the GitHub edge: the test App's key and settings, a fake clock, a
+respx router standing in for api.github.com, a token-minting route that checks the App JWT, and
+`gh`, the local GitHub served on loopback.
 
 The fixtures are registered for every test module through tests/conftest.py.
 """
@@ -9,18 +10,25 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import httpx
 import jwt
 import pytest
 import respx
+from arq import create_pool
+from arq.worker import Worker
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from redis.asyncio import Redis
 
 from app.github.client import GitHubApp, Installation
+from app.queue import RESULT_PREFIX, deserialize, serialize
 from app.settings import Settings
-from tests.support import APP_ID, make_settings
+from jobs.github_outcomes import JobFunction
+from jobs.worker import build_worker, redis_settings
+from tests.support import APP_ID, LocalGitHub, local_github, make_settings
 
 API = "https://api.github.com"
 INSTALLATION = 4242
@@ -47,14 +55,26 @@ def key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-@pytest.fixture
-def app_settings(key: rsa.RSAPrivateKey, redis_url: str) -> Settings:
-    pem = key.private_bytes(
+@pytest.fixture(scope="session")
+def app_key(key: rsa.RSAPrivateKey) -> str:
+    """The test App's private key as PEM (PKCS#1, like the file GitHub lets you download)."""
+    return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.TraditionalOpenSSL,
         serialization.NoEncryption(),
     ).decode()
-    return make_settings(github_private_key=pem, redis_url=redis_url)
+
+
+@pytest.fixture
+def app_settings(app_key: str, redis_url: str) -> Settings:
+    return make_settings(github_private_key=app_key, redis_url=redis_url)
+
+
+@pytest.fixture
+def gh(tmp_path: Path, app_key: str) -> Iterator[LocalGitHub]:
+    """A local GitHub on a loopback port, with the test App installed on OWNER."""
+    with local_github(tmp_path / "github", app_key) as served:
+        yield served
 
 
 @pytest.fixture
@@ -106,3 +126,40 @@ def error(status: int, message: str, **headers: str) -> httpx.Response:
 
 PERMISSION_403 = "Resource not accessible by integration"
 SECONDARY_403 = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
+
+
+async def run_one_job(
+    settings: Settings, redis: Redis, redis_url: str, function: JobFunction, request: dict[str, Any]
+) -> tuple[Worker, Any, float]:
+    """Enqueue `function(request)` as job "probe" and run a burst worker until the queue is empty
+    (deferred retries included). Returns the worker, the job's stored result and the seconds taken."""
+    pool = await create_pool(
+        redis_settings(redis_url), job_serializer=serialize, job_deserializer=deserialize
+    )
+    await pool.enqueue_job(function.__name__, request, _job_id="probe")
+    await pool.aclose()
+    worker = build_worker(
+        settings, redis_url, burst=True, handle_signals=False, functions={function.__name__: function}
+    )
+    started = time.monotonic()
+    try:
+        await worker.async_run()
+    finally:
+        await worker.close()
+    return worker, deserialize(await redis.get(RESULT_PREFIX + "probe")), time.monotonic() - started
+
+
+async def stored_text(redis: Redis) -> str:
+    """Every value in Redis except the token cache, as text: job records, results, audit entries."""
+    out = []
+    async for key in redis.scan_iter():
+        if key.startswith(b"autofix:gh:token:"):
+            continue
+        kind = await redis.type(key)
+        if kind == b"string":
+            out.append(repr(await redis.get(key)))
+        elif kind == b"stream":
+            out.append(repr(await redis.xrange(key)))
+        elif kind == b"zset":
+            out.append(repr(await redis.zrange(key, 0, -1)))
+    return "\n".join(out)

@@ -7,9 +7,7 @@ import dataclasses
 import io
 import time
 import zipfile
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -18,10 +16,9 @@ from githubkit.exception import RequestFailed
 from githubkit.webhooks import parse
 from githubkit_schemas.latest.models import WebhookCheckRunCompleted, WebhookWorkflowRunCompleted
 
-from tests.fakes import github as fake_github
 from tests.fakes.github import gitstore
 from tests.fakes.github.state import Repo
-from tests.support import OWNER, HookReceiver, LocalGitHub, hooks_to, local_github
+from tests.support import OWNER, HookReceiver, LocalGitHub, hooks_to
 
 SANDBOX = """\
 name: autofix-sandbox
@@ -39,17 +36,6 @@ jobs:
     steps: [{run: make test}]
 """
 LOG = "2026-03-02T10:00:00Z FAILED tests/test_calc.py::test_add - assert -1 == 3\n"
-
-
-@pytest.fixture(scope="module")
-def app_key() -> str:
-    return fake_github.generate_private_key()
-
-
-@pytest.fixture
-def gh(tmp_path: Path, app_key: str) -> Iterator[LocalGitHub]:
-    with local_github(tmp_path / "github", app_key) as served:
-        yield served
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -14,17 +13,6 @@ from githubkit_schemas.latest.models import AppPermissions, SimpleUser
 
 from tests.fakes import github as fake_github
 from tests.support import APP_ID, OWNER, LocalGitHub, local_github
-
-
-@pytest.fixture(scope="module")
-def app_key() -> str:
-    return fake_github.generate_private_key()
-
-
-@pytest.fixture
-def gh(tmp_path: Path, app_key: str) -> Iterator[LocalGitHub]:
-    with local_github(tmp_path, app_key) as served:
-        yield served
 
 
 async def test_app_sees_its_installations_through_githubkit_models(gh: LocalGitHub) -> None:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -16,24 +14,18 @@ from githubkit.exception import (
     SecondaryRateLimitExceeded,
 )
 
-from tests.fakes import github as fake_github
 from tests.fakes.github import faults
-from tests.support import OWNER, LocalGitHub, local_github
+from tests.support import OWNER, LocalGitHub
 
 ISSUE = r"/repos/[^/]+/demo/issues/1$"
 
 
-@pytest.fixture(scope="module")
-def app_key() -> str:
-    return fake_github.generate_private_key()
-
-
 @pytest.fixture
-def gh(tmp_path: Path, app_key: str) -> Iterator[LocalGitHub]:
-    with local_github(tmp_path / "github", app_key) as served:
-        repo = served.sim.create_repo(OWNER, "demo")
-        served.sim.open_issue(repo, "broken")
-        yield served
+def gh(gh: LocalGitHub) -> LocalGitHub:
+    served = gh
+    repo = served.sim.create_repo(OWNER, "demo")
+    served.sim.open_issue(repo, "broken")
+    return served
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -13,24 +12,18 @@ from githubkit.exception import RequestFailed
 from githubkit.webhooks import parse
 from githubkit_schemas.latest.models import WebhookPush
 
-from tests.fakes import github as fake_github
 from tests.fakes.github import gitstore
-from tests.support import OWNER, HookReceiver, LocalGitHub, hooks_to, local_github
+from tests.support import OWNER, HookReceiver, LocalGitHub, hooks_to
 
 FILES = {"README.md": "# demo\n", "src/calc.py": "def add(a, b):\n    return a - b\n"}
 HELPER = '!f() { echo username=x-access-token; echo "password=$GH_TOKEN"; }; f'
 
 
-@pytest.fixture(scope="module")
-def app_key() -> str:
-    return fake_github.generate_private_key()
-
-
 @pytest.fixture
-def gh(tmp_path: Path, app_key: str) -> Iterator[LocalGitHub]:
-    with local_github(tmp_path / "github", app_key) as served:
-        served.sim.create_repo(OWNER, "demo", FILES)
-        yield served
+def gh(gh: LocalGitHub) -> LocalGitHub:
+    served = gh
+    served.sim.create_repo(OWNER, "demo", FILES)
+    return served
 
 
 def new_token(gh: LocalGitHub, permissions: dict[str, str] | None = None) -> str:

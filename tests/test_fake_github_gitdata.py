@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,21 +13,16 @@ from githubkit_schemas.latest.models import WebhookPush
 
 from tests.fakes import github as fake_github
 from tests.fakes.github import gitstore
-from tests.support import OWNER, HookReceiver, LocalGitHub, hooks_to, local_github
+from tests.support import OWNER, HookReceiver, LocalGitHub, hooks_to
 
 FILES = {"README.md": "# demo\n", "src/calc.py": "def add(a, b):\n    return a - b\n", "old.txt": "x\n"}
 
 
-@pytest.fixture(scope="module")
-def app_key() -> str:
-    return fake_github.generate_private_key()
-
-
 @pytest.fixture
-def gh(tmp_path: Path, app_key: str) -> Iterator[LocalGitHub]:
-    with local_github(tmp_path / "github", app_key) as served:
-        served.sim.create_repo(OWNER, "demo", FILES)
-        yield served
+def gh(gh: LocalGitHub) -> LocalGitHub:
+    served = gh
+    served.sim.create_repo(OWNER, "demo", FILES)
+    return served
 
 
 def repo_path(gh: LocalGitHub) -> Path:

@@ -19,7 +19,6 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app.signatures import verify_signature
-from tests.fakes import github as fake_github
 from tests.fakes.github import gitstore
 from tests.fakes.github.state import Repo
 from tests.fakes.github.webhooks import Hookshot
@@ -42,11 +41,6 @@ class Receiver:
             return Response(status_code=202)
 
         return Starlette(routes=[Route("/webhooks/github", hook, methods=["POST"])])
-
-
-@pytest.fixture(scope="module")
-def app_key() -> str:
-    return fake_github.generate_private_key()
 
 
 @pytest.fixture

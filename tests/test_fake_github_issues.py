@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from githubkit.exception import RequestFailed
 
-from tests.fakes import github as fake_github
 from tests.fakes.github.state import Repo
-from tests.support import OWNER, LocalGitHub, local_github
-
-
-@pytest.fixture(scope="module")
-def app_key() -> str:
-    return fake_github.generate_private_key()
-
-
-@pytest.fixture
-def gh(tmp_path: Path, app_key: str) -> Iterator[LocalGitHub]:
-    with local_github(tmp_path / "github", app_key) as served:
-        yield served
+from tests.support import OWNER, LocalGitHub
 
 
 @pytest.fixture

@@ -2,32 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from githubkit.exception import RequestFailed
 from githubkit.webhooks import parse
 from githubkit_schemas.latest.models import WebhookPullRequestClosed, WebhookPullRequestOpened
 
-from tests.fakes import github as fake_github
 from tests.fakes.github import gitstore
 from tests.fakes.github.state import Repo
-from tests.support import OWNER, HookReceiver, LocalGitHub, hooks_to, local_github
+from tests.support import OWNER, HookReceiver, LocalGitHub, hooks_to
 
 FILES = {"calc.py": "def add(a, b):\n    return a - b\n", "README.md": "# demo\n"}
 FIXED = {"calc.py": "def add(a, b):\n    return a + b\n"}
-
-
-@pytest.fixture(scope="module")
-def app_key() -> str:
-    return fake_github.generate_private_key()
-
-
-@pytest.fixture
-def gh(tmp_path: Path, app_key: str) -> Iterator[LocalGitHub]:
-    with local_github(tmp_path / "github", app_key) as served:
-        yield served
 
 
 @pytest.fixture

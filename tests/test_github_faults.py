@@ -4,22 +4,17 @@ the time GitHub named and finishes, or stops without retrying when retrying cann
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from arq import create_pool
 from redis.asyncio import Redis
 
 from app.audit import read_audit
 from app.github.contents import read_file
-from app.queue import RESULT_PREFIX, deserialize, serialize
 from app.settings import Settings
-from jobs.worker import build_worker, redis_settings
 from tests.fakes.github import faults
-from tests.support import OWNER, LocalGitHub, local_github
+from tests.github_support import run_one_job, stored_text
+from tests.support import OWNER, LocalGitHub
 
 CONTENTS = r"/repos/[^/]+/demo/contents/"
 
@@ -31,44 +26,14 @@ async def read_config(ctx: dict[str, Any], request: dict[str, Any]) -> dict[str,
 
 
 @pytest.fixture
-def gh(tmp_path: Path, app_settings: Settings) -> Iterator[LocalGitHub]:
-    # GitHub's long stateless tokens (with dots): no code path may assume a token's shape
-    with local_github(tmp_path / "github", app_settings.private_key() or "", token_format="long") as served:
-        served.sim.create_repo(OWNER, "demo", files={"setup.cfg": "[tool]\n"})
-        yield served
+def gh(gh: LocalGitHub) -> LocalGitHub:
+    gh.state.token_format = "long"  # GitHub's stateless tokens, with dots: no code may assume a shape
+    gh.sim.create_repo(OWNER, "demo", files={"setup.cfg": "[tool]\n"})
+    return gh
 
 
-async def _run_job(
-    gh: LocalGitHub, settings: Settings, redis: Redis, redis_url: str
-) -> tuple[Any, Any, float]:
-    pool = await create_pool(
-        redis_settings(redis_url), job_serializer=serialize, job_deserializer=deserialize
-    )
-    await pool.enqueue_job("read_config", {"installation_id": gh.installation_id}, _job_id="probe")
-    await pool.aclose()
-    worker_settings = settings.model_copy(update={"github_api_url": gh.url})
-    worker = build_worker(worker_settings, redis_url, burst=True, handle_signals=False,
-                          functions={"read_config": read_config})  # fmt: skip
-    started = time.monotonic()
-    try:
-        await worker.async_run()
-    finally:
-        await worker.close()
-    return worker, deserialize(await redis.get(RESULT_PREFIX + "probe")), time.monotonic() - started
-
-
-async def _stored_text(redis: Redis) -> str:
-    """Every value in Redis except the token cache: job records, results, audit entries."""
-    out = []
-    async for key in redis.scan_iter():
-        if key.startswith(b"autofix:gh:token:"):
-            continue
-        kind = await redis.type(key)
-        if kind == b"string":
-            out.append(repr(await redis.get(key)))
-        elif kind == b"stream":
-            out.append(repr(await redis.xrange(key)))
-    return "\n".join(out)
+def _at(gh: LocalGitHub, settings: Settings) -> Settings:
+    return settings.model_copy(update={"github_api_url": gh.url})
 
 
 def _assert_no_secret_leaked(gh: LocalGitHub, settings: Settings, *texts: str) -> None:
@@ -105,14 +70,16 @@ async def test_transient_failures_are_retried_when_github_said_and_the_job_finis
     caplog.set_level(logging.DEBUG)
     gh.state.faults.add("GET", CONTENTS, fault)
 
-    worker, result, elapsed = await _run_job(gh, app_settings, redis, redis_url)
+    worker, result, elapsed = await run_one_job(
+        _at(gh, app_settings), redis, redis_url, read_config, {"installation_id": gh.installation_id}
+    )
 
     assert [kind for _, _, kind in gh.state.faults.fired] == [fault.kind]
     assert result["s"] is True
     assert result["r"] == {"text": "[tool]\n", "try": 2}
     assert worker.jobs_retried == 1
     assert elapsed >= least_wait, "the retry waited instead of hammering GitHub"
-    _assert_no_secret_leaked(gh, app_settings, caplog.text, await _stored_text(redis))
+    _assert_no_secret_leaked(gh, app_settings, caplog.text, await stored_text(redis))
 
 
 async def test_a_permission_403_is_not_retried(
@@ -123,10 +90,12 @@ async def test_a_permission_403_is_not_retried(
         "GET", CONTENTS, faults.status(403, "Resource not accessible by integration"), times=5
     )
 
-    worker, result, _ = await _run_job(gh, app_settings, redis, redis_url)
+    worker, result, _ = await run_one_job(
+        _at(gh, app_settings), redis, redis_url, read_config, {"installation_id": gh.installation_id}
+    )
 
     assert len(gh.state.faults.fired) == 1
     assert worker.jobs_retried == 0
     assert "Resource not accessible by integration" in result["r"]["gave_up"]
     assert [e["kind"] for e in await read_audit(redis)] == ["job.give_up"]
-    _assert_no_secret_leaked(gh, app_settings, caplog.text, await _stored_text(redis))
+    _assert_no_secret_leaked(gh, app_settings, caplog.text, await stored_text(redis))

@@ -7,7 +7,6 @@ the jobs the worker runs.
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,15 +28,9 @@ from app.settings import Settings
 from app.web import build_app
 from jobs.worker import build_worker
 from tests.fakes.github.webhooks import Hookshot
-from tests.support import APP_ID, OWNER, SECRET, LiveServer, LocalGitHub, local_github, make_settings
+from tests.support import APP_ID, OWNER, SECRET, LiveServer, LocalGitHub, make_settings
 
 CONFIG = "triggers:\n  checks: ['tests']\n"
-
-
-@pytest.fixture
-def gh(tmp_path: Path, app_settings: Settings) -> Iterator[LocalGitHub]:
-    with local_github(tmp_path / "github", app_settings.private_key() or "") as served:
-        yield served
 
 
 @pytest.fixture

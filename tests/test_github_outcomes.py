@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
 import respx
-from arq import create_pool
 from redis.asyncio import Redis
 
 from app.audit import read_audit
-from app.queue import RESULT_PREFIX, deserialize, serialize
 from app.settings import Settings
-from jobs.worker import build_worker, redis_settings
-from tests.github_support import INSTALLATION, mint
+from tests.github_support import INSTALLATION, mint, run_one_job, stored_text
 
 # GitHub's newer stateless installation tokens are long and contain dots
 LONG_TOKEN = "ghs_4242_" + "eyJhbGciOiJFUzI1NiJ9." * 3 + "s1gn4tur3-_x" * 20
@@ -28,40 +24,6 @@ async def read_issue(ctx: dict[str, Any], request: dict[str, Any]) -> dict[str, 
     return {"title": response.json()["title"], "try": ctx["job_try"]}
 
 
-async def _stored_text(redis: Redis) -> str:
-    """Every value in Redis but the token cache, as text: job records, results, audit entries."""
-    out = []
-    async for key in redis.scan_iter():
-        if key.startswith(b"autofix:gh:token:"):
-            continue
-        kind = await redis.type(key)
-        if kind == b"string":
-            out.append(repr(await redis.get(key)))
-        elif kind == b"stream":
-            out.append(repr(await redis.xrange(key)))
-        elif kind == b"zset":
-            out.append(repr(await redis.zrange(key, 0, -1)))
-    return "\n".join(out)
-
-
-async def _run(settings: Settings, redis: Redis, redis_url: str) -> tuple[Any, Any, float]:
-    pool = await create_pool(
-        redis_settings(redis_url), job_serializer=serialize, job_deserializer=deserialize
-    )
-    await pool.enqueue_job("read_issue", {"installation_id": INSTALLATION}, _job_id="probe")
-    await pool.aclose()
-    worker = build_worker(
-        settings, redis_url, burst=True, handle_signals=False, functions={"read_issue": read_issue}
-    )
-    started = time.monotonic()
-    try:
-        await worker.async_run()
-    finally:
-        await worker.close()
-    result = deserialize(await redis.get(RESULT_PREFIX + "probe"))
-    return worker, result, time.monotonic() - started
-
-
 async def test_a_secondary_rate_limit_is_retried_when_github_said_and_finishes(
     app_settings: Settings,
     redis: Redis,
@@ -73,7 +35,9 @@ async def test_a_secondary_rate_limit_is_retried_when_github_said_and_finishes(
     limited = httpx.Response(403, headers={"retry-after": "2"}, json={"message": "secondary rate limit"})
     route = api.get("/repos/o/r/issues/1").mock(side_effect=[limited, httpx.Response(200, json=ISSUE)])
 
-    worker, result, elapsed = await _run(app_settings, redis, redis_url)
+    worker, result, elapsed = await run_one_job(
+        app_settings, redis, redis_url, read_issue, {"installation_id": INSTALLATION}
+    )
 
     assert result["s"] is True
     assert result["r"] == {"title": "Broken", "try": 2}
@@ -94,7 +58,9 @@ async def test_a_permission_403_is_not_retried_and_says_why(
         403, json={"message": "Resource not accessible by integration"}
     )
 
-    worker, result, _ = await _run(app_settings, redis, redis_url)
+    worker, result, _ = await run_one_job(
+        app_settings, redis, redis_url, read_issue, {"installation_id": INSTALLATION}
+    )
 
     assert route.call_count == 1
     assert worker.jobs_retried == 0
@@ -102,7 +68,7 @@ async def test_a_permission_403_is_not_retried_and_says_why(
     assert "Resource not accessible by integration" in result["r"]["gave_up"]
     [entry] = [e for e in await read_audit(redis) if e["kind"] == "job.give_up"]
     assert entry["job_id"] == "probe"
-    assert LONG_TOKEN not in await _stored_text(redis)
+    assert LONG_TOKEN not in await stored_text(redis)
 
 
 async def test_a_missing_repository_fails_once(
@@ -115,14 +81,16 @@ async def test_a_missing_repository_fails_once(
     mint(api, key, [LONG_TOKEN])
     route = api.get("/repos/o/r/issues/1").respond(404, json={"message": "Not Found"})
 
-    worker, result, _ = await _run(app_settings, redis, redis_url)
+    worker, result, _ = await run_one_job(
+        app_settings, redis, redis_url, read_issue, {"installation_id": INSTALLATION}
+    )
 
     assert route.call_count == 1
     assert (worker.jobs_failed, worker.jobs_retried) == (1, 0)
     assert result["s"] is False
     assert "Not Found" in result["r"]
     assert [e["kind"] for e in await read_audit(redis)] == ["job.fail"]
-    stored = await _stored_text(redis)
+    stored = await stored_text(redis)
     assert "Not Found" in stored, "the scan sees the job's result"
     assert LONG_TOKEN not in stored
     assert "ghs_4242" not in stored
