@@ -37,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--url", help="default: http://AUTOFIX_HOST:AUTOFIX_PORT/webhooks/github")
     r.add_argument("--delivery", help="X-GitHub-Delivery to send (default: a new UUID)")
     sub.add_parser("version", help="print the version")
+    lg = sub.add_parser("report-log", help="print the FailureReport of a CI job log (no settings needed)")
+    lg.add_argument("file", help="a GitHub Actions job log, `gh run view --log` output or console output")
+    lg.add_argument("--json", action="store_true", help="print the report as JSON")
     return p
 
 
@@ -45,6 +48,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "version":
         print(f"autofix {dist_version('autofix')}")
         return 0
+    if args.command == "report-log":
+        from sandbox_runner.__main__ import run_report
+
+        return run_report(args.file, as_json=args.json)
     try:
         settings = load_settings()
         configure_logging(settings.autofix_log_format, settings.autofix_log_level)

@@ -1,0 +1,226 @@
+"""A FailureReport from a CI log: one streaming pass through every parser, then the best finding.
+
+Standard library only. `build_report` cleans the log (logclean), feeds each cleaned line to every
+available parser, picks the most specific non-empty Finding (test runners, then tools, then
+language tracebacks, then the generic fallback), classifies it, derives a reproduction command,
+fingerprints it and redacts everything that leaves as text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import re
+import shlex
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, BinaryIO
+
+from sandbox_runner.failure import FailureClass, Finding, Frame, LineParser, Location
+from sandbox_runner.logclean import LogCleaner, clean_lines
+from sandbox_runner.redact import redact
+
+SCHEMA_VERSION = 1
+MAX_EXCERPT_LINES = 120
+MAX_EXCERPT_CHARS = 12_000
+MAX_REPRO_IDS = 20
+FALLBACK_PREFIX = "fallback-"  # a fingerprint made here because sandbox_runner.fingerprint is absent
+
+# (module, class names) in order of precedence: test runners > tools > languages > generic
+PARSER_MODULES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("sandbox_runner.parsers.python", ("PytestParser", "UnittestParser", "DoctestParser")),
+    ("sandbox_runner.parsers.tools", ("ToolParser",)),
+    ("sandbox_runner.parsers.other", ("JavaParser", "JsParser", "GoParser")),
+    ("sandbox_runner.parsers.python", ("TracebackParser",)),
+    ("sandbox_runner.parsers.generic", ("GenericParser",)),
+)
+
+_IMPORT = {"ImportError", "ModuleNotFoundError"}
+_SYNTAX = {"SyntaxError", "IndentationError", "TabError"}
+_OOM = {"MemoryError", "OutOfMemoryError"}
+_TIMEOUT = {"TimeoutError", "TimeoutExpired", "Timeout", "ReadTimeout"}
+_INFRA_TYPES = {"KeyboardInterrupt"}
+_INFRA_ERRORS = re.compile(
+    r"runner has received a shutdown signal|lost communication with the server|operation was canceled"
+    r"|runner .* did not respond",
+    re.I,
+)
+_TIMEOUT_ERRORS = re.compile(r"exceeded the maximum execution time|timed out after \d+ minutes", re.I)
+
+
+@dataclass
+class FailureReport:
+    """What failed, where, why, and how to run it again (DESIGN.md). All text is redacted."""
+
+    source: dict[str, Any]  # {"kind": "log" | "check_run" | "issue", ...}
+    failure_class: str
+    fixable: bool
+    failing_tests: list[str] = field(default_factory=list)
+    flaky_tests: list[str] = field(default_factory=list)
+    exception_type: str | None = None
+    message: str | None = None
+    frames: list[Frame] = field(default_factory=list)
+    locations: list[Location] = field(default_factory=list)
+    excerpt: str = ""
+    reproduction_command: str | None = None
+    fingerprint: str = ""
+    parser: str | None = None
+    failing_step: str | None = None
+    exit_code: int | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def innermost_project_frame(self) -> Frame | None:
+        """The innermost frame in the project, else the innermost frame at all."""
+        project = next((f for f in reversed(self.frames) if f.project), None)
+        return project or (self.frames[-1] if self.frames else None)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FailureReport:
+        fields = dict(data)
+        fields["frames"] = [Frame(**f) for f in data.get("frames", [])]
+        fields["locations"] = [Location(**loc) for loc in data.get("locations", [])]
+        return cls(**fields)
+
+
+def available_parsers() -> list[Callable[[], LineParser]]:
+    """The parser classes whose modules have landed, in order of precedence."""
+    found: list[Callable[[], LineParser]] = []
+    for module_name, names in PARSER_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as e:
+            if e.name and module_name.startswith(e.name):
+                continue  # not written yet
+            raise
+        found.extend(getattr(module, n) for n in names if hasattr(module, n))
+    return found
+
+
+def build_report(
+    lines: str | bytes | BinaryIO | Iterable[str] | Iterable[bytes],
+    *,
+    source: dict[str, Any] | str = "log",
+    repo_command: str | None = None,
+) -> FailureReport:
+    """The FailureReport of a log, read in one pass."""
+    cleaner = LogCleaner()
+    parsers = [make() for make in available_parsers()]
+    for line in clean_lines(lines, cleaner):
+        for p in parsers:
+            p.feed(line)
+    findings = [f for f in (p.result() for p in parsers) if f is not None and not f.is_empty()]
+    finding = choose_finding(findings)
+    cls = classify(finding, list(cleaner.errors))
+    repro = reproduction_command(finding, repo_command, cleaner.failing_command)
+    return FailureReport(
+        source={"kind": source} if isinstance(source, str) else dict(source),
+        failure_class=cls.value,
+        fixable=cls.fixable,
+        failing_tests=list(finding.failing_tests),
+        flaky_tests=list(finding.flaky_tests),
+        exception_type=finding.exception_type,
+        message=redact(finding.message) if finding.message else None,
+        frames=list(finding.frames),
+        locations=[replace(loc, message=redact(loc.message)) for loc in finding.locations],
+        excerpt=redact(render_excerpt(finding.error_lines, cleaner.excerpt_lines())),
+        reproduction_command=redact(repro) if repro else None,
+        fingerprint=make_fingerprint(finding, cls),
+        parser=finding.parser if findings else None,
+        failing_step=redact(cleaner.failing_step) if cleaner.failing_step else None,
+        exit_code=cleaner.exit_code,
+    )
+
+
+def choose_finding(findings: list[Finding]) -> Finding:
+    """The first (most specific) finding, its gaps filled from the less specific ones; flaky ids merged."""
+    if not findings:
+        return Finding(parser="none")
+    best = replace(findings[0])
+    for other in findings[1:]:
+        if best.exception_type is None and other.exception_type is not None:
+            best.exception_type, best.message = other.exception_type, other.message
+            if not best.frames:
+                best.frames = list(other.frames)
+        if not best.error_lines:
+            best.error_lines = list(other.error_lines)
+        for test in other.flaky_tests:
+            if test not in best.flaky_tests and test not in best.failing_tests:
+                best.flaky_tests.append(test)
+    best.failing_tests = [t for t in best.failing_tests if t not in set(best.flaky_tests)]
+    return best
+
+
+def classify(finding: Finding, gha_errors: Iterable[str] = ()) -> FailureClass:
+    """The parser's class when it tells, else read from the exception type, the runner's errors, tests."""
+    if finding.failure_class is not None:
+        return finding.failure_class
+    short = (finding.exception_type or "").rsplit(".", 1)[-1]
+    message = finding.message or ""
+    if short in _IMPORT:
+        return FailureClass.IMPORT_ERROR
+    if short in _SYNTAX:
+        return FailureClass.SYNTAX_ERROR
+    if short in _OOM or "out of memory" in message.lower():
+        return FailureClass.OUT_OF_MEMORY
+    if short in _TIMEOUT:
+        return FailureClass.TIMEOUT
+    errors = list(gha_errors)
+    if short in _INFRA_TYPES or any(_INFRA_ERRORS.search(e) for e in errors):
+        return FailureClass.INFRASTRUCTURE
+    if any(_TIMEOUT_ERRORS.search(e) for e in errors):
+        return FailureClass.TIMEOUT
+    if finding.failing_tests:
+        return FailureClass.TEST_FAILURE
+    if finding.locations:
+        return FailureClass.LINT_ERROR if finding.parser == "tool" else FailureClass.BUILD_ERROR
+    return FailureClass.UNKNOWN
+
+
+def reproduction_command(finding: Finding, repo_command: str | None, step_command: str | None) -> str | None:
+    """The repo config's command; else one built from the failing ids; else the failing step's command."""
+    if repo_command:
+        return repo_command
+    ids = [t for t in finding.failing_tests if " " not in t][:MAX_REPRO_IDS]
+    if ids and (finding.parser == "pytest" or any("::" in t for t in ids)):
+        return "python -m pytest " + " ".join(shlex.quote(t) for t in ids)
+    if ids and finding.parser == "unittest":
+        return "python -m unittest " + " ".join(shlex.quote(t) for t in ids)
+    return step_command
+
+
+def render_excerpt(error_lines: list[str], step_lines: list[str]) -> str:
+    """The parser's error lines, then the failing step's lines before its error, capped."""
+    lines = list(error_lines[:MAX_EXCERPT_LINES])
+    tail = [ln for ln in step_lines if ln not in set(lines)]
+    room = MAX_EXCERPT_LINES - len(lines)
+    if lines and tail and room > 0:
+        lines.append("…")
+    if room > 0:
+        lines.extend(tail[-room:] if len(tail) > room else tail)
+    text = "\n".join(lines)
+    return text if len(text) <= MAX_EXCERPT_CHARS else text[:MAX_EXCERPT_CHARS] + "\n… (cut)"
+
+
+def make_fingerprint(finding: Finding, cls: FailureClass) -> str:
+    """sandbox_runner.fingerprint's fingerprint; a coarse, labelled one until that module lands."""
+    try:
+        fp = importlib.import_module("sandbox_runner.fingerprint")
+    except ModuleNotFoundError as e:
+        if e.name != "sandbox_runner.fingerprint":
+            raise
+        fp = None
+    if fp is not None and hasattr(fp, "fingerprint"):
+        return str(fp.fingerprint(finding))
+    key = "|".join(
+        [
+            cls.value,
+            finding.exception_type or "",
+            ",".join(f"{f.file}:{f.function}" for f in finding.frames if f.project),
+            ",".join(sorted(finding.failing_tests)),
+        ]
+    )
+    return FALLBACK_PREFIX + hashlib.sha256(key.encode()).hexdigest()[:16]
