@@ -38,8 +38,15 @@ PARSER_MODULES: tuple[tuple[str, tuple[str, ...]], ...] = (
 _IMPORT = {"ImportError", "ModuleNotFoundError"}
 _SYNTAX = {"SyntaxError", "IndentationError", "TabError"}
 _OOM = {"MemoryError", "OutOfMemoryError"}
-_TIMEOUT = {"TimeoutError", "TimeoutExpired", "Timeout", "ReadTimeout"}
-_INFRA_TYPES = {"KeyboardInterrupt"}
+_TIMEOUT = {"TimeoutError", "TimeoutExpired", "Timeout"}
+_INFRA_TYPES = {"KeyboardInterrupt", "ConnectionError", "ReadTimeout", "ConnectTimeout", "MaxRetryError"}
+# a network failure, whatever the exception that carried it
+_NETWORK_MESSAGE = re.compile(
+    r"couldn't connect to|could not connect to|connection (?:refused|reset|timed out)"
+    r"|name or service not known|temporary failure in name resolution"
+    r"|network is unreachable|no route to host",
+    re.I,
+)
 _INFRA_ERRORS = re.compile(
     r"runner has received a shutdown signal|lost communication with the server|operation was canceled"
     r"|runner .* did not respond",
@@ -109,9 +116,10 @@ def build_report(
     """The FailureReport of a log, read in one pass."""
     cleaner = LogCleaner()
     parsers = [make() for make in available_parsers()]
+    feeds = [p.feed for p in parsers]
     for line in clean_lines(lines, cleaner):
-        for p in parsers:
-            p.feed(line)
+        for feed in feeds:
+            feed(line)
     findings = [f for f in (p.result() for p in parsers) if f is not None and not f.is_empty()]
     finding = choose_finding(findings)
     cls = classify(finding, list(cleaner.errors))
@@ -169,7 +177,11 @@ def classify(finding: Finding, gha_errors: Iterable[str] = ()) -> FailureClass:
     if short in _TIMEOUT:
         return FailureClass.TIMEOUT
     errors = list(gha_errors)
-    if short in _INFRA_TYPES or any(_INFRA_ERRORS.search(e) for e in errors):
+    if (
+        short in _INFRA_TYPES
+        or _NETWORK_MESSAGE.search(message)
+        or any(_INFRA_ERRORS.search(e) for e in errors)
+    ):
         return FailureClass.INFRASTRUCTURE
     if any(_TIMEOUT_ERRORS.search(e) for e in errors):
         return FailureClass.TIMEOUT

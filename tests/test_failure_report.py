@@ -87,6 +87,18 @@ def test_no_findings_gives_an_empty_one() -> None:
         (Finding(parser="traceback", exception_type="TimeoutError"), [], FailureClass.TIMEOUT),
         (Finding(parser="pytest", exception_type="KeyboardInterrupt"), [], FailureClass.INFRASTRUCTURE),
         (
+            Finding(parser="traceback", exception_type="requests.exceptions.ReadTimeout"),
+            [],
+            FailureClass.INFRASTRUCTURE,
+        ),
+        (
+            Finding(
+                parser="traceback", exception_type="OSError", message="We couldn't connect to 'https://hf.co'"
+            ),
+            [],
+            FailureClass.INFRASTRUCTURE,
+        ),
+        (
             Finding(parser="generic", error_lines=["x"]),
             ["The runner has received a shutdown signal."],
             FailureClass.INFRASTRUCTURE,
