@@ -109,7 +109,10 @@ def test_lintrunner_findings_are_lint_errors_in_the_meta_file() -> None:
     f = parse(parser, log)
     assert {loc.file for loc in f.locations} == {meta["innermost_project_frame"]["file"]}
     assert (f.locations[0].line, f.locations[0].code) == (14, "TC003")
-    assert f.locations[0].message.startswith("(RUFF) Move standard library import")
+    assert (
+        f.locations[0].message
+        == "(RUFF) Move standard library import `collections.abc.Sequence` into a type-checking block."
+    )
     assert f.locations[-1].code == "format"  # PYFMT, which has no line
     assert parser.tool == "lintrunner"
     assert f.failure_class is FailureClass.LINT_ERROR
@@ -312,6 +315,8 @@ def test_real_node_test_runner_assertion(tmp_path: Path) -> None:
     )
     out = _tool_output("node", "--test", "--test-reporter=spec", "sum.test.js", cwd=tmp_path)
     f = parse(JsParser(), out)
+    assert f.failing_tests == ["adds"]
+    assert f.failure_class is FailureClass.TEST_FAILURE
     assert f.exception_type == "AssertionError"
     inner = f.innermost_project_frame
     assert inner is not None
@@ -416,6 +421,25 @@ java.lang.NullPointerException
 [INFO]
 [ERROR] Tests run: 3, Failures: 1, Errors: 1, Skipped: 0
 """
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "e: file:///w/app/src/main/kotlin/App.kt:12:5 Unresolved reference: foo",
+        "e: /w/app/src/main/kotlin/App.kt: (12, 5): Unresolved reference: foo",
+    ],
+)
+def test_kotlin_compile_error(line: str) -> None:
+    f = parse(JavaParser(), ["> Task :app:compileKotlin FAILED", line])
+    loc = f.locations[0]
+    assert (loc.file, loc.line, loc.column, loc.message) == (
+        "/w/app/src/main/kotlin/App.kt",
+        12,
+        5,
+        "Unresolved reference: foo",
+    )
+    assert f.failure_class is FailureClass.BUILD_ERROR
 
 
 def test_maven_surefire_failures() -> None:

@@ -83,6 +83,11 @@ _JAVA_MORE = re.compile(r"^\s*\.\.\. (?P<n>\d+) more\s*$")
 _MAVEN_COMPILE = re.compile(
     r"^\[ERROR\] (?P<path>\S+\.(?:java|kt|scala|groovy)):\[(?P<line>\d+),(?P<col>\d+)\] (?P<msg>.*)$"
 )
+# kotlinc under Gradle: `e: file:///w/A.kt:12:5 message` (new) or `e: /w/A.kt: (12, 5): message` (old)
+_KOTLIN = re.compile(
+    r"^e: (?:file://)?(?P<path>\S+\.kts?)"
+    r"(?::(?P<line>\d+):(?P<col>\d+)|: \((?P<l2>\d+), (?P<c2>\d+)\):) (?P<msg>.+)$"
+)
 _MAVEN_GOAL = re.compile(r"^\[ERROR\] Failed to execute goal .*(?:Compilation failure|COMPILATION ERROR)")
 
 
@@ -110,6 +115,12 @@ class JavaParser:
     def feed(self, line: str) -> None:
         line = _clean(line)
         if (line.startswith("[ERROR]") or self._in_goal) and self._feed_compile(line):
+            return
+        if line.startswith("e: ") and (m := _KOTLIN.match(line)):
+            lineno, col = int(m["line"] or m["l2"]), int(m["col"] or m["c2"])
+            loc = Location(m["path"], lineno, col, _cap(m["msg"]))
+            if len(self._compile) < MAX_ERROR_LINES and loc not in self._compile:
+                self._compile.append(loc)
             return
         if "FAILED" in line and (m := _GRADLE_TEST.match(line)):
             self._tests.add(f"{m['cls']} > {m['test']}")
@@ -202,7 +213,7 @@ _JS_EXC = re.compile(
 )
 _JEST_HEADER = re.compile(r"^\s*● (?P<name>.+?)\s*$")
 _JEST_FAIL_FILE = re.compile(r"^\s*FAIL\s+(?P<rest>\S.*?)\s*$")
-_CROSS = re.compile(r"^\s*(?:✕|×|✗) (?P<name>.+?)(?: \(\d+(?:\.\d+)? ?m?s\)| \d+(?:\.\d+)?m?s)?\s*$")
+_CROSS = re.compile(r"^\s*(?:✕|×|✗|✖) (?P<name>.+?)(?: \(\d+(?:\.\d+)? ?m?s\)| \d+(?:\.\d+)?m?s)?\s*$")
 _PENDING_LINES = 40  # an error line is the one a frame belongs to when the frame follows within this many
 _MOCHA_FAILING = re.compile(r"^\s*\d+ failing\s*$")
 _MOCHA_HEAD = re.compile(r"^\s+(?P<n>\d+)\) (?P<text>.+?)\s*$")
@@ -285,8 +296,9 @@ class JsParser:
             elif self._fail_file is None:
                 self._fail_file = rest
             return False
-        if ("✕" in line or "×" in line or "✗" in line) and (m := _CROSS.match(line)):
-            self._crosses.add(m["name"])
+        if ("✕" in line or "×" in line or "✗" in line or "✖" in line) and (m := _CROSS.match(line)):
+            if m["name"] != "failing tests:":  # node --test's summary heading
+                self._crosses.add(m["name"])
             self._js_seen = True
             return True
         return (self._mocha or "failing" in line) and self._feed_mocha(line)

@@ -153,6 +153,7 @@ class ToolParser:
         self._lr_file: str | None = None
         self._lr_head: tuple[str, str, str] | None = None  # severity, linter, code: awaiting a message
         self._lr_last: int | None = None  # index in its list of the last lintrunner hit, for its line
+        self._lr_wrapping = False  # the last lintrunner hit's message may go on
         self._py_file: tuple[str, str, int] | None = None  # path, line, lines since
 
     def feed(self, line: str) -> None:
@@ -212,12 +213,26 @@ class ToolParser:
                 loc = _loc(self._lr_file, None, None, f"({linter}) {line.strip()}", code)
                 hit = _Hit(loc, "lintrunner", _LINT, True)
                 self._lr_last = len(self._errors) - 1 if self._add(hit, once=False) else None
+                self._lr_wrapping = self._lr_last is not None
             return True
-        if (m := _LR_LINE.match(line)) and self._lr_last is not None:
-            hit = self._errors[self._lr_last]
+        if self._lr_last is None:
+            return False
+        hit = self._errors[self._lr_last]
+        if m := _LR_LINE.match(line):
             if hit.location.line is None:
-                located = replace(hit.location, line=int(m["line"]))
-                self._errors[self._lr_last] = replace(hit, location=located)
+                self._errors[self._lr_last] = replace(
+                    hit, location=replace(hit.location, line=int(m["line"]))
+                )
+            self._lr_wrapping = False
+            return True
+        if self._lr_wrapping:  # the message wraps onto the following lines, up to a blank or a link
+            more = line.strip()
+            if not more or more.startswith(("See http", "To disable")):
+                self._lr_wrapping = False
+            else:
+                sep = "" if hit.location.message.endswith("-") else " "
+                message = _cap(hit.location.message + sep + more)
+                self._errors[self._lr_last] = replace(hit, location=replace(hit.location, message=message))
             return True
         return False
 
