@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -30,7 +31,10 @@ def run_report(path: str, *, as_json: bool = False) -> int:
     except OSError as e:
         print(f"sandbox_runner: cannot read {path}: {e.strerror or e}", file=sys.stderr)
         return 2
-    print(json.dumps(report.to_json(), indent=2) if as_json else render_text(report))
+    try:
+        print(json.dumps(report.to_json(), indent=2) if as_json else render_text(report), flush=True)
+    except BrokenPipeError:  # `| head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

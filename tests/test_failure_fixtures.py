@@ -38,9 +38,6 @@ KNOWN_GAPS: dict[tuple[str, str], str] = {
     ("failing_tests", "gha-pytorch-test-class-base-check"): (
         "parsers: the failing class is named only in run_test.py's wrapper message"
     ),
-    ("frame", "gha-pytorch-test-class-base-check"): (
-        "parsers: TracebackParser finds no frames in run_test.py's traceback here"
-    ),
     ("frame", "pytest-incremental-errors-and-failures"): (
         "meta names the last failure's frame (test_step.py:11); the report keeps the first (a/test_db.py:2)"
     ),

@@ -307,3 +307,79 @@ def test_autofix_report_log(tmp_path: Path) -> None:
     assert data["reproduction_command"] == "python -m pytest -q"
     assert TOKEN not in out.stdout
     assert _run(str(autofix), "report-log", str(tmp_path / "nope.log")).returncode == 2
+
+
+# --- real pytest output -------------------------------------------------------------------------
+
+APP = """\
+import os
+
+
+def fetch(n):
+    token = os.environ["PLANTED"]
+    if n > {limit}:
+        raise ValueError(f"refused {{n}} with token {{token}} at {{object()!r}}")
+    return n
+"""
+TESTS = """\
+from app import fetch
+
+
+def test_small():
+    assert fetch(1) == 1
+
+
+def test_big():
+    assert fetch(5) == 5
+"""
+
+
+def _pytest_report(root: Path, limit: int = 3) -> tuple[FailureReport, subprocess.CompletedProcess[str]]:
+    root.mkdir()
+    (root / "app.py").write_text(APP.format(limit=limit))
+    (root / "test_app.py").write_text(TESTS)
+    env = {"PATH": "/usr/bin:/bin", "PLANTED": TOKEN}
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=50,
+    )
+    assert TOKEN in run.stdout  # the secret really is in the output
+    return build_report(run.stdout.splitlines(), source={"kind": "log"}), run
+
+
+@pytest.mark.skipif(not _landed("PytestParser"), reason="needs the pytest parser")
+def test_real_pytest_run_gives_a_redacted_report_whose_command_reproduces(tmp_path: Path) -> None:
+    report, _ = _pytest_report(tmp_path / "one")
+    assert report.failing_tests == ["test_app.py::test_big"]
+    assert report.failure_class == "test_failure"
+    assert report.fixable
+    assert report.exception_type == "ValueError"
+    frame = report.innermost_project_frame
+    assert frame is not None
+    assert (Path(frame.file).name, frame.line, frame.function) == ("app.py", 7, "fetch")
+    assert report.reproduction_command == "python -m pytest test_app.py::test_big"
+    assert TOKEN not in json.dumps(report.to_json())
+    command = report.reproduction_command.split()
+    rerun = subprocess.run(
+        [sys.executable, *command[1:], "-p", "no:cacheprovider", "-q"],
+        cwd=tmp_path / "one",
+        env={"PATH": "/usr/bin:/bin", "PLANTED": TOKEN},
+        capture_output=True,
+        text=True,
+        timeout=50,
+    )
+    assert rerun.returncode == 1
+    assert "1 failed" in rerun.stdout
+
+
+@pytest.mark.skipif(not _landed("PytestParser"), reason="needs the pytest parser")
+def test_real_pytest_fingerprint_is_stable_across_runs_and_differs_for_another_bug(tmp_path: Path) -> None:
+    first, _ = _pytest_report(tmp_path / "first")
+    second, _ = _pytest_report(tmp_path / "second-with-a-longer-dir")
+    other, _ = _pytest_report(tmp_path / "other", limit=0)  # now test_small fails too
+    assert first.fingerprint == second.fingerprint
+    assert other.fingerprint != first.fingerprint
