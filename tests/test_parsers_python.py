@@ -361,6 +361,27 @@ def test_real_pytest_collection_error(tmp_path: Path) -> None:
     assert (innermost.file, innermost.line) == ("test_broken.py", 1)
 
 
+@pytest.mark.parametrize("summary", [[], ["-ra"]])
+def test_real_pytest_doctest_modules(project: Path, summary: list[str]) -> None:
+    finding = run_parser(PytestParser(), run_pytest(project, "--doctest-modules", "calc.py", *summary))
+    assert finding is not None
+    assert finding.failing_tests == ["calc.py::calc.add"]
+    assert finding.exception_type == "DocTestFailure"
+    assert [(Path(f.file).name, f.line) for f in finding.frames] == [("calc.py", 7)]
+
+
+def test_real_pytest_interrupted_names_the_running_test(tmp_path: Path) -> None:
+    (tmp_path / "test_stuck.py").write_text(
+        "def test_first():\n    pass\n\n\ndef test_stuck():\n    raise KeyboardInterrupt\n"
+    )
+    finding = run_parser(PytestParser(), run_pytest(tmp_path, "-v"))
+    assert finding is not None
+    assert finding.failing_tests == ["test_stuck.py::test_stuck"]
+    assert finding.exception_type == "KeyboardInterrupt"
+    assert finding.failure_class is FailureClass.INFRASTRUCTURE
+    assert [(Path(f.file).name, f.line) for f in finding.frames] == [("test_stuck.py", 6)]
+
+
 @pytest.mark.skipif(importlib.util.find_spec("xdist") is None, reason="pytest-xdist is not installed")
 def test_real_pytest_xdist(project: Path) -> None:
     finding = run_parser(PytestParser(), run_pytest(project, "test_calc.py", "-ra", "-p", "xdist", "-n", "2"))

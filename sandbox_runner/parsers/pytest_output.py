@@ -130,6 +130,8 @@ class _Block:
     def test_name(self) -> tuple[str, bool] | None:
         """(name as pytest prints it in node ids, is a collection error), or None for non-tests."""
         title = self.title
+        if title.startswith("[doctest] "):  # --doctest-modules: `path::module.func`
+            return title.removeprefix("[doctest] "), False
         if title.startswith("ERROR collecting "):
             return title.removeprefix("ERROR collecting "), True
         for prefix in ("ERROR at setup of ", "ERROR at teardown of "):
@@ -170,13 +172,13 @@ class PytestParser:
 
     def feed(self, line: str) -> None:
         line = clean(line)
-        if m := _SECTION.match(line):
+        if line[:1] == "=" and (m := _SECTION.match(line)):
             self._seen = True
             self._after_summary = False
             self._close_block()
             self._section = m["title"].strip()
             return
-        if m := _HEADER.match(line):
+        if line[:1] == "_" and (m := _HEADER.match(line)):
             self._close_block()
             if self._section in _BLOCK_SECTIONS:
                 kind = {"RERUNS": "rerun", "ERRORS": "error"}.get(self._section, "failure")
@@ -186,7 +188,7 @@ class PytestParser:
             self._block.feed(line)
             return
         self._status_line(line)
-        if m := _BANNER.match(line):
+        if line[:1] == "!" and (m := _BANNER.match(line)):
             if "KeyboardInterrupt" in m["title"]:
                 self._interrupted = True
                 if self._running:
@@ -213,7 +215,8 @@ class PytestParser:
             self._first, self._first_is_error = block.chain, is_error
 
     def _status_line(self, line: str) -> None:
-        line = _SUBFAILED.sub("SUBFAIL", line)
+        if line.startswith("SUBFAILED"):
+            line = _SUBFAILED.sub("SUBFAIL", line)
         m = _SUMMARY.match(line) or _VERBOSE.match(line)
         if m is None:
             if (r := _RUNNING.match(line)) and "::" in r["id"]:

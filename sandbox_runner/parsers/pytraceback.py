@@ -31,8 +31,12 @@ _EXC_SUFFIX = re.compile(r"(?:Error|Exception|Warning|Interrupt|Exit|Failed|Fail
 
 
 def clean(line: str) -> str:
-    """Tolerate what a cleaner may have missed: ANSI codes and line endings."""
-    return _TIMESTAMP.sub("", _ANSI.sub("", line)).rstrip("\r\n")
+    """Tolerate what a cleaner may have missed: ANSI codes, timestamps and line endings."""
+    if "\x1b" in line:
+        line = _ANSI.sub("", line)
+    if line[:1].isdigit():
+        line = _TIMESTAMP.sub("", line)
+    return line.rstrip("\r\n")
 
 
 def cap(text: str) -> str:
@@ -102,7 +106,7 @@ class TracebackReader:
 
     def feed(self, line: str) -> Chain | None:
         done: Chain | None = None
-        m = _TRACEBACK.match(line)
+        m = _TRACEBACK.match(line) if "Traceback (" in line else None
         if m:
             if self.state == "frames" or (self.state == "after" and not self._chained):
                 done = self._finish()
