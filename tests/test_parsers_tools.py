@@ -292,17 +292,18 @@ def test_real_java_uncaught_exception(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
-def test_real_node_uncaught_error(tmp_path: Path) -> None:
+def test_real_node_uncaught_error_in_an_es_module(tmp_path: Path) -> None:
     script = (
         'function inner() {\n  throw new TypeError("boom");\n}\nfunction outer() { inner(); }\nouter();\n'
     )
-    (tmp_path / "t.js").write_text(script)
-    out = _tool_output("node", "t.js", cwd=tmp_path)
+    (tmp_path / "t.mjs").write_text(script)
+    out = _tool_output("node", "t.mjs", cwd=tmp_path)
+    assert "file:///" in out
     f = parse(JsParser(), out)
     assert (f.exception_type, f.message) == ("TypeError", "boom")
     inner = f.innermost_project_frame
     assert inner is not None
-    assert (Path(inner.file).name, inner.line, inner.function) == ("t.js", 2, "inner")
+    assert (inner.file, inner.line, inner.function) == (str(tmp_path / "t.mjs"), 2, "inner")
     assert [fr.function for fr in f.frames if fr.project][-2:] == ["outer", "inner"]
     assert not f.frames[0].project  # node's own loader
 
@@ -454,6 +455,11 @@ def test_maven_surefire_failures() -> None:
 
 
 _JEST = """
+  console.log
+    computing
+
+      at Object.log (src/sum.js:2:11)
+
 FAIL src/sum.test.js
   sum
     ✓ adds positives (2 ms)
@@ -524,7 +530,7 @@ def test_js_runners(log: str, tests: list[str], exception_type: str | None, fram
 def test_jest_message_is_the_expectation_and_node_modules_is_not_project() -> None:
     f = parse(JsParser(), _JEST)
     assert f.message == "expect(received).toBe(expected) // Object.is equality"
-    assert [fr.project for fr in f.frames] == [False, True]
+    assert [fr.project for fr in f.frames] == [False, True]  # and none of the console.log's frame
 
 
 def test_jest_suite_failed_to_run_is_an_import_error() -> None:
@@ -677,9 +683,10 @@ def _sizes(parser: object) -> Iterator[int]:
 
 def test_a_million_lines_keep_every_parser_bounded() -> None:
     parsers: list[LineParser] = [ToolParser(), JavaParser(), JsParser(), GoParser(), GenericParser()]
-    for n in range(100_000):
-        for template in _FLOOD:
-            line = template.format(i=n)
+    noise = [f"step {k}: compiling module {k} of the project, nothing wrong" for k in range(len(_FLOOD))]
+    block = [line for n in range(500) for t in _FLOOD for line in (t.format(i=n), noise[n % 10])]  # 500 ids
+    for _ in range(100):  # 1,000,000 lines
+        for line in block:
             for p in parsers:
                 p.feed(line)
     bound = max(MAX_TESTS, MAX_FRAMES, MAX_ERROR_LINES)

@@ -245,6 +245,7 @@ class JsParser:
         self._js_seen = False
         self._pending_age = 0
         self._after_header = False
+        self._in_failure = False  # inside a jest failure block, where frames belong to the failure
         self._fail_file: str | None = None
 
     def feed(self, line: str) -> None:
@@ -264,18 +265,13 @@ class JsParser:
                 self.message = _cap(line)
         if ("at " in line or "❯" in line) and (f := _JS_FRAME.match(line)):
             self._js_seen = True
-            if self._frames_done:
+            # frames count after an error line or a failure header, not under a console.log
+            if self._frames_done or not (self._pending or self._in_failure):
                 return
             if self._pending and self.exception_type is None:
                 self.exception_type, self.message = self._pending
-            self._frames.add(
-                Frame(
-                    f["file"],
-                    int(f["line"]),
-                    f["fn"] or None,
-                    is_js_project_path(f["file"].removeprefix("file://")),
-                )
-            )
+            file = f["file"].removeprefix("file://")
+            self._frames.add(Frame(file, int(f["line"]), f["fn"] or None, is_js_project_path(file)))
             return
         if self._frames.innermost_first and line.strip():
             self._frames_done = True
@@ -287,7 +283,7 @@ class JsParser:
                 self._suite_failed = True
             elif not name.startswith(("Console", "console.")):
                 self._headers.add(name)
-            self._js_seen = self._after_header = True
+            self._js_seen = self._after_header = self._in_failure = True
             return True
         if "FAIL" in line and (m := _JEST_FAIL_FILE.match(line)):
             rest = m["rest"]
