@@ -93,7 +93,7 @@ class LogCleaner:
     def feed(self, raw: str) -> str | None:
         self.lines += 1
         line = raw[: MAX_LINE_CHARS * 4].rstrip("\r\n")
-        m = _GH_RUN_VIEW.match(line)
+        m = _GH_RUN_VIEW.match(line) if "\t" in line else None
         if m:
             step = m.group(2) or m.group(1)
             if step != self.current.name:
