@@ -49,7 +49,7 @@ _TEMP = [
     # pytest's tmp_path: `…/pytest-of-<user>/pytest-<n>/<test>0/`, wherever the temp root is
     (
         re.compile(
-            r"(?:[A-Za-z]:)?[^\s'\"():]*"
+            r"(?<![^\s'\"():=,])(?:[A-Za-z]:)?[^\s'\"():=,]*"
             + _SEP
             + r"pytest-of-[^/\\\s]+"
             + _SEP
@@ -157,8 +157,11 @@ def _exception_type(finding: Finding) -> str:
 
 
 def _message(finding: Finding) -> str:
-    first = (finding.message or "").strip().split("\n", 1)[0]
-    return normalise(first[: MESSAGE_CHARS * 2])[:MESSAGE_CHARS]
+    return _bounded((finding.message or "").strip().split("\n", 1)[0])
+
+
+def _bounded(line: str) -> str:
+    return normalise(line[: MESSAGE_CHARS * 2])[:MESSAGE_CHARS]
 
 
 def _where(finding: Finding) -> list[str]:
@@ -170,10 +173,7 @@ def _where(finding: Finding) -> list[str]:
 
 
 def _locations(finding: Finding) -> list[str]:
-    found = {
-        f"{_file_name(loc.file)}|{loc.code or ''}|{normalise(loc.message)[:MESSAGE_CHARS]}"
-        for loc in finding.locations
-    }
+    found = {f"{_file_name(loc.file)}|{loc.code or ''}|{_bounded(loc.message)}" for loc in finding.locations}
     return sorted(found)[:MAX_LOCATIONS]
 
 
@@ -188,7 +188,7 @@ def _parts(finding: Finding) -> list[str]:
         "\x1e".join(_locations(finding)),
     ]
     if not any(parts[2:]):
-        parts.append("\x1e".join(normalise(line) for line in finding.error_lines[:MAX_ERROR_LINES]))
+        parts.append("\x1e".join(_bounded(line) for line in finding.error_lines[:MAX_ERROR_LINES]))
     return parts
 
 

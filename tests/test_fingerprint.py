@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -271,3 +272,15 @@ def test_normalise_is_idempotent_and_leaves_plain_text_alone() -> None:
     text = "E   AssertionError: <Foo at 0x1f> in /tmp/tmpabcd12/x after 0.1s (pid 7)"
     assert normalise(normalise(text)) == normalise(text)
     assert normalise("plain words only") == "plain words only"
+
+
+def test_temp_paths_after_a_label_keep_the_label() -> None:
+    assert normalise("basetemp=/tmp/pytest-of-u/pytest-3/x") == "basetemp=<tmp>/x"
+
+
+def test_normalise_takes_linear_time_on_a_long_unbroken_run() -> None:
+    blob = "aB3/" * 50_000  # 200 KB without a space: no pattern may try it from every position
+    started = time.perf_counter()
+    normalise(blob)
+    normalise("path=" + blob + "/pytest-of-u/pytest-1/x")
+    assert time.perf_counter() - started < 2.0
