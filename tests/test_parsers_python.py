@@ -361,6 +361,31 @@ def test_real_pytest_collection_error(tmp_path: Path) -> None:
     assert (innermost.file, innermost.line) == ("test_broken.py", 1)
 
 
+def test_real_pytest_syntax_error_at_collection(tmp_path: Path) -> None:
+    (tmp_path / "test_syntax.py").write_text("def test_x():\n    return (1,\n\n\ndef f(:\n    pass\n")
+    finding = run_parser(PytestParser(), run_pytest(tmp_path, "-ra"))
+    assert finding is not None
+    assert finding.failing_tests == ["test_syntax.py"]
+    assert finding.exception_type == "SyntaxError"
+    assert finding.failure_class is FailureClass.SYNTAX_ERROR
+    innermost = finding.innermost_project_frame
+    assert innermost is not None
+    assert Path(innermost.file).name == "test_syntax.py"
+
+
+def test_real_syntax_error_script(tmp_path: Path) -> None:
+    (tmp_path / "helper.py").write_text("def f(:\n    pass\n")
+    (tmp_path / "main.py").write_text("import helper\n")
+    finding = run_parser(TracebackParser(), run(tmp_path, "main.py"))
+    assert finding is not None
+    assert finding.exception_type == "SyntaxError"
+    assert finding.failure_class is FailureClass.SYNTAX_ERROR
+    assert [(Path(f.file).name, f.line, f.function) for f in finding.frames] == [
+        ("main.py", 1, "<module>"),
+        ("helper.py", 1, None),
+    ]
+
+
 @pytest.mark.parametrize("summary", [[], ["-ra"]])
 def test_real_pytest_doctest_modules(project: Path, summary: list[str]) -> None:
     finding = run_parser(PytestParser(), run_pytest(project, "--doctest-modules", "calc.py", *summary))

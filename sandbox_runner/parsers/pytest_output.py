@@ -91,7 +91,9 @@ class _Block:
             text = m["text"].strip()
             if text and len(self.e_lines) < 20:
                 self.e_lines.append(cap(text))
-            if self.e_exc is None and text:
+            if f := NATIVE_FRAME.match(text):  # a SyntaxError's `File "x.py", line 3`
+                push_capped(self.chain.frames, make_frame(f["file"], f["line"], f["func"]))
+            elif self.e_exc is None and text:
                 self.e_exc = _exception_from_text(text)
         elif m := _DEF.match(line):
             self.def_hint = m["func"]
@@ -309,7 +311,9 @@ class PytestParser:
             finding.error_lines = [cap(f"{exc[0]}: {exc[1]}" if exc[1] else exc[0])]
         if not finding.message and self._first_lines:
             finding.message = self._first_lines[0]
-        if self._collection_error:
+        if finding.exception_type in ("SyntaxError", "IndentationError", "TabError"):
+            finding.failure_class = FailureClass.SYNTAX_ERROR
+        elif self._collection_error:
             finding.failure_class = FailureClass.IMPORT_ERROR
         elif self._interrupted:
             finding.failure_class = FailureClass.INFRASTRUCTURE

@@ -177,7 +177,7 @@ def finding_from_chain(parser: str, chain: Chain) -> Finding:
     failure_class = (
         FailureClass.IMPORT_ERROR if exc_type.endswith(("ImportError", "ModuleNotFoundError")) else None
     )
-    if exc_type == "SyntaxError" or exc_type.endswith("IndentationError"):
+    if exc_type in ("SyntaxError", "IndentationError", "TabError"):
         failure_class = FailureClass.SYNTAX_ERROR
     elif exc_type.endswith(("OutOfMemoryError", "MemoryError")):
         failure_class = FailureClass.OUT_OF_MEMORY
