@@ -654,7 +654,14 @@ def test_generic_keeps_first_and_last_error_lines_once() -> None:
 
 
 def test_generic_is_silent_without_error_lines() -> None:
-    assert run(GenericParser(), ["all good", "continue_on_error: false", "Done."]) is None
+    script = [
+        "continue_on_error: false",
+        "CONTINUE_THROUGH_ERROR: False",
+        'echo "ERROR: no GPU"',
+        "+ echo 'timed out'",
+        "##[group]Run make || Error: x",
+    ]
+    assert run(GenericParser(), ["all good", *script, "Done."]) is None
 
 
 # ------------------------------------------------------------------ bounded memory

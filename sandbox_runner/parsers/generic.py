@@ -12,7 +12,7 @@ from sandbox_runner.failure import MAX_ERROR_LINES, MAX_MESSAGE_CHARS, FailureCl
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _ERROR = re.compile(
-    r"##\[error\]|Error:|(?<![\w-])error:|ERROR:|\[ERROR\]|KeyboardInterrupt|\bFAILED\b|\bfatal:"
+    r"##\[error\]|Error:|(?<![\w-])error:|(?<![\w-])ERROR:|\[ERROR\]|KeyboardInterrupt|\bFAILED\b|\bfatal:"
     r"|^\s*Traceback \(most recent call last\)"
     r"|^\s*Killed\b|OOMKilled|out of memory|OutOfMemoryError|timed out|\bTimeout\b|exceeded the maximum"
     r"|shutdown signal|lost communication|Could not resolve host|Failed building wheel|ResolutionImpossible"
@@ -24,6 +24,8 @@ _MAYBE = re.compile(
     r"|exceeded the maximum|shutdown signal|lost communication|Could not resolve|Failed building"
     r"|ResolutionImpossible|No matching distribution|Exception|Interrupt|Exit|Expired"
 )
+# a script's own text, not what it printed: shell traces, echo commands, a step's header
+_NOT_OUTPUT = ("+ ", "echo ", "##[group]", "##[command]", "[command]")
 _EXCEPTION = re.compile(r"^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit|Expired)): ?(?P<msg>.*)")
 
 # Telltale lines, strongest class first: a job that ran out of time is cancelled too, and an install
@@ -77,6 +79,8 @@ class GenericParser:
         if not _MAYBE.search(line):
             return
         line = _ANSI.sub("", line).rstrip("\r\n")
+        if line.lstrip().startswith(_NOT_OUTPUT):
+            return
         if m := _EXCEPTION.match(line):
             self.exception_type, self.message = m["type"], _cap(m["msg"]) if m["msg"] else None
         elif not _ERROR.search(line):
