@@ -284,3 +284,16 @@ def test_normalise_takes_linear_time_on_a_long_unbroken_run() -> None:
     normalise(blob)
     normalise("path=" + blob + "/pytest-of-u/pytest-1/x")
     assert time.perf_counter() - started < 2.0
+
+
+def test_the_reports_fingerprint_is_stable_across_reruns_and_tb_styles(
+    original: Finding, tmp_path: Path
+) -> None:
+    """Through the real log parsers and report, not the minimal parse above."""
+    from sandbox_runner.report import build_report
+
+    reports = [build_report(run_pytest(tmp_path / tb, BUG, tb=tb)) for tb in ("short", "long", "native")]
+    assert len({r.fingerprint for r in reports}) == 1
+    assert reports[0].fingerprint == fingerprint(original)
+    other = build_report(run_pytest(tmp_path / "other", OTHER_EXCEPTION))
+    assert other.fingerprint != reports[0].fingerprint
