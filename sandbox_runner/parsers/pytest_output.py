@@ -39,6 +39,7 @@ _LOCATION = re.compile(r"^(?P<file>(?:[A-Za-z]:)?[^\s:]+?\.py|<[^>\s]+>):(?P<lin
 _SETUP_FILE = re.compile(r"^file (?P<file>\S+\.py), line (?P<line>\d+)$")
 _DEF = re.compile(r"^[>\s]{0,12}(?:async\s+)?def\s+(?P<func>\w+)\s*\(")
 _E_LINE = re.compile(r"^E\s+(?P<text>.*)$")
+_MAX_ID_CHARS = 500
 _BLOCK_SECTIONS = ("FAILURES", "ERRORS", "RERUNS")
 
 
@@ -195,7 +196,8 @@ class PytestParser:
                 self._interrupted = True
                 if self._running:
                     self._add_failed(self._running)
-                    self._interrupted_ids.add(self._running)
+                    if len(self._interrupted_ids) < MAX_TESTS:
+                        self._interrupted_ids.add(self._running)
         elif (self._section in _BLOCK_SECTIONS or self._interrupted) and (m := _LOCATION.match(line)):
             self._line_style(m["file"], m["line"], m["rest"] or "")
         else:
@@ -222,11 +224,11 @@ class PytestParser:
         m = _SUMMARY.match(line) or _VERBOSE.match(line)
         if m is None:
             if (r := _RUNNING.match(line)) and "::" in r["id"]:
-                self._running = r["id"]
+                self._running = r["id"][:_MAX_ID_CHARS]
             elif self._after_summary and (f := NATIVE_FRAME.match(line)):
                 push_capped(self._summary_frames, make_frame(f["file"], f["line"], f["func"]))
             return
-        node_id, status = m["id"], m["status"] or m["status2"]
+        node_id, status = m["id"][:_MAX_ID_CHARS], m["status"] or m["status2"]
         if not _looks_like_id(node_id):
             return
         self._running, self._seen, self._after_summary = None, True, False
@@ -272,7 +274,7 @@ class PytestParser:
             return
         self._collection_error |= name[1]
         if len(self._unresolved) < MAX_TESTS:
-            self._unresolved.append((name[0], None if name[1] else block.first_file))
+            self._unresolved.append((name[0][:_MAX_ID_CHARS], None if name[1] else block.first_file))
 
     def _failing_tests(self) -> list[str]:
         ids = list(self._failed)
