@@ -443,6 +443,13 @@ def test_kotlin_compile_error(line: str) -> None:
     assert f.failure_class is FailureClass.BUILD_ERROR
 
 
+def test_maven_surefire_names_the_class_when_no_method_is_named() -> None:
+    log = "[ERROR] Tests run: 2, Failures: 1, Errors: 0, Time elapsed: 0.1 s <<< FAILURE! -- in a.AppT"
+    f = parse(JavaParser(), log)
+    assert f.failing_tests == ["a.AppT"]
+    assert f.failure_class is FailureClass.TEST_FAILURE
+
+
 def test_maven_surefire_failures() -> None:
     f = parse(JavaParser(), _SUREFIRE)
     assert f.failing_tests == ["com.example.AppTest.testAdd", "com.example.OtherTest.testSub"]

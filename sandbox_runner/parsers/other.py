@@ -68,6 +68,7 @@ _JAVA_OUTSIDE = (
 )
 _GRADLE_TEST = re.compile(r"^(?P<cls>[\w.$]+) > (?P<test>.+?) FAILED\s*$")
 _SUREFIRE_FAILED = r"Time elapsed:.*<<< (?:FAILURE|ERROR)!"
+_SUREFIRE_CLASS = re.compile(r"^\[ERROR\] Tests run: .*<<< (?:FAILURE|ERROR)! -{1,2} in (?P<cls>[\w.$]+)")
 _SUREFIRE_OLD = re.compile(rf"^\[ERROR\] (?P<test>[\w$]+)\((?P<cls>[\w.$]+)\)\s+{_SUREFIRE_FAILED}")
 _SUREFIRE_NEW = re.compile(rf"^\[ERROR\] (?P<cls>[\w.$]+)\.(?P<test>[\w$]+)\s+-- {_SUREFIRE_FAILED}")
 _JAVA_EXC = re.compile(
@@ -103,6 +104,7 @@ class JavaParser:
 
     def __init__(self) -> None:
         self._tests = _Tests()
+        self._classes = _Tests()
         self.exception_type: str | None = None
         self.message: str | None = None
         self._chain: list[_Frames] = []  # the first failure's exception, then each cause
@@ -129,6 +131,9 @@ class JavaParser:
         if "<<< " in line and (m := _SUREFIRE_OLD.match(line) or _SUREFIRE_NEW.match(line)):
             self._tests.add(f"{m['cls']}.{m['test']}")
             self._open_block()
+            return
+        if "<<< " in line and (m := _SUREFIRE_CLASS.match(line)):
+            self._classes.add(m["cls"])  # the failing class, for when no test method is named
             return
         if self._state in ("block", "trace") or (self._state == "idle" and "Exception in thread" in line):
             self._feed_trace(line)
@@ -178,26 +183,27 @@ class JavaParser:
         return False
 
     def result(self) -> Finding | None:
+        tests = self._tests.ids or self._classes.ids
         locations = self._goal or self._compile
         frames = self._chain[-1].outermost_first() if self._chain else []
-        if self._tests.ids:
+        if tests:
             cls: FailureClass | None = FailureClass.TEST_FAILURE
         elif locations:
             cls = FailureClass.BUILD_ERROR
         else:
             cls = None
-        if not (self._tests.ids or locations or self.exception_type):
+        if not (tests or locations or self.exception_type):
             return None
         exc, msg = self.exception_type, self.message
         if exc is None and locations:
             exc, msg = "compilation error", locations[0].message
         return Finding(
             parser=self.name,
-            failing_tests=list(self._tests.ids),
+            failing_tests=list(tests),
             exception_type=exc,
             message=msg,
             frames=frames,
-            locations=list(locations) if not self._tests.ids else [],
+            locations=list(locations) if not tests else [],
             error_lines=[f"{loc.file}:[{loc.line},{loc.column}] {loc.message}" for loc in locations],
             failure_class=cls,
         )
