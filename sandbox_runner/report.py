@@ -123,6 +123,8 @@ def build_report(
     findings = [f for f in (p.result() for p in parsers) if f is not None and not f.is_empty()]
     finding = choose_finding(findings)
     cls = classify(finding, list(cleaner.errors))
+    if cls is FailureClass.UNKNOWN:  # another parser may have recognised it (a timeout, an OOM kill)
+        cls = next((f.failure_class for f in findings if f.failure_class is not None), cls)
     repro = reproduction_command(finding, repo_command, cleaner.failing_command)
     return FailureReport(
         source={"kind": source} if isinstance(source, str) else dict(source),

@@ -383,3 +383,12 @@ def test_real_pytest_fingerprint_is_stable_across_runs_and_differs_for_another_b
     other, _ = _pytest_report(tmp_path / "other", limit=0)  # now test_small fails too
     assert first.fingerprint == second.fingerprint
     assert other.fingerprint != first.fingerprint
+
+
+def test_a_class_another_parser_recognised_fills_an_unknown() -> None:
+    # a linter's subprocess timed out: the traceback parser reads a RuntimeError it cannot class,
+    # the generic parser sees "timed out" — the report must say timeout (not fixable), not unknown
+    report = build_report((LOGS / "gha-pytorch-linter-adapter-timeout.log").read_bytes())
+    assert report.parser == "traceback"
+    assert report.failure_class == FailureClass.TIMEOUT.value
+    assert report.fixable is False
