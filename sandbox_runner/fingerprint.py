@@ -10,13 +10,13 @@ What a fingerprint covers (scheme `v1`):
 - the failing test ids, sorted (xdist and reruns change the order), with their parameter ids kept:
   only what is volatile in them (temp paths, addresses, uuids) is normalised, so `test_x[1]` and
   `test_x[2]` stay apart;
-- the project frames as (path, function): the path without CI workspace or temp prefixes, cut to its
-  file name alone (one tb style prints `/home/me/proj/tests/test_a.py`, another `tests/test_a.py`;
-  the failing test ids carry the full paths).
-  No line numbers at all: frames outside the project change with library versions, and an edit above
-  the failing line moves project lines without changing the failure. Frames outside the project count
-  only when there is no project frame, as (file name, function);
-- for lint and compile findings, the (path, code, normalised message) of each location, sorted;
+- the project frames, in order, as (file name, function): the path is cut to its file name, since
+  one traceback style prints `/home/me/proj/tests/test_a.py` and another `tests/test_a.py` (the
+  failing test ids carry the full paths). No line numbers at all: frames outside the project change
+  with library versions, and an edit above the failing line moves project lines without changing the
+  failure. Frames outside the project count only when there is no project frame (the last three);
+- for lint and compile findings, the (file name, code, normalised message) of each location, sorted,
+  without line and column;
 - when none of that is known, the first normalised error lines.
 
 `similarity` scores two findings in [0, 1]; see its docstring for the scale.
@@ -206,12 +206,14 @@ def similarity(a: Finding, b: Finding) -> float:
     """How alike two findings are, in [0, 1]:
 
     - 1.0: the same fingerprint;
-    - about 0.75 to 0.95: the same exception type and project frames (or lint locations), with a
-      different message or a different set of failing tests; `related` from `RELATED` (0.7) up;
-    - below 0.5: a different exception type and different frames, whatever else is shared.
+    - 0.75 to 1.0: the same exception type and project frames (or lint locations), with another
+      message (0.9 and up when the failing tests match too) or other failing tests; `related` from
+      `RELATED` (0.7) up;
+    - 0.65 at most: another exception type at the same frames, with the same message and tests;
+    - 0.35 at most: another exception type and other frames, whatever else is shared.
 
-    It is a weighted mean of failure class (0.1), exception type (0.3), where it failed (project
-    frames as a sequence, or lint locations as a set: 0.3), the message (0.15) and the failing tests
+    It is a weighted mean of failure class (0.1), exception type (0.35), where it failed (project
+    frames in order, or the sorted lint locations: 0.3), the message (0.1) and the failing tests
     (0.15). A part neither finding has is left out of the mean; a part only one has scores 0.
     """
     if fingerprint(a) == fingerprint(b):
