@@ -8,8 +8,6 @@ fingerprints it and redacts everything that leaves as text.
 
 from __future__ import annotations
 
-import hashlib
-import importlib
 import re
 import shlex
 from collections.abc import Callable, Iterable
@@ -17,22 +15,30 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, BinaryIO
 
 from sandbox_runner.failure import FailureClass, Finding, Frame, LineParser, Location
+from sandbox_runner.fingerprint import fingerprint
 from sandbox_runner.logclean import LogCleaner, clean_lines
+from sandbox_runner.parsers.generic import GenericParser
+from sandbox_runner.parsers.other import GoParser, JavaParser, JsParser
+from sandbox_runner.parsers.python import DoctestParser, PytestParser, TracebackParser, UnittestParser
+from sandbox_runner.parsers.tools import ToolParser
 from sandbox_runner.redact import redact
 
 SCHEMA_VERSION = 1
 MAX_EXCERPT_LINES = 120
 MAX_EXCERPT_CHARS = 12_000
 MAX_REPRO_IDS = 20
-FALLBACK_PREFIX = "fallback-"  # a fingerprint made here because sandbox_runner.fingerprint is absent
 
-# (module, class names) in order of precedence: test runners > tools > languages > generic
-PARSER_MODULES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("sandbox_runner.parsers.python", ("PytestParser", "UnittestParser", "DoctestParser")),
-    ("sandbox_runner.parsers.tools", ("ToolParser",)),
-    ("sandbox_runner.parsers.other", ("JavaParser", "JsParser", "GoParser")),
-    ("sandbox_runner.parsers.python", ("TracebackParser",)),
-    ("sandbox_runner.parsers.generic", ("GenericParser",)),
+# in order of precedence: test runners > tools > languages > plain tracebacks > generic
+PARSERS: tuple[Callable[[], LineParser], ...] = (
+    PytestParser,
+    UnittestParser,
+    DoctestParser,
+    ToolParser,
+    JavaParser,
+    JsParser,
+    GoParser,
+    TracebackParser,
+    GenericParser,
 )
 
 _IMPORT = {"ImportError", "ModuleNotFoundError"}
@@ -93,20 +99,6 @@ class FailureReport:
         return cls(**fields)
 
 
-def available_parsers() -> list[Callable[[], LineParser]]:
-    """The parser classes whose modules have landed, in order of precedence."""
-    found: list[Callable[[], LineParser]] = []
-    for module_name, names in PARSER_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as e:
-            if e.name and module_name.startswith(e.name):
-                continue  # not written yet
-            raise
-        found.extend(getattr(module, n) for n in names if hasattr(module, n))
-    return found
-
-
 def build_report(
     lines: str | bytes | BinaryIO | Iterable[str] | Iterable[bytes],
     *,
@@ -115,7 +107,7 @@ def build_report(
 ) -> FailureReport:
     """The FailureReport of a log, read in one pass."""
     cleaner = LogCleaner()
-    parsers = [make() for make in available_parsers()]
+    parsers = [make() for make in PARSERS]
     feeds = [p.feed for p in parsers]
     for line in clean_lines(lines, cleaner):
         for feed in feeds:
@@ -220,21 +212,5 @@ def render_excerpt(error_lines: list[str], step_lines: list[str]) -> str:
 
 
 def make_fingerprint(finding: Finding, cls: FailureClass) -> str:
-    """sandbox_runner.fingerprint's fingerprint; a coarse, labelled one until that module lands."""
-    try:
-        fp = importlib.import_module("sandbox_runner.fingerprint")
-    except ModuleNotFoundError as e:
-        if e.name != "sandbox_runner.fingerprint":
-            raise
-        fp = None
-    if fp is not None and hasattr(fp, "fingerprint"):
-        return str(fp.fingerprint(finding))
-    key = "|".join(
-        [
-            cls.value,
-            finding.exception_type or "",
-            ",".join(f"{f.file}:{f.function}" for f in finding.frames if f.project),
-            ",".join(sorted(finding.failing_tests)),
-        ]
-    )
-    return FALLBACK_PREFIX + hashlib.sha256(key.encode()).hexdigest()[:16]
+    """The fingerprint of `finding`, with the class the report settled on counted in."""
+    return fingerprint(replace(finding, failure_class=cls))

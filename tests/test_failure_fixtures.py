@@ -15,20 +15,10 @@ from typing import Any
 import pytest
 
 from sandbox_runner.failure import is_project_path
-from sandbox_runner.report import FailureReport, available_parsers, build_report
+from sandbox_runner.report import FailureReport, build_report
 
 LOGS = Path(__file__).parent / "fixtures" / "logs"
 FIXTURES = sorted(p.name.removesuffix(".meta.json") for p in LOGS.glob("*.meta.json"))
-
-# what a fixture needs landed to be read right: the parser classes' names
-NEEDS: dict[str, set[str]] = {
-    "gha-java-gradle-junit-failure": {"JavaParser"},
-    "gha-java-maven-compile-error": {"JavaParser"},
-    "gha-pytorch-cpp-compile-error": {"ToolParser"},
-    "gha-pytorch-lintrunner-python-lint": {"ToolParser"},
-    "gha-pytorch-pip-wheel-build-failure": {"GenericParser"},
-}
-PYTHON = {"PytestParser", "TracebackParser"}
 
 # (check, fixture) → why the report and the meta still disagree, with every parser landed
 KNOWN_GAPS: dict[tuple[str, str], str] = {
@@ -55,19 +45,12 @@ NON_EXCEPTIONS = {
 }
 
 
-def _landed() -> set[str]:
-    return {getattr(p, "__name__", "") for p in available_parsers()}
-
-
 def _params(check: str) -> list[Any]:
-    landed = _landed()
     params = []
     for name in FIXTURES:
         marks = []
-        if NEEDS.get(name, PYTHON) - landed:
-            marks.append(pytest.mark.xfail(strict=False, reason="parser not landed yet"))
-        elif (check, name) in KNOWN_GAPS:
-            marks.append(pytest.mark.xfail(strict=False, reason=KNOWN_GAPS[check, name]))
+        if (check, name) in KNOWN_GAPS:  # strict: a fix makes it pass, and the list must shrink
+            marks.append(pytest.mark.xfail(strict=True, reason=KNOWN_GAPS[check, name]))
         params.append(pytest.param(name, marks=marks, id=name))
     return params
 

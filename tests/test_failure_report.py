@@ -11,9 +11,7 @@ import pytest
 
 from sandbox_runner.failure import FailureClass, Finding, Frame, Location
 from sandbox_runner.report import (
-    FALLBACK_PREFIX,
     FailureReport,
-    available_parsers,
     build_report,
     choose_finding,
     classify,
@@ -25,11 +23,6 @@ from sandbox_runner.report import (
 LOGS = Path(__file__).parent / "fixtures" / "logs"
 ROOT = Path(__file__).parent.parent
 TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
-
-
-def _landed(*names: str) -> bool:
-    have = {getattr(p, "__name__", "") for p in available_parsers()}
-    return set(names) <= have
 
 
 # --- choosing a finding -------------------------------------------------------------------------
@@ -166,14 +159,12 @@ def test_excerpt_puts_error_lines_first_and_is_capped() -> None:
     assert long.endswith("(cut)")
 
 
-def test_fallback_fingerprint_is_labelled_and_stable() -> None:
+def test_fingerprint_is_stable_and_counts_the_reports_class() -> None:
     f = Finding(parser="pytest", failing_tests=["t.py::a"], exception_type="KeyError")
     fp = make_fingerprint(f, FailureClass.TEST_FAILURE)
     assert fp == make_fingerprint(f, FailureClass.TEST_FAILURE)
-    try:
-        import sandbox_runner.fingerprint  # noqa: F401
-    except ModuleNotFoundError:
-        assert fp.startswith(FALLBACK_PREFIX)
+    assert fp.startswith("v1:")
+    assert make_fingerprint(f, FailureClass.IMPORT_ERROR) != fp
     other = Finding(parser="pytest", failing_tests=["t.py::b"], exception_type="ValueError")
     assert make_fingerprint(other, FailureClass.TEST_FAILURE) != fp
 
@@ -205,13 +196,12 @@ def test_report_from_a_gha_log_with_a_planted_token() -> None:
     assert report.reproduction_command == "python -m pytest -q"
     assert "Process completed with exit code 1." in report.excerpt
     assert "[REDACTED]" in report.excerpt
-    if _landed("TracebackParser"):
-        assert report.exception_type == "ValueError"
-        assert report.message is not None
-        assert "[REDACTED]" in report.message
-        frame = report.innermost_project_frame
-        assert frame is not None
-        assert (frame.line, frame.function) == (12, "fetch")
+    assert report.exception_type == "ValueError"
+    assert report.message is not None
+    assert "[REDACTED]" in report.message
+    frame = report.innermost_project_frame
+    assert frame is not None
+    assert (frame.line, frame.function) == (12, "fetch")
 
 
 def test_json_round_trip() -> None:
@@ -351,7 +341,6 @@ def _pytest_report(root: Path, limit: int = 3) -> tuple[FailureReport, subproces
     return build_report(run.stdout.splitlines(), source={"kind": "log"}), run
 
 
-@pytest.mark.skipif(not _landed("PytestParser"), reason="needs the pytest parser")
 def test_real_pytest_run_gives_a_redacted_report_whose_command_reproduces(tmp_path: Path) -> None:
     report, _ = _pytest_report(tmp_path / "one")
     assert report.failing_tests == ["test_app.py::test_big"]
@@ -376,7 +365,6 @@ def test_real_pytest_run_gives_a_redacted_report_whose_command_reproduces(tmp_pa
     assert "1 failed" in rerun.stdout
 
 
-@pytest.mark.skipif(not _landed("PytestParser"), reason="needs the pytest parser")
 def test_real_pytest_fingerprint_is_stable_across_runs_and_differs_for_another_bug(tmp_path: Path) -> None:
     first, _ = _pytest_report(tmp_path / "first")
     second, _ = _pytest_report(tmp_path / "second-with-a-longer-dir")
