@@ -106,9 +106,7 @@ class LogCleaner:
         if "\r" in line:
             parts = [p for p in line.split("\r") if p]
             line = parts[-1] if parts else ""
-        if "\x1b" in line:
-            line = _ANSI.sub("", line)
-        line = line[:MAX_LINE_CHARS]
+        line = strip_ansi(line)[:MAX_LINE_CHARS]
         if line.startswith("##["):
             return self._marker(line)
         if self.current.in_header:
@@ -202,3 +200,8 @@ def clean_lines(
         line = c.feed(raw)
         if line is not None:
             yield line
+
+
+def strip_ansi(line: str) -> str:
+    """`line` without terminal escape sequences (colours, cursor moves, titles)."""
+    return _ANSI.sub("", line) if "\x1b" in line else line

@@ -244,18 +244,15 @@ class LocalGitHub:
 
     def client(self, **auth: Any) -> GitHub[Any]:
         """A githubkit client as the production edge builds one, authenticated as the installation."""
-        strategy = AppInstallationAuthStrategy(APP_ID, self.private_key, self.installation_id, **auth)
-        return GitHub(
-            strategy,
-            base_url=self.url,
-            timeout=10,
-            auto_retry=False,
-            http_cache=False,
-            cache_strategy=MemCacheStrategy(),
+        return self._github(
+            AppInstallationAuthStrategy(APP_ID, self.private_key, self.installation_id, **auth)
         )
 
     def app_client(self) -> GitHub[Any]:
-        strategy = AppAuthStrategy(APP_ID, self.private_key)
+        """The same, authenticated as the App itself (JWT)."""
+        return self._github(AppAuthStrategy(APP_ID, self.private_key))
+
+    def _github(self, strategy: AppAuthStrategy | AppInstallationAuthStrategy) -> GitHub[Any]:
         return GitHub(
             strategy,
             base_url=self.url,

@@ -9,8 +9,8 @@ import re
 from collections import deque
 
 from sandbox_runner.failure import MAX_ERROR_LINES, MAX_MESSAGE_CHARS, FailureClass, Finding
+from sandbox_runner.logclean import strip_ansi
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _ERROR = re.compile(
     r"##\[error\]|Error:|(?<![\w-])error:|(?<![\w-])ERROR:|\[ERROR\]|KeyboardInterrupt|\bFAILED\b|\bfatal:"
     r"|^\s*Traceback \(most recent call last\)"
@@ -78,7 +78,7 @@ class GenericParser:
     def feed(self, line: str) -> None:
         if not _MAYBE.search(line):
             return
-        line = _ANSI.sub("", line).rstrip("\r\n")
+        line = strip_ansi(line).rstrip("\r\n")
         if line.lstrip().startswith(_NOT_OUTPUT):
             return
         if m := _EXCEPTION.match(line):

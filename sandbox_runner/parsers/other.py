@@ -21,12 +21,11 @@ from sandbox_runner.failure import (
     Frame,
     Location,
 )
-
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+from sandbox_runner.logclean import strip_ansi
 
 
 def _clean(line: str) -> str:
-    return (_ANSI.sub("", line) if "\x1b" in line else line).rstrip("\r\n")
+    return strip_ansi(line).rstrip("\r\n")
 
 
 def _cap(text: str) -> str:

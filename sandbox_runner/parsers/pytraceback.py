@@ -15,8 +15,8 @@ from sandbox_runner.failure import (
     Frame,
     is_project_path,
 )
+from sandbox_runner.logclean import strip_ansi
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z(?: |$)")
 _TRACEBACK = re.compile(r"^(?P<indent>\s*)Traceback \(most recent call last\):\s*$")
 NATIVE_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>.+?))?\s*$')
@@ -32,8 +32,7 @@ _EXC_SUFFIX = re.compile(r"(?:Error|Exception|Warning|Interrupt|Exit|Failed|Fail
 
 def clean(line: str) -> str:
     """Tolerate what a cleaner may have missed: ANSI codes, timestamps and line endings."""
-    if "\x1b" in line:
-        line = _ANSI.sub("", line)
+    line = strip_ansi(line)
     if line[:1].isdigit():
         line = _TIMESTAMP.sub("", line)
     return line.rstrip("\r\n")

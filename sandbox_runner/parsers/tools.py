@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass, replace
 
 from sandbox_runner.failure import MAX_ERROR_LINES, MAX_MESSAGE_CHARS, FailureClass, Finding, Location
+from sandbox_runner.logclean import strip_ansi
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _GHA_PREFIX = re.compile(r"^##\[(?:error|warning)\]")
 _PATH = r"(?P<path>(?:[A-Za-z]:)?[^\s:()\"'<>|]*[^\s:()\"'<>|.]\.[A-Za-z0-9_+]{1,6})"
 _C_EXT = frozenset({"c", "cc", "cpp", "cxx", "c++", "h", "hh", "hpp", "hxx", "cu", "cuh", "m", "mm", "inl"})
@@ -157,7 +157,7 @@ class ToolParser:
         self._py_file: tuple[str, str, int] | None = None  # path, line, lines since
 
     def feed(self, line: str) -> None:
-        line = _GHA_PREFIX.sub("", _ANSI.sub("", line).rstrip("\r\n"))
+        line = _GHA_PREFIX.sub("", strip_ansi(line).rstrip("\r\n"))
         try:
             self._feed(line)
         finally:
