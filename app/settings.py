@@ -37,6 +37,15 @@ class Settings(BaseSettings):
     anthropic_api_key: SecretStr | None = None
     anthropic_base_url: str = DEFAULT_ANTHROPIC_BASE_URL
     autofix_model: str = DEFAULT_MODEL
+    # The patch engine (jobs/patch): k attempts per job, budgets checked before every model call.
+    autofix_candidates: int = 3
+    autofix_max_steps: int = 30  # model calls per attempt
+    autofix_max_tokens: int = 2_000_000  # per job, all attempts, cached tokens included
+    autofix_max_dollars: float = 3.0  # per job, all attempts
+    autofix_providers: str = "anthropic"  # fallback order: "anthropic,openai-compat"
+    openai_compat_base_url: str | None = None  # e.g. http://127.0.0.1:11434/v1 (Ollama)
+    openai_compat_model: str | None = None
+    openai_compat_api_key: SecretStr | None = None
 
     redis_url: str | None = None
     autofix_data_dir: Path = Path("data")
@@ -87,9 +96,34 @@ class Settings(BaseSettings):
             raise ValueError(f"{v} is not a PEM private key")
         return v
 
-    @field_validator("github_api_url", "anthropic_base_url")
+    @field_validator("autofix_candidates", "autofix_max_steps", "autofix_max_tokens")
     @classmethod
-    def _http_url(cls, v: str) -> str:
+    def _positive_limit(cls, v: int) -> int:
+        if v <= 0:
+            raise ValueError("must be a positive integer")
+        return v
+
+    @field_validator("autofix_max_dollars")
+    @classmethod
+    def _positive_dollars(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError("must be a positive amount of dollars")
+        return v
+
+    @field_validator("autofix_providers")
+    @classmethod
+    def _known_providers(cls, v: str) -> str:
+        names = [n.strip() for n in v.split(",") if n.strip()]
+        unknown = [n for n in names if n not in ("anthropic", "openai-compat")]
+        if not names or unknown:
+            raise ValueError("must list anthropic and/or openai-compat, comma-separated")
+        return ",".join(names)
+
+    @field_validator("github_api_url", "anthropic_base_url", "openai_compat_base_url")
+    @classmethod
+    def _http_url(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
         parts = urlsplit(v)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"must be an http(s) URL, got {v!r}")
