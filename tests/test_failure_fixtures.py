@@ -22,12 +22,6 @@ FIXTURES = sorted(p.name.removesuffix(".meta.json") for p in LOGS.glob("*.meta.j
 
 # (check, fixture) → why the report and the meta still disagree, with every parser landed
 KNOWN_GAPS: dict[tuple[str, str], str] = {
-    ("failing_tests", "gha-pytorch-module-import-assertionerror"): (
-        "parsers: a module that fails at import under run_test.py yields no file-level failing id"
-    ),
-    ("failing_tests", "gha-pytorch-test-class-base-check"): (
-        "parsers: the failing class is named only in run_test.py's wrapper message"
-    ),
     ("frame", "pytest-incremental-errors-and-failures"): (
         "meta names the last failure's frame (test_step.py:11); the report keeps the first (a/test_db.py:2)"
     ),

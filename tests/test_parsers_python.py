@@ -52,9 +52,11 @@ def meta(name: str) -> dict[str, Any]:
 # Which parser carries each Python-ish fixture (the report combines them; here each is checked alone).
 PYTEST_FIXTURES = [
     "gha-pytorch-dynamo-nameerror-reruns",
+    "gha-pytorch-module-import-assertionerror",
     "gha-pytorch-pytest-distributed-timeout",
     "gha-pytorch-pytest-dynamo-runtimeerror",
     "gha-pytorch-pytest-keyboardinterrupt",
+    "gha-pytorch-test-class-base-check",
     "pytest-44-failures-assertion-rewriting",
     "pytest-incremental-errors-and-failures",
     "pytest-tb-native-44-failures",
@@ -69,12 +71,9 @@ TRACEBACK_FIXTURES = [
     "gha-pytorch-full-job-log-hf-offline",
     "gha-pytorch-importerror-missing-so",
     "gha-pytorch-linter-adapter-timeout",
-    "gha-pytorch-module-import-assertionerror",
-    "gha-pytorch-test-class-base-check",
 ]
-# Failing "tests" that no Python parser can read: pytorch's run_test.py names a whole file or
-# class, not a pytest node id; the report (or a pytorch-aware parser) has to add them.
-NOT_NODE_IDS = {"gha-pytorch-module-import-assertionerror", "gha-pytorch-test-class-base-check"}
+# pytest printed nothing for these: pytorch's run_test.py names the failing file or class
+RUN_TEST_WRAPPER = {"gha-pytorch-module-import-assertionerror", "gha-pytorch-test-class-base-check"}
 ALL_44 = {
     "pytest-44-failures-assertion-rewriting",
     "pytest-tb-native-44-failures",
@@ -176,11 +175,41 @@ def test_fixture_innermost_project_frame(name: str) -> None:
         pytest.fail(f"innermost project frame {innermost} is not {want}")
 
 
-@pytest.mark.parametrize("name", sorted(NOT_NODE_IDS))
-def test_fixture_without_node_ids_gives_no_false_ids(name: str) -> None:
-    assert PytestParser().result() is None
-    finding = parse_fixture(TracebackParser(), name)
-    assert finding.failing_tests == []
+@pytest.mark.parametrize("name", sorted(RUN_TEST_WRAPPER))
+def test_run_test_wrapper_fixture(name: str) -> None:
+    finding = parse_fixture(PytestParser(), name)
+    whole_file = name == "gha-pytorch-module-import-assertionerror"
+    assert finding.failure_class is (FailureClass.IMPORT_ERROR if whole_file else FailureClass.TEST_FAILURE)
+    assert parse_fixture(TracebackParser(), name).failing_tests == []  # a traceback alone names no test
+
+
+def test_run_test_wrapper_lines() -> None:
+    """Class lines belong to the next module reported failed; a file pytest already named a test in
+    adds nothing; a crash (signal) is not an error at import."""
+    lines = [
+        "Running inductor/test_a 1/2 ... [2026-07-24 18:47:00.269144][5722.385406931]",
+        "PRINTING LOG FILE of inductor/test_a 1/2 (test/test-reports/inductor.test_a_1.2_57d5_.log)",
+        "FAILED [0.0100s] inductor/test_a.py::TestA::test_one - AssertionError: 1 != 2",
+        "FINISHED PRINTING LOG FILE of inductor/test_a 1/2 (test/test-reports/inductor.test_a_1.2_57d5_.log)",
+        "inductor/test_a 1/2 failed!",
+        "PRINTING LOG FILE of test_b 1/1 (test/test-reports/test_b_1.1_57d5_.log)",
+        "TestB - failed. This test class should extend from torch.testing._internal.common_utils.TestCase"
+        " but it doesn't.",
+        "TestC - failed. This test class should extend from torch.testing._internal.common_utils.TestCase"
+        " but it doesn't.",
+        "test_b 1/1 failed!",
+        "test_c 1/1 failed! Received signal: SIGSEGV",
+        "Build failed!",
+    ]
+    finding = run_parser(PytestParser(), lines)
+    assert finding is not None
+    assert finding.failing_tests == [
+        "inductor/test_a.py::TestA::test_one",
+        "test_b.py::TestB",
+        "test_b.py::TestC",
+        "test_c.py",
+    ]
+    assert finding.failure_class is FailureClass.TEST_FAILURE
 
 
 def test_keyboard_interrupt_is_infrastructure() -> None:

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 
 from sandbox_runner.failure import MAX_ERROR_LINES, MAX_TESTS, FailureClass, Finding, Frame
+from sandbox_runner.parsers.pytorch_run_test import RunTestWrapper
 from sandbox_runner.parsers.pytraceback import (
     NATIVE_FRAME,
     Chain,
@@ -172,9 +173,12 @@ class PytestParser:
         self._interrupted = False
         self._running: str | None = None
         self._loose = TracebackReader()
+        self._wrapper = RunTestWrapper()  # pytorch's run_test.py, which runs pytest per test file
 
     def feed(self, line: str) -> None:
         line = clean(line)
+        if "failed" in line:
+            self._wrapper.feed(line)
         if line[:1] == "=" and (m := _SECTION.match(line)):
             self._seen = True
             self._after_summary = False
@@ -284,6 +288,8 @@ class PytestParser:
             node_id = f"{file}::{name}" if file else name
             if node_id not in self._flaky and len(ids) < MAX_TESTS:
                 ids.append(node_id)
+        ids, unrun = self._wrapper.merged(ids)
+        self._collection_error |= unrun
         # the same test printed relative to two roots ("dynamo/t.py::x", "test/dynamo/t.py::x")
         return [i for i in ids if not any(j != i and j.endswith("/" + i) for j in ids)]
 
