@@ -1,0 +1,83 @@
+"""What an issue's text (or a log excerpt) points at: tracebacks, file paths, identifiers, words.
+
+Pure text work. Tracebacks are read with sandbox_runner's own parsers, so an issue's pasted
+traceback and a CI log's give the same frames. Identifiers are what people quote: `backticked`,
+dotted (`pkg.mod.func`), called (`parse(`), snake_case or CamelCase words.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from sandbox_runner.failure import Frame
+from sandbox_runner.parsers.pytraceback import NATIVE_FRAME, TracebackParser, make_frame
+
+_PATH = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.py)(?:[:\"', ]+(?:line )?(\d+))?")
+_PYTEST_LOCATION = re.compile(r"^(?P<file>\S+?\.py):(?P<line>\d+):")
+_BACKTICK = re.compile(r"`([^`\n]{2,80})`")
+_DOTTED = re.compile(r"\b([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)\b")
+_CALLED = re.compile(r"\b([A-Za-z_]\w{2,})\(")
+_SHAPED = re.compile(r"\b([a-z]\w*_\w+|[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+)\b")
+_WORD = re.compile(r"[A-Za-z][a-z0-9]+|[A-Z]+(?![a-z])")
+_STOP = (
+    "the and for with that this from when not but are was were has have had into than then there "
+    "what which while will would should could can cannot does did doing done get got gets set use "
+    "used using self none true false return returns returned def class import raise raises error "
+    "errors exception test tests expected actual value values call called calls file line lines "
+    "python assert assertion traceback recent last most module object type str int list dict"
+)
+STOPWORDS = frozenset(_STOP.split())
+
+
+@dataclass
+class TextEvidence:
+    frames: list[Frame] = field(default_factory=list)  # outermost first, like a report's
+    paths: list[tuple[str, int | None]] = field(default_factory=list)
+    identifiers: list[str] = field(default_factory=list)  # dotted or plain, in order of appearance
+    words: set[str] = field(default_factory=set)  # lower-case, for the lexical search
+
+
+def parse_traceback_frames(text: str) -> list[Frame]:
+    parser = TracebackParser()
+    for line in text.splitlines():
+        parser.feed(line)
+    finding = parser.result()
+    return list(finding.frames) if finding else []
+
+
+def parse_location_frames(text: str) -> list[Frame]:
+    """Frames from pytest's `path.py:12: in func` lines and native `File "…", line N` lines."""
+    frames = []
+    for line in text.splitlines():
+        m = NATIVE_FRAME.match(line) or _PYTEST_LOCATION.match(line.strip())
+        if m:
+            func = m.groupdict().get("func")
+            frames.append(make_frame(m["file"], m["line"], func))
+    return frames
+
+
+def split_words(name: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(name.replace("_", " "))]
+
+
+def parse_text_evidence(text: str) -> TextEvidence:
+    ev = TextEvidence(frames=parse_traceback_frames(text))
+    seen: set[str] = set()
+
+    def add(ident: str) -> None:
+        ident = ident.strip("().:")
+        if ident and ident not in seen and not ident.endswith(".py"):
+            seen.add(ident)
+            ev.identifiers.append(ident)
+
+    for m in _PATH.finditer(text):
+        ev.paths.append((m[1], int(m[2]) if m[2] else None))
+    for quoted in _BACKTICK.findall(text):
+        for m in re.finditer(r"[A-Za-z_][\w.]*", quoted):
+            add(m[0])
+    for pattern in (_DOTTED, _CALLED, _SHAPED):
+        for m in pattern.finditer(text):
+            add(m[1])
+    ev.words = {w for w in split_words(text) if len(w) >= 3 and w not in STOPWORDS}
+    return ev

@@ -1,0 +1,302 @@
+"""Localization: rank the checkout's code regions by the evidence of a failure, without a model.
+
+Evidence, strongest first: the project frames of the traceback (innermost first) and the functions
+they sit in; for a failing PR, the functions its changed lines touch; the failing tests and what they
+call (what the failing line of a test calls above all, resolved through the test module's imports);
+symbols named in the error message and pytest's `where …` lines; frames of the other failures in the
+log excerpt; for an issue, the tracebacks, paths and identifiers quoted in its text and a lexical
+match of its words against symbol names. Nothing is imported or run: files are read and parsed
+with `ast`. The result is a `Context` within a token budget (see `snippets`).
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from jobs.patch.calls import called, resolve_call, resolve_test_id, statement_lines
+from jobs.patch.context import Context
+from jobs.patch.issue_evidence import (
+    STOPWORDS,
+    parse_location_frames,
+    parse_text_evidence,
+    split_words,
+)
+from jobs.patch.outline import Definition
+from jobs.patch.regions import Board
+from jobs.patch.snippets import render_context
+from jobs.patch.symbols import RepoIndex, is_test_path
+from sandbox_runner.failure import Frame
+from sandbox_runner.report import FailureReport, build_report
+
+FRAME = 10.0  # the innermost project frame outside the tests
+FRAME_DECAY = 0.7  # per frame outwards
+TEST_FRAME = 2.5
+FAILING_LINE_CALL = 6.0  # called on the line of the test that failed
+TEST_CALL = 3.0  # called elsewhere in a failing test
+INDIRECT = 0.35  # what those functions call, relative to them
+FRAME_LINE_CALL = 2.0  # called on the line where a project frame stopped
+FAILING_TEST = 2.0
+MESSAGE = 4.0
+EXCERPT_FRAME = 2.0
+CHANGED = 8.0
+ISSUE_FRAME = 0.8  # a traceback quoted in an issue, relative to one from a log
+NAMED = 5.0
+LEXICAL = 2.0
+MAX_TESTS = 20
+_IDENT = re.compile(r"[A-Za-z_][\w.]*")
+_WHERE = re.compile(r"^E\s+[+]?\s*(?:where|and)\b")
+_BUILTINS = frozenset(dir(builtins))
+
+
+def build_context(
+    checkout: Path,
+    *,
+    report: FailureReport | None = None,
+    issue_text: str | None = None,
+    changed_lines: dict[str, list[tuple[int, int]]] | None = None,
+    budget_tokens: int = 6000,
+) -> Context:
+    """Ranked locations, an outline of the files involved and numbered snippets of the top regions,
+    within `budget_tokens` (estimated as characters / 4)."""
+    index = RepoIndex.build(checkout)
+    board = Board()
+    test_lines: dict[tuple[str, str], int] = {}
+    if report is not None:
+        _frames(index, board, report.frames, 1.0, "traceback", test_lines)
+        _excerpt_frames(index, board, report.excerpt, test_lines)
+    if changed_lines:
+        _changed(index, board, changed_lines)
+    if report is not None:
+        _failing_tests(index, board, report.failing_tests, test_lines)
+        _message_symbols(index, board, _message_text(report))
+    if issue_text:
+        _issue(index, board, issue_text, test_lines)
+    return render_context(index, board.ranked(), budget_tokens)
+
+
+def _frames(
+    index: RepoIndex,
+    board: Board,
+    frames: list[Frame],
+    scale: float,
+    what: str,
+    test_lines: dict[tuple[str, str], int],
+) -> None:
+    depth = 0
+    for frame in reversed(frames):
+        path = index.map_path(frame.file, project=frame.project)
+        src = index.source(path) if path else None
+        if src is None or frame.line is None:
+            continue
+        if is_test_path(src.path):
+            region = board.add_line(src, frame.line, TEST_FRAME * scale, f"failing test's frame ({what})")
+            if region.symbol is not None:
+                test_lines.setdefault((src.path, region.symbol), frame.line)
+            continue
+        why = "innermost project frame" if depth == 0 else f"project frame #{depth + 1} from the innermost"
+        weight = FRAME * FRAME_DECAY**depth * scale
+        region = board.add_line(src, frame.line, weight, f"{why} ({what})")
+        d = next((x for x in src.defs if x.qualname == region.symbol), None)
+        if d is not None:
+            for call in called(d.node, statement_lines(d, frame.line)):
+                for path2, callee in resolve_call(index, src, d, call, board.files()):
+                    if callee.qualname != d.qualname:
+                        board.add_def(path2, callee, FRAME_LINE_CALL * scale, "called where a frame stopped")
+        depth += 1
+
+
+def _excerpt_frames(
+    index: RepoIndex, board: Board, excerpt: str, test_lines: dict[tuple[str, str], int]
+) -> None:
+    """Frames of every failure the log excerpt shows (the report keeps the first failure's only)."""
+    seen: dict[tuple[str, str | None, int], int] = {}
+    for frame in parse_location_frames(excerpt):
+        path = index.map_path(frame.file, project=frame.project)
+        src = index.source(path) if path else None
+        if src is None or frame.line is None:
+            continue
+        d = src.enclosing(frame.line)
+        if is_test_path(src.path):
+            if d is not None:
+                test_lines.setdefault((src.path, d.qualname), frame.line)
+            continue
+        key = (src.path, d.qualname if d else None, 0 if d else frame.line)
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] <= 3:
+            board.add_line(src, frame.line, EXCERPT_FRAME / seen[key], "in a failure's traceback")
+
+
+def _changed(index: RepoIndex, board: Board, changed: dict[str, list[tuple[int, int]]]) -> None:
+    spans = [(p, s, e) for p, ranges in changed.items() for s, e in ranges if p.endswith(".py")]
+    weight = max(2.0, CHANGED * min(1.0, 3 / max(1, len(spans))))
+    for path, start, end in spans:
+        src = index.source(path) if (index.root / path).is_file() else None
+        if src is None:
+            continue
+        hit = False
+        for d in src.defs:
+            if (
+                d.start <= end
+                and start <= d.end
+                and not any(c.start <= end and start <= c.end and c.depth > d.depth for c in src.defs)
+            ):
+                board.add_def(path, d, weight, "changed by the PR", start)
+                hit = True
+        if not hit:
+            board.add_line(src, start, weight, "changed by the PR")
+
+
+def _failing_tests(
+    index: RepoIndex, board: Board, test_ids: list[str], test_lines: dict[tuple[str, str], int]
+) -> None:
+    """Each failing test, and what it calls: votes summed over the tests, normalised by their number."""
+    votes: dict[tuple[str, str], tuple[float, int, Definition, str]] = {}
+    resolved = [r for r in (resolve_test_id(index, t) for t in test_ids[:MAX_TESTS]) if r and r[1]]
+    for path, test in resolved:
+        assert test is not None
+        board.add_def(path, test, FAILING_TEST, "failing test")
+        src = index.source(path)
+        assert src is not None
+        line = test_lines.get((path, test.qualname))
+        on_line = statement_lines(test, line) if line else None
+        for callee_path, callee, weight, why in _callees(index, board, src.path, test, on_line):
+            key = (callee_path, callee.qualname)
+            old = votes.get(key)
+            best = max(weight, old[0]) if old else weight
+            votes[key] = (
+                best,
+                (old[1] if old else 0) + 1,
+                callee,
+                why if not old or weight >= old[0] else old[3],
+            )
+    for (path, _), (weight, count, d, why) in votes.items():
+        board.add_def(path, d, weight * (0.5 + 0.5 * count / len(resolved)), why)
+
+
+def _callees(
+    index: RepoIndex, board: Board, path: str, test: Definition, on_line: tuple[int, int] | None
+) -> Iterable[tuple[str, Definition, float, str]]:
+    src = index.source(path)
+    assert src is not None
+    seen: set[tuple[str, str]] = set()
+    for call in called(test.node):
+        hot = on_line is not None and on_line[0] <= call.line <= on_line[1]
+        weight, why = (
+            (FAILING_LINE_CALL, "called on the test's failing line")
+            if hot
+            else (TEST_CALL, "called by a failing test")
+        )
+        for cpath, callee in resolve_call(index, src, test, call, board.files() | {path}):
+            if (cpath, callee.qualname) in seen:
+                continue
+            seen.add((cpath, callee.qualname))
+            yield cpath, callee, weight, why
+            csrc = index.source(cpath)
+            if csrc is None or callee.kind != "def":
+                continue
+            for inner in called(callee.node):
+                for ipath, icallee in resolve_call(index, csrc, callee, inner, {cpath}):
+                    if (ipath, icallee.qualname) not in seen and not is_test_path(ipath):
+                        yield ipath, icallee, weight * INDIRECT, "called by what a failing test calls"
+
+
+def _message_text(report: FailureReport) -> str:
+    where = [ln for ln in report.excerpt.splitlines() if _WHERE.match(ln)]
+    return "\n".join([report.exception_type or "", report.message or "", *where])
+
+
+def _names(text: str) -> list[str]:
+    out: list[str] = []
+    for m in _IDENT.finditer(text):
+        for name in {m[0], m[0].rsplit(".", 1)[-1]}:
+            if len(name) >= 3 and name not in _BUILTINS and name.lower() not in STOPWORDS and name not in out:
+                out.append(name)
+    return out
+
+
+def _message_symbols(index: RepoIndex, board: Board, text: str) -> None:
+    in_play = board.files()
+    for name in _names(text):
+        hits = []
+        for path in sorted(in_play):
+            src = index.source(path)
+            hits += [(path, d) for d in (src.named(name) if src else [])]
+        if not hits and "." not in name:
+            hits = _global_defs(index, name, limit=3)
+        for path, d in hits[:4]:
+            board.add_def(
+                path,
+                d,
+                MESSAGE / (2 if d.kind == "class" else 1) / len(hits[:4]) ** 0.5,
+                "named in the error message",
+            )
+
+
+def _global_defs(index: RepoIndex, name: str, limit: int) -> list[tuple[str, Definition]]:
+    places = index.names().get(name.rsplit(".", 1)[-1], [])
+    if not places or len(places) > limit:
+        return []
+    short, found = name.rsplit(".", 1)[-1], []
+    for path, line in places:
+        src = index.source(path)
+        d = next((x for x in (src.defs if src else []) if x.name == short and x.start <= line <= x.end), None)
+        if d is not None:
+            found.append((path, d))
+    return found
+
+
+def _issue(index: RepoIndex, board: Board, text: str, test_lines: dict[tuple[str, str], int]) -> None:
+    ev = parse_text_evidence(text)
+    _frames(index, board, ev.frames, ISSUE_FRAME, "issue's traceback", test_lines)
+    for raw, line in ev.paths:
+        path = index.map_path(raw)
+        src = index.source(path) if path else None
+        if src is not None and line is not None:
+            board.add_line(src, line, NAMED, "path and line quoted in the issue")
+    for ident in ev.identifiers[:40]:
+        found = index.resolve(ident) if "." in ident else None
+        if found is not None and found[1] is not None:
+            board.add_def(found[0], found[1], NAMED, "named in the issue")
+            continue
+        hits = _global_defs(index, ident, limit=5)
+        for path, d in hits:
+            board.add_def(path, d, NAMED / len(hits) ** 0.5, "named in the issue")
+    _lexical(index, board, ev.words, {p for p, _ in ev.paths})
+
+
+def _lexical(index: RepoIndex, board: Board, words: set[str], paths: set[str]) -> None:
+    """Symbol names sharing words with the issue; a file whose path shares words counts a little."""
+    if not words:
+        return
+    scored: list[tuple[float, str, int, str]] = []
+    for name, places in index.names().items():
+        tokens = set(split_words(name))
+        common = tokens & words
+        if not common or len(places) > 8:
+            continue
+        ratio = len(common) / len(tokens)
+        for path, line in places:
+            path_words = set(split_words(path.removesuffix(".py").replace("/", " ")))
+            bonus = 0.5 * len(path_words & words) + (1.0 if any(path.endswith(p) for p in paths) else 0)
+            scored.append((LEXICAL * ratio * math.log2(1 + len(common)) + bonus, path, line, name))
+    scored.sort(key=lambda s: -s[0])
+    for score, path, line, name in scored[:30]:
+        src = index.source(path)
+        d = next((x for x in (src.defs if src else []) if x.name == name and x.start <= line <= x.end), None)
+        if d is not None and score > 0:
+            board.add_def(path, d, score, "shares words with the issue")
+
+
+def context_json(
+    checkout: Path, *, log: str | None = None, issue_text: str | None = None, budget_tokens: int = 6000
+) -> dict[str, Any]:
+    """What `autofix fix --print-context` prints: the Context for a log file's text or an issue's."""
+    report = build_report(log) if log is not None else None
+    return build_context(
+        checkout, report=report, issue_text=issue_text, budget_tokens=budget_tokens
+    ).to_json()
