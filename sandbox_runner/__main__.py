@@ -1,4 +1,7 @@
-"""`python -m sandbox_runner report LOGFILE [--json]`: the FailureReport of a CI log."""
+"""`python -m sandbox_runner report LOGFILE [--json]`: the FailureReport of a CI log.
+
+`python -m sandbox_runner run --repo DIR --command CMD …`: the sandbox runs (sandbox_runner/cli_run.py).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from sandbox_runner.cli_run import add_run_parser, run_from_args
 from sandbox_runner.report import FailureReport, build_report
 
 EXCERPT_LINES_SHOWN = 30
@@ -19,7 +23,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     r = sub.add_parser("report", help="print the FailureReport of a CI job log")
     r.add_argument("logfile", help="a GitHub Actions job log, `gh run view --log` output or console output")
     r.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_run_parser(sub)
     args = p.parse_args(argv)
+    if args.command == "run" or hasattr(args, "test_command"):
+        return run_from_args(args)
     return run_report(args.logfile, as_json=args.json)
 
 

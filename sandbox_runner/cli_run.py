@@ -1,0 +1,113 @@
+"""The `run` subcommand: arguments to a RunConfig, one summary line per run on stdout.
+
+Exit status: 0 when every run produced its result.json (whatever the tests did), 2 on bad arguments
+or an unusable checkout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+from typing import Any
+
+from sandbox_runner.confine import Limits
+from sandbox_runner.result import Outcome, RunResult
+from sandbox_runner.run import SETUP_TIMEOUT_S, RunConfig, run_all
+from sandbox_runner.worktree import TreeError, git
+
+DEFAULTS = Limits()
+
+
+def add_run_parser(sub: Any) -> None:
+    r = sub.add_parser(
+        "run", help="run the test command on the baseline and on each candidate patch, confined"
+    )
+    r.add_argument("--repo", required=True, type=Path, help="a git checkout at the commit to test")
+    r.add_argument(
+        "--command", dest="test_command", required=True, help="the test command, run with sh -c in the tree"
+    )
+    r.add_argument("--setup", help="the set-up command (installs dependencies into $VIRTUAL_ENV)")
+    r.add_argument("--patch", action="append", default=[], type=Path, help="a candidate diff; id = file stem")
+    r.add_argument("--out", type=Path, default=Path("sandbox-out"), help="where OUT/<id>/result.json go")
+    r.add_argument("--timeout", type=float, default=DEFAULTS.timeout_s, help="wall-clock seconds per run")
+    r.add_argument(
+        "--setup-timeout", type=float, default=SETUP_TIMEOUT_S, help="wall-clock seconds for set-up"
+    )
+    r.add_argument("--cpu-seconds", type=int, default=DEFAULTS.cpu_seconds, help="CPU seconds per process")
+    r.add_argument(
+        "--memory-mb", type=int, default=DEFAULTS.memory_mb, help="memory of the run (0: no limit)"
+    )
+    r.add_argument("--max-processes", type=int, default=DEFAULTS.max_processes)
+    r.add_argument(
+        "--max-file-mb", type=int, default=DEFAULTS.max_file_mb, help="largest file a run may write"
+    )
+    r.add_argument("--max-output-mb", type=int, default=DEFAULTS.max_output_mb, help="output kept per run")
+    r.add_argument("--parallel", type=int, default=1, help="runs at once")
+    r.add_argument("--cache", type=Path, help="set-up environments, reused across runs and jobs")
+    r.add_argument(
+        "--forbid", action="append", default=[], help="a glob patches may not touch (adds to defaults)"
+    )
+    r.add_argument("--failing", action="append", default=[], help="a failing test id: write summary.json")
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    limits = Limits(
+        timeout_s=args.timeout,
+        cpu_seconds=args.cpu_seconds or None,
+        memory_mb=args.memory_mb or None,
+        max_processes=args.max_processes,
+        max_file_mb=args.max_file_mb,
+        max_output_mb=max(1, args.max_output_mb),
+    )
+    return RunConfig(
+        repo=args.repo.resolve(),
+        command=args.test_command,
+        out=args.out.resolve(),
+        setup=args.setup,
+        patches=tuple(p.resolve() for p in args.patch),
+        limits=limits,
+        setup_timeout_s=args.setup_timeout,
+        parallel=args.parallel,
+        cache=args.cache.resolve() if args.cache else None,
+        forbid=tuple(args.forbid),
+        failing=tuple(args.failing),
+    )
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    cfg = config_from_args(args)
+    missing = [str(p) for p in cfg.patches if not p.is_file()]
+    if missing:
+        print(f"sandbox_runner: no such patch file: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    try:
+        git(cfg.repo, "rev-parse", "--verify", "HEAD^{commit}")
+        results = run_all(cfg)
+    except (TreeError, ValueError) as e:
+        print(f"sandbox_runner: {e}", file=sys.stderr)
+        return 2
+    for result in results:
+        print(render_line(result), flush=True)
+    if cfg.failing:
+        try:  # the proof rules (sandbox_runner.proof) may not be in this build yet
+            summary = importlib.import_module("sandbox_runner.summary")
+        except ImportError as e:
+            print(f"sandbox_runner: no summary.json: {e}", file=sys.stderr)
+        else:
+            summary.write_summary(cfg.out, results, list(cfg.failing))
+    return 0
+
+
+def render_line(r: RunResult) -> str:
+    """`candidate: what happened` in a few words."""
+    if r.patch is not None and not r.patch.applied:
+        return f"{r.candidate_id}: patch refused: {r.patch.reason}"
+    if r.exit_code is None and not r.timed_out:
+        return f"{r.candidate_id}: not run: {r.log_tail.splitlines()[0] if r.log_tail else 'unknown reason'}"
+    ended = "timed out" if r.timed_out else f"exit {r.exit_code}"
+    failed = sum(t.outcome in (Outcome.FAILED, Outcome.ERROR) for t in r.tests)
+    tests = f", {len(r.tests)} tests ({r.tests_source}), {failed} failed" if r.tests else ""
+    limits = f", limits hit: {', '.join(r.limits_hit)}" if r.limits_hit else ""
+    return f"{r.candidate_id}: {ended} in {r.duration_s:.1f}s{tests}{limits}"
