@@ -71,7 +71,8 @@ class Usage:
 @dataclass
 class Candidate:
     """One proposed patch. `diff` is `git diff` output, normalised; `outcome` says how the attempt ended
-    ("submitted", "budget_exhausted", "no_submission", "guard_rejected", "model_error", ...)."""
+    ("submitted", "budget_exhausted", "no_submission", "no_change", "guard_rejected",
+    "integrity_rejected", "model_error"); `detail` says why in one line."""
 
     id: str
     strategy: str
@@ -82,6 +83,7 @@ class Candidate:
     steps: int = 0
     agreement: int = 1  # how many attempts produced this same diff
     rejected_because: list[str] = field(default_factory=list)  # guard / test-integrity reasons
+    detail: str = ""  # one line on how it ended, e.g. which budget ran out and by how much
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

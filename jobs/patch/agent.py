@@ -1,0 +1,177 @@
+"""The model loop of one attempt: a pure core that yields what it needs next, and a driver.
+
+`converse` decides: it keeps the conversation, asks for a model turn (`NeedModel`) or for tool results
+(`NeedTools`), nudges a reply without tool calls (twice, then the attempt ends `no_submission`), and ends
+`submitted` only when `submit_diagnosis` was called with valid input. It does no I/O, so a test, the
+worker and the local CLI drive the same core.
+
+`run_attempt` drives it: before every model call it reserves the call's worst case on the job budget
+(steps, tokens, dollars) and ends the attempt `budget_exhausted` when refused; it waits out 429/529 as
+`retry-after` says (each retry is checked against the budget again), moves to the next provider when one
+is unavailable, and runs tools in the attempt's own workspace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+from jobs.patch.budget import JobBudget, estimate_tokens
+from jobs.patch.context import Diagnosis, Usage
+from jobs.patch.prompts import render
+from jobs.patch.provider import ModelRequest, ModelTurn, RateLimited, Rejected, ToolCall, Unavailable
+from jobs.patch.providers import ProviderChain
+from jobs.patch.tools import TOOLS, ToolResult, Workspace, run_tool
+
+MAX_OUTPUT = 8192  # tokens per model call
+MAX_NUDGES = 2
+MAX_RATE_LIMITED = 4  # rate-limited tries of one call before the attempt gives up
+MAX_WAIT = 120.0  # the longest retry-after waited out in-process; longer ends the attempt
+
+
+@dataclass(frozen=True)
+class NeedModel:
+    messages: list[dict[str, Any]]
+    step: int  # model calls made so far in this attempt
+
+
+@dataclass(frozen=True)
+class NeedTools:
+    calls: list[ToolCall]
+
+
+@dataclass(frozen=True)
+class Stop:
+    """The driver could not get a turn: budget refused, provider errors."""
+
+    outcome: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Ending:
+    outcome: str  # submitted | no_submission | budget_exhausted | model_error
+    detail: str
+    steps: int
+    diagnosis: Diagnosis | None = None
+
+
+Need = NeedModel | NeedTools
+Answer = ModelTurn | Stop | list[ToolResult]
+
+
+def _tool_results(calls: list[ToolCall], results: list[ToolResult]) -> list[dict[str, Any]]:
+    return [
+        {"type": "tool_result", "tool_use_id": c.id, "content": r.text or "(empty)", "is_error": r.is_error}
+        for c, r in zip(calls, results, strict=True)
+    ]
+
+
+def converse(first: dict[str, Any]) -> Generator[Need, Answer, Ending]:
+    """The loop's decisions, from the first user turn to an Ending."""
+    messages, steps, nudges = [first], 0, 0
+    while True:
+        answer = yield NeedModel(list(messages), steps)
+        if isinstance(answer, Stop):
+            return Ending(answer.outcome, answer.detail, steps)
+        assert isinstance(answer, ModelTurn)
+        steps += 1
+        messages.append({"role": "assistant", "content": answer.content or [{"type": "text", "text": "…"}]})
+        if not answer.calls:
+            nudges += 1
+            if nudges > MAX_NUDGES:
+                return Ending("no_submission", f"{nudges} replies without a tool call", steps)
+            messages.append({"role": "user", "content": [{"type": "text", "text": render("nudge")}]})
+            continue
+        results = yield NeedTools(answer.calls)
+        assert isinstance(results, list)
+        messages.append({"role": "user", "content": _tool_results(answer.calls, results)})
+        diagnosis = next((r.diagnosis for r in results if r.diagnosis is not None), None)
+        if diagnosis is not None:
+            return Ending("submitted", "diagnosis submitted", steps, diagnosis)
+
+
+@dataclass
+class Engine:
+    """What attempts share within a job."""
+
+    providers: ProviderChain
+    budget: JobBudget
+    system: str
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    max_output: int = MAX_OUTPUT
+    models_used: set[str] = field(default_factory=set)
+
+
+@dataclass
+class AttemptResult:
+    ending: Ending
+    usage: Usage
+
+
+def backoff(tries: int) -> float:
+    return float(min(30, 2 ** (tries - 1)))
+
+
+async def call_model(engine: Engine, need: NeedModel, usage: Usage) -> ModelTurn | Stop:
+    """One model turn for `need`, within budget, through rate limits and provider fallback."""
+    limited = 0
+    while (provider := engine.providers.current()) is not None:
+        request = ModelRequest(engine.system, TOOLS, need.messages, engine.max_output)
+        size = estimate_tokens([request.system, request.tools, request.messages])
+        held = engine.budget.reserve(
+            steps=need.step, price=provider.price, input_tokens=size, max_output=request.max_tokens
+        )
+        if isinstance(held, str):
+            return Stop("budget_exhausted", held)
+        try:
+            turn = await provider.complete(request)
+        except RateLimited as e:
+            engine.budget.release(held)
+            limited += 1
+            wait = e.retry_after if e.retry_after is not None else backoff(limited)
+            if limited >= MAX_RATE_LIMITED or wait > MAX_WAIT:
+                return Stop("model_error", f"{e} (gave up after {limited} tries, asked to wait {wait:.0f}s)")
+            await engine.sleep(wait)
+            continue
+        except Unavailable as e:
+            engine.budget.release(held)
+            engine.providers.mark_down(provider, str(e))
+            continue
+        except Rejected as e:
+            engine.budget.release(held)
+            return Stop("model_error", str(e))
+        engine.budget.settle(held, turn.usage)
+        usage.add(turn.usage)
+        engine.models_used.add(f"{provider.name}:{turn.model}")
+        return turn
+    return Stop("model_error", f"no model provider available ({engine.providers.why_none()})")
+
+
+async def run_attempt(
+    engine: Engine,
+    workspace: Workspace,
+    first: dict[str, Any],
+    on_first_call: Callable[[], None] | None = None,
+) -> AttemptResult:
+    """Drive `converse` to its Ending with real model calls and tools."""
+    usage = Usage()
+    core = converse(first)
+    need = next(core)
+    try:
+        while True:
+            if isinstance(need, NeedModel):
+                answer: Answer = await call_model(engine, need, usage)
+                if on_first_call is not None:
+                    on_first_call()
+                    on_first_call = None
+            else:
+                answer = [run_tool(workspace, call) for call in need.calls]
+            need = core.send(answer)
+    except StopIteration as done:
+        return AttemptResult(done.value, usage)
+    finally:
+        if on_first_call is not None:
+            on_first_call()
