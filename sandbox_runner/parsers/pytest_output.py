@@ -146,6 +146,15 @@ class _Block:
         return head.replace(".", "::") + bracket + param, False
 
 
+def _order_key(chain: Chain) -> tuple[tuple[str, ...], int] | None:
+    """Where a failure's test sits, for ordering: its outermost project frame's path parts and line
+    (pytest's own frames come first in a native traceback)."""
+    frame = next((f for f in chain.frames if f.project), None)
+    if frame is None:
+        return None
+    return tuple(frame.file.replace("\\", "/").split("/")), frame.line or 0
+
+
 class PytestParser:
     """pytest output in every `--tb` style, with `-ra` summaries, xdist, reruns and subtests."""
 
@@ -162,6 +171,7 @@ class PytestParser:
         self._first: Chain | None = None  # the first failure's traceback (FAILURES before ERRORS)
         self._first_lines: list[str] = []
         self._first_is_error = False
+        self._first_key: tuple[tuple[str, ...], int] | None = None
         self._loose_first: Chain | None = None  # a traceback outside any failure section
         self._interrupted_ids: set[str] = set()
         self._summary_is_error = False
@@ -217,9 +227,8 @@ class PytestParser:
             block.e_lines.append(cap(rest))
         block.close()
         is_error = self._section == "ERRORS"
-        if (self._first is None or (self._first_is_error and not is_error)) and (
-            block.chain.exceptions or block.chain.frames
-        ):
+        # one location per failure, the innermost: not where the test sits, so printed order decides
+        if (block.chain.exceptions or block.chain.frames) and self._comes_first(None, is_error):
             self._first, self._first_is_error = block.chain, is_error
 
     def _status_line(self, line: str) -> None:
@@ -256,6 +265,24 @@ class PytestParser:
             if len(self._flaky) < MAX_TESTS:
                 self._flaky[node_id] = None
 
+    def _comes_first(self, key: tuple[tuple[str, ...], int] | None, is_error: bool) -> bool:
+        """Whether a failure precedes the one kept: a test failure before an error (at setup, at
+        collection), and among those the first in the suite's own order, by test file and line
+        (its outermost frame), which is the printed order of a plain run and stays put when xdist
+        or a random order shuffles the printing, so reruns report the same failure."""
+        if self._first is None or (self._first_is_error and not is_error):
+            self._first_key = key
+            return True
+        if (
+            is_error != self._first_is_error
+            or key is None
+            or self._first_key is None
+            or key >= self._first_key
+        ):
+            return False
+        self._first_key = key
+        return True
+
     def _add_failed(self, node_id: str) -> None:
         self._flaky.pop(node_id, None)
         if node_id not in self._failed:
@@ -269,9 +296,7 @@ class PytestParser:
             return
         block.close()
         is_error = block.kind == "error" or block.title.startswith("ERROR ")
-        if (self._first is None or (self._first_is_error and not is_error)) and (
-            block.chain.exceptions or block.e_lines
-        ):
+        if (block.chain.exceptions or block.e_lines) and self._comes_first(_order_key(block.chain), is_error):
             self._first, self._first_lines, self._first_is_error = block.chain, block.e_lines, is_error
         name = block.test_name()
         if name is None or block.kind == "rerun":
