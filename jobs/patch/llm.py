@@ -65,7 +65,7 @@ def parse_message(message: Message, price: Price) -> ModelTurn:
             content.append({"type": "text", "text": block.text})
         elif block.type == "tool_use":
             given = block.input if isinstance(block.input, dict) else None
-            content.append({"type": "tool_use", "id": block.id, "name": block.name, "input": block.input})
+            content.append({"type": "tool_use", "id": block.id, "name": block.name, "input": given or {}})
             calls.append(ToolCall(block.id, block.name, given, raw=str(block.input)))
     u = message.usage
     usage = Usage(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from string import Template
+from typing import Any
 
 from jobs.patch.context import Context
 from sandbox_runner.redact import redact
@@ -95,3 +96,14 @@ def render_task(task: Task, strategy: str) -> str:
     )
     report_block = fence("failure report from the CI log", details)
     return render("task_check", report=report_block, memory=memory, strategy=approach)
+
+
+def build_first_message(context: Context, task: Task, strategy: str) -> dict[str, Any]:
+    """The first user turn: the repository context (the cached, shared block), then the task."""
+    return {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": render_context(context)},
+            {"type": "text", "text": render_task(task, strategy)},
+        ],
+    }

@@ -6,7 +6,9 @@ an `anthropic-version` header required, errors as `{"type": "error", "error": {.
 with the same id in the `request-id` header.
 
 Implemented so far:
-  GET /v1/models   the models, newest first, paginated by `limit`, `after_id`, `before_id`
+  GET /v1/models     the models, newest first, paginated by `limit`, `after_id`, `before_id`
+  POST /v1/messages  validated as the API does (see anthropic_messages), answered from the turns a test
+                     scripted with `state.script(...)`; every body is kept in `state.bodies`
 """
 
 from __future__ import annotations
@@ -27,6 +29,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tests.fakes import RequestLog, SeenRequest
+from tests.fakes.anthropic_messages import (
+    InvalidRequest,
+    Script,
+    Scripted,
+    message_body,
+    simulate_usage,
+    validate,
+)
 
 DEFAULT_PAGE = 20
 MAX_PAGE = 1000
@@ -67,6 +77,14 @@ class AnthropicState:
     models: list[Model] = field(default_factory=lambda: list(DEFAULT_MODELS))
     requests: list[SeenRequest] = field(default_factory=list)
     organization_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    turns: Script = field(default_factory=Script)
+    bodies: list[dict[str, Any]] = field(default_factory=list)  # every POST /v1/messages body, parsed
+    cache: set[str] = field(default_factory=set)  # prefixes written to the simulated prompt cache
+    min_cacheable_tokens: int = 0
+
+    def script(self, *turns: Scripted, when: str = "") -> None:
+        """Queue turns; with `when`, only for requests whose first message contains that text."""
+        self.turns.add(when, turns)
 
     def seen(self, method: str, path: str) -> list[SeenRequest]:
         return [r for r in self.requests if r.method == method and r.path == path]
@@ -146,6 +164,29 @@ async def list_models(request: Request) -> Response:
     return _respond(request, 200, page_of_models(state.models, dict(request.query_params)), new_request_id())
 
 
+async def create_message(request: Request) -> Response:
+    state: AnthropicState = request.app.state.anthropic
+    authenticate(state, {k.lower(): v for k, v in request.headers.items()})
+    try:
+        body = json.loads(await request.body())
+    except ValueError:
+        raise ApiError(400, "There was an error parsing the body of your request") from None
+    state.bodies.append(body)
+    try:
+        validate(body, [m.id for m in state.models])
+    except InvalidRequest as e:
+        raise ApiError(e.status, e.message) from None
+    turn = state.turns.next_for(body)
+    if turn is None:
+        raise ApiError(500, "fake: no scripted turn left for this request")
+    if turn.status >= 400:
+        response = _error(request, turn.status, turn.message)
+        response.headers.update(turn.headers)
+        return response
+    usage = turn.usage or simulate_usage(body, state.cache, state.min_cacheable_tokens)
+    return _respond(request, 200, message_body(body, turn, usage), new_request_id())
+
+
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     return _error(request, exc.status, exc.message)
@@ -159,7 +200,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 def build_app(state: AnthropicState) -> Starlette:
     app = Starlette(
-        routes=[Route("/v1/models", list_models, methods=["GET"])],
+        routes=[
+            Route("/v1/models", list_models, methods=["GET"]),
+            Route("/v1/messages", create_message, methods=["POST"]),
+        ],
         middleware=[Middleware(RequestLog, seen=state.requests)],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},
     )
