@@ -4,8 +4,8 @@ live, and an Engine wired to them."""
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -108,16 +108,22 @@ def openai_provider(url: str, model: str = "qwen2.5-coder:7b") -> OpenAICompatPr
     return OpenAICompatProvider(base_url=url, model=model, timeout=20)
 
 
-def engine(
+@asynccontextmanager
+async def engine(
     *providers: Provider, limits: Limits = ROOMY, clock: Clock | None = None, max_output: int = 1024
-) -> Engine:
-    return Engine(
+) -> AsyncIterator[Engine]:
+    """An Engine over `providers`, closed on exit."""
+    eng = Engine(
         providers=ProviderChain(list(providers)),
         budget=JobBudget(limits),
         system=render("system"),
         sleep=(clock or Clock()).sleep,
         max_output=max_output,
     )
+    try:
+        yield eng
+    finally:
+        await eng.providers.aclose()
 
 
 def fix_script(path: str = "calc/stats.py") -> list[Any]:

@@ -25,7 +25,7 @@ class Price:
 
 
 def _claude(input_price: float, output_price: float) -> Price:
-    return Price(input_price, output_price, input_price * 1.25, input_price * 0.1)
+    return Price(input_price, output_price, round(input_price * 1.25, 4), round(input_price * 0.1, 4))
 
 
 PRICES: dict[str, Price] = {

@@ -1,0 +1,138 @@
+"""Providers: the OpenAI-compatible one over a fake chat-completions server, fallback from one provider to
+the next (before the first call and mid-attempt), and building the chain from the settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.settings import SettingsError
+from jobs.patch.agent import run_attempt
+from jobs.patch.llm import AnthropicProvider
+from jobs.patch.openai_compat import OpenAICompatProvider
+from jobs.patch.providers import build_chain
+from jobs.patch.tools import Workspace
+from tests.fakes.anthropic_messages import error, reply, tool_use
+from tests.fakes.openai_compat import ChatTurn, call
+from tests.github_support import Clock
+from tests.patch_support import (
+    BUGGY,
+    DIAGNOSIS,
+    FIXED,
+    anthropic_provider,
+    engine,
+    first_message,
+    make_repo,
+    openai_provider,
+    served_anthropic,
+    served_openai,
+)
+from tests.support import free_port, make_settings
+
+FIX = {"command": "str_replace", "path": "calc/stats.py", "old_str": BUGGY, "new_str": FIXED}
+
+
+async def test_the_openai_compatible_provider_runs_the_whole_loop(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path)
+    with served_openai() as fake:
+        fake.state.script(
+            ChatTurn(tool_calls=[call("editor", "{not json")]),
+            ChatTurn(content="Let me fix it.", tool_calls=[call("editor", FIX)]),
+            ChatTurn(tool_calls=[call("submit_diagnosis", DIAGNOSIS)]),
+        )
+        async with engine(openai_provider(fake.url)) as eng:
+            result = await run_attempt(eng, Workspace(repo), first_message())
+    assert result.ending.outcome == "submitted"
+    assert FIXED in (repo / "calc/stats.py").read_text()
+    second = fake.state.bodies[1]["messages"]
+    assert [m["role"] for m in second] == ["system", "user", "assistant", "tool"]
+    assert second[3]["content"].startswith("Error: the input to editor was not a JSON object: '{not json'")
+    assert fake.state.bodies[0]["tools"][0]["function"]["name"] == "editor"
+    assert result.usage.calls == 3
+    assert result.usage.dollars == 0  # self-hosted
+    assert result.usage.input_tokens == 360
+
+
+async def test_an_unreachable_anthropic_falls_back_to_the_next_provider(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path)
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    with served_openai() as fake:
+        fake.state.script(
+            ChatTurn(tool_calls=[call("editor", FIX)]),
+            ChatTurn(tool_calls=[call("submit_diagnosis", DIAGNOSIS)]),
+        )
+        async with engine(anthropic_provider(nowhere), openai_provider(fake.url)) as eng:
+            result = await run_attempt(eng, Workspace(repo), first_message())
+            assert "anthropic unreachable" in eng.providers.down["anthropic"]
+    assert result.ending.outcome == "submitted"
+    assert len(fake.state.bodies) == 2
+
+
+async def test_a_provider_failing_mid_attempt_hands_the_conversation_over(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path)
+    with served_anthropic() as anthropic, served_openai() as openai:
+        anthropic.state.script(
+            reply(tool_use("editor", {"command": "view", "path": "calc/stats.py"})),
+            error(500, "Internal server error"),
+        )
+        openai.state.script(
+            ChatTurn(tool_calls=[call("editor", FIX)]),
+            ChatTurn(tool_calls=[call("submit_diagnosis", DIAGNOSIS)]),
+        )
+        async with engine(anthropic_provider(anthropic.url), openai_provider(openai.url)) as eng:
+            result = await run_attempt(eng, Workspace(repo), first_message())
+            assert eng.models_used == {"anthropic:claude-sonnet-4-6", "openai-compat:qwen2.5-coder:7b"}
+    assert result.ending.outcome == "submitted"
+    handed = openai.state.bodies[0]["messages"]
+    assert [m["role"] for m in handed] == ["system", "user", "assistant", "tool"]
+    assert handed[2]["tool_calls"][0]["function"]["name"] == "editor"
+    assert "return sum(values)" in handed[3]["content"]
+    assert result.usage.calls == 3
+    assert result.usage.dollars > 0  # the anthropic call is paid for, the local ones are not
+
+
+async def test_a_refused_key_is_unavailable_and_with_no_other_provider_the_attempt_says_why(
+    tmp_path: Path,
+) -> None:
+    repo = make_repo(tmp_path)
+    with served_anthropic() as fake:
+        async with engine(anthropic_provider(fake.url, key="sk-ant-wrong")) as eng:
+            result = await run_attempt(eng, Workspace(repo), first_message())
+    assert result.ending.outcome == "model_error"
+    assert result.ending.detail.startswith("no model provider available (anthropic: anthropic 401")
+    assert fake.state.bodies == []
+
+
+async def test_openai_compatible_rate_limits_are_waited_out(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path)
+    clock = Clock()
+    with served_openai() as fake:
+        fake.state.script(
+            ChatTurn(status=429, headers={"retry-after": "2"}),
+            ChatTurn(status=503, headers={"retry-after-ms": "1500"}),
+            ChatTurn(tool_calls=[call("submit_diagnosis", DIAGNOSIS)]),
+        )
+        async with engine(openai_provider(fake.url), clock=clock) as eng:
+            result = await run_attempt(eng, Workspace(repo), first_message())
+    assert clock.slept == [2.0, 1.5]
+    assert result.ending.outcome == "submitted"
+
+
+def test_the_chain_follows_the_configured_order() -> None:
+    settings = make_settings(
+        autofix_providers="openai-compat,anthropic",
+        anthropic_api_key="sk-ant-x",
+        openai_compat_base_url="http://127.0.0.1:11434/v1",
+        openai_compat_model="qwen2.5-coder:32b",
+    )
+    chain = build_chain(settings)
+    assert [type(p) for p in chain.providers] == [OpenAICompatProvider, AnthropicProvider]
+    assert [p.model for p in chain.providers] == ["qwen2.5-coder:32b", "claude-sonnet-4-6"]
+
+
+def test_a_configured_provider_missing_its_settings_is_named() -> None:
+    with pytest.raises(SettingsError, match="OPENAI_COMPAT_BASE_URL is not set"):
+        build_chain(make_settings(autofix_providers="anthropic,openai-compat", anthropic_api_key="k"))
+    with pytest.raises(ValueError, match="anthropic and/or openai-compat"):
+        make_settings(autofix_providers="anthropic,gpt")
