@@ -97,7 +97,14 @@ class Finding:
 
 
 class LineParser(Protocol):
-    """A streaming parser: `feed` every cleaned line in order, then read `result`."""
+    """A streaming parser: `feed` every cleaned line in order, then read `result`.
+
+    A cleaned line is what `logclean.LogCleaner` yields, and parsers rely on it rather than clean
+    again: no line ending, no ANSI escape sequences, no leading Actions timestamp (nor the
+    `gh run view` job and step columns), `\r` progress overwrites resolved to the last part,
+    `##[error]`-style markers reduced to their text, at most `logclean.MAX_LINE_CHARS` long. A
+    caller with raw text runs it through `logclean.clean_lines` first.
+    """
 
     name: str
 

@@ -9,7 +9,6 @@ import re
 from collections import deque
 
 from sandbox_runner.failure import MAX_ERROR_LINES, MAX_MESSAGE_CHARS, FailureClass, Finding
-from sandbox_runner.logclean import strip_ansi
 
 _ERROR = re.compile(
     r"##\[error\]|Error:|(?<![\w-])error:|(?<![\w-])ERROR:|\[ERROR\]|KeyboardInterrupt|\bFAILED\b|\bfatal:"
@@ -78,7 +77,6 @@ class GenericParser:
     def feed(self, line: str) -> None:
         if not _MAYBE.search(line):
             return
-        line = strip_ansi(line).rstrip("\r\n")
         if line.lstrip().startswith(_NOT_OUTPUT):
             return
         if m := _EXCEPTION.match(line):

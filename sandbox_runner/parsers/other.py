@@ -21,11 +21,6 @@ from sandbox_runner.failure import (
     Frame,
     Location,
 )
-from sandbox_runner.logclean import strip_ansi
-
-
-def _clean(line: str) -> str:
-    return strip_ansi(line).rstrip("\r\n")
 
 
 def _cap(text: str) -> str:
@@ -114,7 +109,6 @@ class JavaParser:
         self._in_goal = False
 
     def feed(self, line: str) -> None:
-        line = _clean(line)
         if (line.startswith("[ERROR]") or self._in_goal) and self._feed_compile(line):
             return
         if line.startswith("e: ") and (m := _KOTLIN.match(line)):
@@ -254,7 +248,6 @@ class JsParser:
         self._fail_file: str | None = None
 
     def feed(self, line: str) -> None:
-        line = _clean(line)
         if self._feed_names(line):
             return
         maybe_exc = "Error" in line or "Exception" in line
@@ -376,7 +369,6 @@ class GoParser:
         self._build: list[Location] = []
 
     def feed(self, line: str) -> None:
-        line = _clean(line)
         go_file = ".go:" in line
         if line.startswith("=== ") and (m := _GO_RUN.match(line)):
             self._running = m["test"]

@@ -14,7 +14,6 @@ from sandbox_runner.parsers.pytraceback import (
     Chain,
     TracebackReader,
     cap,
-    clean,
     make_frame,
     parse_exception_line,
     push_capped,
@@ -186,7 +185,6 @@ class PytestParser:
         self._wrapper = RunTestWrapper()  # pytorch's run_test.py, which runs pytest per test file
 
     def feed(self, line: str) -> None:
-        line = clean(line)
         if "failed" in line:
             self._wrapper.feed(line)
         if line[:1] == "=" and (m := _SECTION.match(line)):

@@ -15,9 +15,7 @@ from sandbox_runner.failure import (
     Frame,
     is_project_path,
 )
-from sandbox_runner.logclean import strip_ansi
 
-_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z(?: |$)")
 _TRACEBACK = re.compile(r"^(?P<indent>\s*)Traceback \(most recent call last\):\s*$")
 NATIVE_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>.+?))?\s*$')
 _CHAIN = re.compile(
@@ -28,14 +26,6 @@ _EXC_NAME = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*"
 _EXC_LINE = re.compile(rf"^(?P<type>{_EXC_NAME})(?::\s?(?P<msg>.*))?$")
 _MAX_STRAY = 8  # unrelated lines tolerated inside a traceback (stdout and stderr interleave in CI)
 _EXC_SUFFIX = re.compile(r"(?:Error|Exception|Warning|Interrupt|Exit|Failed|Failure|Expired|Timeout)$")
-
-
-def clean(line: str) -> str:
-    """Tolerate what a cleaner may have missed: ANSI codes, timestamps and line endings."""
-    line = strip_ansi(line)
-    if line[:1].isdigit():
-        line = _TIMESTAMP.sub("", line)
-    return line.rstrip("\r\n")
 
 
 def cap(text: str) -> str:
@@ -203,7 +193,7 @@ class TracebackParser:
         self._count = 0
 
     def feed(self, line: str) -> None:
-        done = self._reader.feed(clean(line))
+        done = self._reader.feed(line)
         if done is not None:
             self._take(done)
 

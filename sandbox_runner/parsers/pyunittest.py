@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from sandbox_runner.failure import MAX_TESTS, FailureClass, Finding, Frame
-from sandbox_runner.parsers.pytraceback import Chain, TracebackReader, clean, finding_from_chain, make_frame
+from sandbox_runner.parsers.pytraceback import Chain, TracebackReader, finding_from_chain, make_frame
 
 _UNITTEST_HEADER = re.compile(
     r"^(?P<kind>FAIL|ERROR|UNEXPECTED SUCCESS): (?P<name>\S+) \((?P<where>[^)]+)\)(?: \(.*\))?\s*$"
@@ -58,7 +58,6 @@ class UnittestParser(_FirstChain):
         self._in_block = False
 
     def feed(self, line: str) -> None:
-        line = clean(line)
         if m := _UNITTEST_HEADER.match(line):
             self._take(self._reader.close())
             name, where = m["name"], m["where"]
@@ -85,7 +84,6 @@ class DoctestParser(_FirstChain):
         self._in_block = False
 
     def feed(self, line: str) -> None:
-        line = clean(line)
         if m := _DOCTEST_FILE.match(line):
             self._pending = (m["file"], m["line"], m["name"])
             return

@@ -13,7 +13,6 @@ import re
 from dataclasses import dataclass, replace
 
 from sandbox_runner.failure import MAX_ERROR_LINES, MAX_MESSAGE_CHARS, FailureClass, Finding, Location
-from sandbox_runner.logclean import strip_ansi
 
 _GHA_PREFIX = re.compile(r"^##\[(?:error|warning)\]")
 _PATH = r"(?P<path>(?:[A-Za-z]:)?[^\s:()\"'<>|]*[^\s:()\"'<>|.]\.[A-Za-z0-9_+]{1,6})"
@@ -157,7 +156,8 @@ class ToolParser:
         self._py_file: tuple[str, str, int] | None = None  # path, line, lines since
 
     def feed(self, line: str) -> None:
-        line = _GHA_PREFIX.sub("", strip_ansi(line).rstrip("\r\n"))
+        if line.startswith("##["):  # a marker the cleaner did not know
+            line = _GHA_PREFIX.sub("", line)
         try:
             self._feed(line)
         finally:
