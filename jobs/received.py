@@ -12,6 +12,7 @@ from typing import Any
 
 from app.audit import append_audit
 from jobs import names
+from jobs.sandbox.signals import post_run_finished
 
 log = logging.getLogger("autofix.jobs")
 JSON = dict[str, Any]
@@ -42,7 +43,10 @@ async def run_command(ctx: JSON, request: JSON) -> JSON:
 
 
 async def sandbox_finished(ctx: JSON, request: JSON) -> JSON:
-    """The sandbox workflow finished. Records what it received (the waiting job is woken in issue 4)."""
+    """The sandbox workflow finished: wake the ActionsSandbox waiting on it (jobs/sandbox/signals.py)."""
+    await post_run_finished(
+        ctx["redis"], request.get("display_title"), int(request["run_id"]), request.get("conclusion")
+    )
     return await _record(ctx, names.SANDBOX_FINISHED, request)
 
 

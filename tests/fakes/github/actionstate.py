@@ -9,7 +9,7 @@ from blob storage.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # state.py holds an `Actions`
     from tests.fakes.github.state import User
@@ -82,3 +82,4 @@ class Actions:
     blobs: dict[str, Blob] = field(default_factory=dict)  # key in /_blobs/{key} -> blob
     blob_ttl: float = BLOB_TTL_S
     artifact_retention_s: float = 90 * 86400
+    sandbox: Any = None  # sandboxexec.SandboxFaults: how dispatched sandbox workflow runs misbehave

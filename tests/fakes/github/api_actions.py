@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tests.fakes.github import actionruns, events, gitstore
+from tests.fakes.github import actionruns, events, gitstore, sandboxexec
 from tests.fakes.github.actionshapes import render_job, render_run, render_workflow
 from tests.fakes.github.actionstate import WorkflowRun
 from tests.fakes.github.auth import require
@@ -76,7 +76,8 @@ async def dispatch(request: Request) -> Response:
     inputs = check_inputs(spec, body.get("inputs") or {})
     me = events.actor(call.state, call.token)
     title = render_run_name(spec, inputs)
-    actionruns.start_run(call.state, call.repo, spec, branch, "workflow_dispatch", me, inputs, title)
+    run = actionruns.start_run(call.state, call.repo, spec, branch, "workflow_dispatch", me, inputs, title)
+    sandboxexec.on_dispatch(call.state, call.repo, run)  # the sandbox workflow really runs, in a thread
     return Response(status_code=204)
 
 
