@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-_HUNK = re.compile(r"@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+_HUNK = re.compile(r"@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@ ?(.*)")
 _ESCAPES = {"a": "\a", "b": "\b", "t": "\t", "n": "\n", "v": "\v", "f": "\f", "r": "\r", '"': '"', "\\": "\\"}
 _MODE_HEADERS = ("old mode ", "new mode ", "deleted file mode ", "new file mode ")
 _PATH_HEADERS = ("rename from ", "rename to ", "copy from ", "copy to ", "rename old ", "rename new ")
@@ -24,6 +24,7 @@ class Hunk:
     new_start: int
     new_len: int
     lines: list[str] = field(default_factory=list)  # each with its ' ', '+', '-' or '\\' prefix
+    section: str = ""  # what git shows after the second @@: the enclosing function's line, often
 
 
 @dataclass
@@ -205,7 +206,7 @@ class _Reader:
             return i + 1
         old_len = int(m.group(2)) if m.group(2) is not None else 1
         new_len = int(m.group(4)) if m.group(4) is not None else 1
-        hunk = Hunk(int(m.group(1)), old_len, int(m.group(3)), new_len)
+        hunk = Hunk(int(m.group(1)), old_len, int(m.group(3)), new_len, section=m.group(5))
         self.current.hunks.append(hunk)
         i += 1
         while (old_len > 0 or new_len > 0) and i < len(self.lines):
