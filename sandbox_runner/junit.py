@@ -168,7 +168,8 @@ class _Reader:
 
 
 def parse_junit(source: str | os.PathLike[str] | BinaryIO, *, repo_dir: str | None = None) -> JUnitResult:
-    """Outcomes from a JUnit XML file (a path, or a binary stream). Raises JUnitError when unreadable."""
+    """Outcomes from a JUnit XML file (a path, or a binary stream). Raises JUnitError when the text is
+    not JUnit XML we read (malformed, or with a DTD), OSError when the file cannot be opened."""
     reader = _Reader(repo_dir)
     if isinstance(source, str | os.PathLike):
         with open(source, "rb") as stream:

@@ -63,9 +63,15 @@ class GuardPolicy:
     max_changed_lines: int = 2_000
 
 
+# letters that NFKC leaves alone but a reader (or a lenient filesystem) takes for `g`, `i`, `t`
+_LOOKALIKES = str.maketrans({"\u0261": "g", "\u0456": "i", "\u0131": "i", "\u03b9": "i", "\u0442": "t"})
+
+
 def _is_dot_git(component: str) -> bool:
-    """`.git` however spelled: any case, NTFS trailing dots/spaces, the 8.3 name, lookalike letters."""
-    name = unicodedata.normalize("NFKC", component).casefold().rstrip(". ")
+    """`.git` however spelled: any case, NTFS trailing dots/spaces and streams (`.git::$INDEX_ALLOCATION`),
+    the 8.3 name, fullwidth and lookalike letters."""
+    name = unicodedata.normalize("NFKC", component).casefold().translate(_LOOKALIKES)
+    name = name.split(":", 1)[0].rstrip(". ")
     return name in (".git", "git~1")
 
 

@@ -145,6 +145,7 @@ ACCEPTED = {
         FIX,
         edit(T, "pytest.raises(ValueError)", 'pytest.raises(ValueError, match="invalid literal")'),
     ],
+    "docs that mention skipping": [FIX, write("README.md", "Use `@pytest.mark.skip` sparingly.\n")],
     "a source assert removed": [
         FIX,
         edit("calc.py", "def parse(text):\n", "def parse(text):\n    assert text\n"),

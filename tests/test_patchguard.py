@@ -139,6 +139,9 @@ def test_glob_many_double_stars_stays_linear() -> None:
         ("GIT~1/config", "git directory"),  # the 8.3 short name
         ("\uff0egit/config", "git directory"),  # fullwidth full stop
         (".\uff47\uff49\uff54/config", "git directory"),  # fullwidth letters
+        (".\u0261it/config", "git directory"),  # Latin script g
+        (".g\u0456t/config", "git directory"),  # Cyrillic i
+        (".git::$INDEX_ALLOCATION/config", "git directory"),  # an NTFS stream name
         (".g\u200cit/config", "invisible or bidi"),  # HFS+ ignores zero-width joiners
         ("src/\u202etxt.py", "invisible or bidi"),
         ("a\ufeffb", "invisible or bidi"),

@@ -138,7 +138,7 @@ def _file_findings(f: FilePatch, failing: list[tuple[str, str, str]]) -> list[st
     for line in f.added:
         if not new[line.strip()]:
             continue
-        if tl.SKIP.search(line):
+        if tl.CODE_FILE.search(path) and tl.SKIP.search(line):
             findings.append(f"adds a skip or xfail to {path}: {_q(line)}")
         elif (tl.CONFIG_FILE.search(path) or path.endswith("conftest.py")) and tl.DESELECT.search(line):
             findings.append(f"changes which tests run in {path}: {_q(line)}")

@@ -13,6 +13,7 @@ TEST_FILE = re.compile(
     r"(?:^|/)(?:tests?|__tests__|spec)/|(?:^|/)test_[^/]*\.py$|_test\.(?:py|go)$|(?:^|/)conftest\.py$"
     r"|\.(?:test|spec)\.[cm]?[jt]sx?$|Tests?\.(?:java|kt)$"
 )
+CODE_FILE = re.compile(r"\.(?:py|pyi|[cm]?[jt]sx?|java|kt|go|rb)$")
 CONFIG_FILE = re.compile(
     r"(?:^|/)(?:pytest\.ini|tox\.ini|setup\.cfg|pyproject\.toml|noxfile\.py|Makefile|package\.json"
     r"|jest\.config\.[cm]?[jt]s|\.mocharc\.[a-z]+|vitest\.config\.[cm]?[jt]s)$"
