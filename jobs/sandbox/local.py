@@ -17,10 +17,11 @@ import re
 import signal
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
 import sandbox_runner
+from app.github.git_auth import git_env
 from jobs.sandbox.base import (
     DEFAULT_LIMITS,
     Limits,
@@ -65,6 +66,32 @@ def build_runner_argv(
     return argv
 
 
+def descendants(root: int) -> list[int]:
+    """`root`'s children, their children, …, read from /proc (empty where there is no /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(stat.parent.name))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL `pid`'s session and every descendant: the runner starts each run in a session (and
+    namespaces) of its own, which a kill of the runner's group alone would leave running."""
+    tree = descendants(pid)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+    for child in tree:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(child, signal.SIGKILL)
+
+
 def runner_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k in PASSED_ENV}
     return env | {"PYTHONPATH": str(RUNNER_ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
@@ -85,7 +112,9 @@ def read_results(out: Path) -> list[RunResult]:
     return found
 
 
-async def _exec(*argv: str, cwd: Path | None = None, limit_s: float = GIT_S) -> tuple[int, str]:
+async def _exec(
+    *argv: str, cwd: Path | None = None, limit_s: float = GIT_S, env: dict[str, str] | None = None
+) -> tuple[int, str]:
     """Run `argv` in its own session; kill the session on timeout. (exit code, output tail)."""
     proc = await asyncio.create_subprocess_exec(
         *argv,
@@ -93,40 +122,46 @@ async def _exec(*argv: str, cwd: Path | None = None, limit_s: float = GIT_S) -> 
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
-        env=runner_env() | {"GIT_TERMINAL_PROMPT": "0"},
+        env=env or runner_env() | {"GIT_TERMINAL_PROMPT": "0"},
         start_new_session=True,
     )
     try:
         output, _ = await asyncio.wait_for(proc.communicate(), limit_s)
     except (TimeoutError, asyncio.CancelledError):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        kill_tree(proc.pid)
         await proc.wait()
         raise
     assert proc.returncode is not None
     return proc.returncode, output.decode(errors="replace")[-2000:]
 
 
-async def fetch_checkout(source: str, sha: str, into: Path) -> None:
-    """A work tree of `source` (a path or clone URL) at `sha`, without the source's credentials."""
+async def fetch_checkout(source: str, sha: str, into: Path, token: str | None = None) -> None:
+    """A work tree of `source` (a path or clone URL) at `sha`. With `token` (an installation token),
+    git gets it from a credential helper for that origin only (app/github/git_auth.py): it is never
+    in a URL, a file, an argument or the runner's environment."""
+    fetch_env = git_env(token, source) if token else None
     steps = [
-        ("git", "init", "-q", str(into)),
-        ("git", "-C", str(into), "fetch", "-q", "--depth", "1", "--no-tags", source, sha),
-        ("git", "-C", str(into), "checkout", "-q", "--detach", "FETCH_HEAD"),
+        (("git", "init", "-q", str(into)), None),
+        (("git", "-C", str(into), "fetch", "-q", "--depth", "1", "--no-tags", source, sha), fetch_env),
+        (("git", "-C", str(into), "checkout", "-q", "--detach", "FETCH_HEAD"), None),
     ]
-    for argv in steps:
-        code, output = await _exec(*argv)
+    for argv, env in steps:
+        code, output = await _exec(*argv, env=env)
         if code != 0:
             raise SandboxUnavailable(f"cannot check out {sha[:12]}: {output.strip()[-300:]}")
-    with contextlib.suppress(OSError):  # the remote URL may carry a token: keep no trace of it
-        (into / ".git" / "FETCH_HEAD").unlink()
 
 
 class LocalSandbox:
-    """Runs `sandbox_runner` here, confined by the runner itself. `cache` keeps set-up environments."""
+    """Runs `sandbox_runner` here, confined by the runner itself. `cache` keeps set-up environments;
+    `token` (e.g. `Installation.token`) authenticates clones of private repositories."""
 
-    def __init__(self, cache: Path | None = None, python: str = sys.executable) -> None:
-        self.cache, self.python = cache, python
+    def __init__(
+        self,
+        cache: Path | None = None,
+        python: str = sys.executable,
+        token: Callable[[], Awaitable[str]] | None = None,
+    ) -> None:
+        self.cache, self.python, self.token = cache, python, token
 
     async def run(
         self,
@@ -142,7 +177,8 @@ class LocalSandbox:
         check_candidate_ids(candidates)
         with tempfile.TemporaryDirectory(prefix="autofix-sandbox-") as tmp:
             work = Path(tmp)
-            await fetch_checkout(repo, sha, work / "repo")
+            token = await self.token() if self.token and "://" in repo else None
+            await fetch_checkout(repo, sha, work / "repo", token)
             patches = write_patches(work / "patches", candidates)
             out = work / "out"
             argv = build_runner_argv(
