@@ -29,6 +29,9 @@ def add_run_parser(sub: Any) -> None:
         "--command", dest="test_command", required=True, help="the test command, run with sh -c in the tree"
     )
     r.add_argument("--setup", help="the set-up command (installs dependencies into $VIRTUAL_ENV)")
+    r.add_argument(
+        "--venv-without-pip", action="store_true", help="make the set-up venv without pip (faster)"
+    )
     r.add_argument("--patch", action="append", default=[], type=Path, help="a candidate diff; id = file stem")
     r.add_argument("--out", type=Path, default=Path("sandbox-out"), help="where OUT/<id>/result.json go")
     r.add_argument("--timeout", type=float, default=DEFAULTS.timeout_s, help="wall-clock seconds per run")
@@ -69,6 +72,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         patches=tuple(p.resolve() for p in args.patch),
         limits=limits,
         setup_timeout_s=args.setup_timeout,
+        venv_with_pip=not args.venv_without_pip,
         parallel=args.parallel,
         cache=args.cache.resolve() if args.cache else None,
         forbid=tuple(args.forbid),

@@ -38,6 +38,7 @@ class RunConfig:
     patches: tuple[Path, ...] = ()
     limits: Limits = field(default_factory=Limits)
     setup_timeout_s: float = SETUP_TIMEOUT_S
+    venv_with_pip: bool = True  # False: set-up brings its own installer (`uv pip install --python …`)
     parallel: int = 1
     cache: Path | None = None
     forbid: tuple[str, ...] = ()
@@ -163,7 +164,7 @@ def prepare_setup(cfg: RunConfig, iso: Isolation, work: Path) -> SetupOutcome:
     (home / "tmp").mkdir(parents=True)
 
     def build(venv: Path) -> SetupOutcome:
-        error = create_venv(venv)
+        error = create_venv(venv, with_pip=cfg.venv_with_pip)
         if error is not None:
             return SetupOutcome(None, None, 0.0, False, f"python -m venv failed: {error}")
         env = build_env(os.environ, home=home, venv=venv, tree=tree, setup=True)
@@ -181,6 +182,7 @@ def prepare_setup(cfg: RunConfig, iso: Isolation, work: Path) -> SetupOutcome:
 
     try:
         with clean_tree(cfg.repo, work / "setup" / "tree") as tree:
-            return prepare(tree, setup_command, cfg.cache or work / "cache", build)
+            key_text = setup_command if cfg.venv_with_pip else f"{setup_command}\0without-pip"
+            return prepare(tree, key_text, cfg.cache or work / "cache", build)
     except TreeError as e:
         return SetupOutcome(None, None, 0.0, False, redact(f"git could not prepare the tree: {e}"))

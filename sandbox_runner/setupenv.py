@@ -98,10 +98,13 @@ def prepare(tree: Path, setup_command: str, cache: Path, build: Builder) -> Setu
         return outcome
 
 
-def create_venv(venv: Path) -> str | None:
+def create_venv(venv: Path, *, with_pip: bool = True) -> str | None:
     """`python -m venv` with the runner's interpreter; the error text when it fails."""
     proc = subprocess.run(
-        [sys.executable, "-m", "venv", str(venv)], capture_output=True, timeout=300, cwd=tempfile.gettempdir()
+        [sys.executable, "-m", "venv", *([] if with_pip else ["--without-pip"]), str(venv)],
+        capture_output=True,
+        timeout=300,
+        cwd=tempfile.gettempdir(),
     )
     if proc.returncode != 0:
         return redact(proc.stderr.decode(errors="replace"))[-LOG_TAIL_CHARS:]

@@ -1,0 +1,209 @@
+"""Confinement of `sandbox_runner run`, with real processes: fork bombs, runaway and detached processes,
+output floods, the network and the environment. Each test runs the real CLI (or the real supervisor)
+on a small git repository made in tmp_path."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import resource
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from sandbox_runner.capture import OutputCapture
+from sandbox_runner.confine import Isolation, Limits, build_argv, build_env, probe_isolation
+from sandbox_runner.proctree import MARKER, run_supervised
+from tests.sandbox_support import (
+    PYTHON,
+    SECRETS,
+    make_repo,
+    pids_with,
+    raw_result,
+    result,
+    run_runner,
+    runner_argv,
+    runner_env,
+)
+
+ISO = probe_isolation()
+needs_network_ns = pytest.mark.skipif(not ISO.network, reason="no network namespace on this host (unshare)")
+needs_pid_ns = pytest.mark.skipif(not ISO.pid, reason="no PID namespace on this host (unshare)")
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return make_repo(tmp_path / "repo", {"README": "a small project\n"})
+
+
+def test_a_shell_fork_bomb_is_contained(repo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    token = f"bomb{random.randrange(10**9)}"
+    bomb = f"b() {{ b | b & }}; b; echo {token}"  # the classic :(){ :|:& };: with a searchable name
+    run_runner(repo, bomb, out, "--timeout", "4", "--max-processes", "64")
+    r = result(out)
+    assert r.isolation["cgroup"] or r.isolation["pid"], "nothing on this host contains a fork bomb"
+    if r.isolation["cgroup"]:
+        assert "processes" in r.limits_hit
+    assert not pids_with(token)  # every copy is gone with the run
+    assert len(os.listdir("/proc")) < 5000  # and the host was never flooded (pids.max held)
+
+
+def test_a_python_fork_bomb_is_contained_and_reported(repo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    token = f"pybomb{random.randrange(10**9)}"
+    script = f"import os\nwhile True:\n    try: os.fork()\n    except OSError: pass  # {token}"
+    run_runner(repo, f"{PYTHON} -c '{script}'", out, "--timeout", "3", "--max-processes", "32")
+    r = result(out)
+    assert r.timed_out
+    assert r.exit_code is None
+    if r.isolation["cgroup"]:
+        assert "processes" in r.limits_hit
+    assert not pids_with(token)
+
+
+def test_an_infinite_loop_and_a_detached_grandchild_are_dead_after_the_timeout(
+    repo: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    n = random.randrange(10**6, 10**7)  # the grandchild sleeps n+1 seconds: a number no argv here contains
+    command = f"setsid sh -c 'sleep $(({n}+1))' & while :; do :; done"
+    proc = subprocess.Popen(runner_argv(repo, command, out, "--timeout", "2"), env=runner_env())
+    grandchild = _wait_for(lambda: pids_with(f"\0{n + 1}"), 20)
+    loop = _wait_for(lambda: pids_with("while :; do :; done") - {proc.pid}, 20)
+    assert proc.wait(timeout=40) == 0
+    r = result(out)
+    assert r.timed_out
+    assert r.exit_code is None
+    for pid in grandchild | loop:
+        assert not _alive(pid), f"pid {pid} survived the timeout"
+    assert not pids_with(f"\0{n + 1}")
+
+
+def test_without_namespaces_or_cgroup_a_detached_grandchild_is_still_killed(tmp_path: Path) -> None:
+    """The fallback for hosts with neither: the process group, then a /proc sweep by marker."""
+    n = random.randrange(10**6, 10**7)
+    command = f"setsid sh -c 'sleep $(({n}+1))' > /dev/null 2>&1 & sleep $(({n}+2))"
+    argv = build_argv(
+        command, Isolation(), Limits(), isolate_network=True, cgroup_dirs=[], memory_in_cgroup=False
+    )
+    env = build_env(os.environ, home=tmp_path, venv=None, tree=None) | {MARKER: f"test-{n}"}
+    capture = OutputCapture(tmp_path / "spool", max_bytes=1 << 20)
+    try:
+        done = run_supervised(argv, env=env, cwd=tmp_path, timeout_s=1.5, capture=capture, cgroup=None)
+    finally:
+        capture.close()
+    assert done.timed_out
+    assert not pids_with(f"\0{n + 1}")
+    assert not pids_with(f"\0{n + 2}")
+
+
+def test_a_gigabyte_of_output_is_truncated_and_the_runner_stays_small(repo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    command = "yes 'a line of output that repeats' | head -c 1000000000; echo; echo THE-END"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    proc = subprocess.Popen(runner_argv(repo, command, out, "--max-output-mb", "4"), env=runner_env())
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    assert proc.returncode == 0
+    r = result(out)
+    assert "output" in r.limits_hit
+    assert r.exit_code == 0
+    assert r.log_tail.rstrip().endswith("THE-END")
+    assert r.log_head.startswith("a line of output that repeats")
+    assert len(r.log_head) + len(r.log_tail) < 1 << 20
+    assert usage.ru_maxrss < 200_000, f"runner peak RSS {usage.ru_maxrss} KiB (before: {before})"
+
+
+@needs_network_ns
+def test_the_command_has_no_network_but_a_working_loopback(repo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import socket\n"
+        "srv = socket.create_server(('127.0.0.1', 0)); port = srv.getsockname()[1]\n"
+        "socket.create_connection(('127.0.0.1', port), timeout=2).close(); print('LOOPBACK-OK')\n"
+        "try:\n"
+        "    socket.create_connection(('1.1.1.1', 53), timeout=3); print('REACHED')\n"
+        "except OSError as e:\n"
+        "    print('UNREACHABLE', e)\n"
+        "try:\n"
+        "    socket.getaddrinfo('pypi.org', 443); print('RESOLVED')\n"
+        "except OSError as e:\n"
+        "    print('NO-DNS', e)\n"
+    )
+    run_runner(repo, f"{PYTHON} {probe}", out)
+    r = result(out)
+    assert r.isolation["network"] is True
+    assert "LOOPBACK-OK" in r.log_head
+    assert "UNREACHABLE" in r.log_head
+    assert "REACHED" not in r.log_head.replace("UNREACHABLE", "")
+    assert "NO-DNS" in r.log_head
+
+
+def test_the_command_sees_none_of_the_workers_secrets(repo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    seen = tmp_path / "seen.json"
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import json, os, sys\n"
+        "environs = []\n"
+        "for pid in [p for p in os.listdir('/proc') if p.isdigit()]:\n"
+        "    try: environs.append(open(f'/proc/{pid}/environ', 'rb').read().decode(errors='replace'))\n"
+        "    except OSError: pass\n"
+        "json.dump({'env': dict(os.environ), 'environs': environs}, open(sys.argv[1], 'w'))\n"
+    )
+    run_runner(repo, f"{PYTHON} {probe} {seen}", out)
+    data = json.loads(seen.read_text())
+    for name, value in SECRETS.items():
+        assert name not in data["env"]
+        assert not any(value in text for text in data["environs"]), f"{name} readable in /proc"
+    assert data["env"]["HOME"] != os.environ.get("HOME")
+    assert result(out).isolation["env_scrubbed"] is True
+
+
+@needs_pid_ns
+def test_the_command_sees_only_its_own_processes(repo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run_runner(repo, "ls /proc | grep -c '^[0-9]'", out)
+    assert int(result(out).log_head.strip()) < 10
+
+
+def test_cpu_and_file_size_limits_are_reported(repo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run_runner(repo, "while :; do :; done", out, "--cpu-seconds", "1", "--timeout", "20")
+    assert raw_result(out)["limits_hit"] == ["cpu"]
+    out2 = tmp_path / "out2"
+    run_runner(repo, "head -c 3000000 /dev/zero > big.bin", out2, "--max-file-mb", "1")
+    assert "file_size" in result(out2).limits_hit
+
+
+def test_memory_limit_stops_a_hog(repo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run_runner(
+        repo, f"{PYTHON} -c 'x = bytearray(400 * 1024 * 1024); print(len(x))'", out, "--memory-mb", "100"
+    )
+    r = result(out)
+    assert r.exit_code not in (0, None)
+    assert "memory" in r.limits_hit
+
+
+def _wait_for(probe: object, timeout: float) -> set[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = probe()  # type: ignore[operator]
+        if found:
+            return set(found)
+        time.sleep(0.05)
+    raise AssertionError("the process never appeared")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
