@@ -55,6 +55,8 @@ _CLASSES: tuple[tuple[FailureClass, re.Pattern[str]], ...] = (
     ),
     (FailureClass.TIMEOUT, re.compile(r"timed out|\bTimeout\b|TimeoutError|TimeoutExpired")),
 )
+# whether any telltale is in a line at all: one search instead of one per class, for most error lines
+_ANY_CLASS = re.compile("|".join(f"(?:{pattern.pattern})" for _, pattern in _CLASSES))
 
 
 def _cap(text: str) -> str:
@@ -94,6 +96,8 @@ class GenericParser:
 
     def _classify(self, line: str) -> None:
         limit = len(_CLASSES) if self._class_rank is None else self._class_rank
+        if limit == 0 or not _ANY_CLASS.search(line):
+            return
         for rank in range(limit):
             if _CLASSES[rank][1].search(line):
                 self._class_rank = rank

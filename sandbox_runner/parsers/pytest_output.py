@@ -72,23 +72,25 @@ class _Block:
     def feed(self, line: str) -> None:
         if self.captured:
             return
-        if _CAPTURED.match(line):
+        if line[:3] == "---" and _CAPTURED.match(line):
             self.captured = True
             return
-        was_idle = self.reader.state == "idle"
-        done = self.reader.feed(line)
-        if done is not None:
-            self._merge(done)
-        if not was_idle or self.reader.state != "idle":
-            return
-        if m := NATIVE_FRAME.match(line):  # frames without a Traceback header ("from user code:")
+        if self.reader.state != "idle" or "Traceback (" in line:
+            was_idle = self.reader.state == "idle"
+            done = self.reader.feed(line)
+            if done is not None:
+                self._merge(done)
+            if not was_idle or self.reader.state != "idle":
+                return
+        # cheap tests first: most lines of a failure are source, values and diff
+        if 'File "' in line and (m := NATIVE_FRAME.match(line)):  # frames without a Traceback header
             push_capped(self.chain.frames, make_frame(m["file"], m["line"], m["func"]))
-        elif m := _LOCATION.match(line):
+        elif (".py:" in line or line[:1] == "<") and (m := _LOCATION.match(line)):
             self._location(m["file"], m["line"], m["rest"] or "")
-        elif m := _SETUP_FILE.match(line):
+        elif line[:5] == "file " and (m := _SETUP_FILE.match(line)):
             push_capped(self.chain.frames, make_frame(m["file"], m["line"], None))
             self.first_file = self.first_file or m["file"]
-        elif m := _E_LINE.match(line):
+        elif line[:1] == "E" and (m := _E_LINE.match(line)):
             text = m["text"].strip()
             if text and len(self.e_lines) < 20:
                 self.e_lines.append(cap(text))
@@ -96,7 +98,7 @@ class _Block:
                 push_capped(self.chain.frames, make_frame(f["file"], f["line"], f["func"]))
             elif self.e_exc is None and text:
                 self.e_exc = _exception_from_text(text)
-        elif m := _DEF.match(line):
+        elif "def" in line and (m := _DEF.match(line)):
             self.def_hint = m["func"]
 
     def _location(self, file: str, line: str, rest: str) -> None:
@@ -202,7 +204,11 @@ class PytestParser:
         if self._block is not None:
             self._block.feed(line)
             return
-        self._status_line(line)
+        # a test id holds "::" or ".py"; a summary's frames, `File "`: most lines hold neither
+        if "::" in line or ".py" in line:
+            self._status_line(line)
+        elif self._after_summary and 'File "' in line and (f := NATIVE_FRAME.match(line)):
+            push_capped(self._summary_frames, make_frame(f["file"], f["line"], f["func"]))
         if line[:1] == "!" and (m := _BANNER.match(line)):
             if "KeyboardInterrupt" in m["title"]:
                 self._interrupted = True
@@ -210,9 +216,13 @@ class PytestParser:
                     self._add_failed(self._running)
                     if len(self._interrupted_ids) < MAX_TESTS:
                         self._interrupted_ids.add(self._running)
-        elif (self._section in _BLOCK_SECTIONS or self._interrupted) and (m := _LOCATION.match(line)):
+        elif (
+            (self._section in _BLOCK_SECTIONS or self._interrupted)
+            and (".py:" in line or line[:1] == "<")
+            and (m := _LOCATION.match(line))
+        ):
             self._line_style(m["file"], m["line"], m["rest"] or "")
-        else:
+        elif self._loose.state != "idle" or "Traceback (" in line:
             done = self._loose.feed(line)
             if done is not None and self._loose_first is None:
                 self._loose_first = done
@@ -230,6 +240,7 @@ class PytestParser:
             self._first, self._first_is_error = block.chain, is_error
 
     def _status_line(self, line: str) -> None:
+        """A line holding "::" or ".py": a test's status (verbose, `-ra`, xdist), or a running test."""
         if line.startswith("SUBFAILED"):
             line = _SUBFAILED.sub("SUBFAIL", line)
         m = _SUMMARY.match(line) or _VERBOSE.match(line)
