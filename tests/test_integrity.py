@@ -385,3 +385,82 @@ def test_assertion_strength(line: str, strength: int) -> None:
 )
 def test_widened_tolerance(removed: list[str], added: str, widened: str | None) -> None:
     assert tl.widened_tolerance(removed, added) == widened
+
+
+LONG_METHOD = """\
+import unittest
+
+from calc import add
+
+
+class TestLong(unittest.TestCase):
+    def test_sum_of_many(self):
+        total = 0
+        for n in range(10):
+            total = add(total, n)
+        values = [add(1, 1), add(2, 2)]
+        self.assertEqual(values, [2, 4])
+        self.assertEqual(total, 45)
+
+    def test_other(self):
+        self.assertEqual(add(0, 0), 0)
+"""
+LONG = "tests/test_long.py"
+LONG_ID = "tests/test_long.py::TestLong::test_sum_of_many"
+
+
+@pytest.fixture
+def long_repo(repo: Path) -> Path:
+    (repo / LONG).write_text(LONG_METHOD)
+    git(repo, "add", ".")
+    git(repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "long")
+    return repo
+
+
+def test_a_change_deep_in_a_long_method_needs_the_file(long_repo: Path, tmp_path: Path) -> None:
+    diff = diff_of(long_repo, edit(LONG, "self.assertEqual(total, 45)", "self.assertEqual(total, 0)"))
+    assert "@@ class TestLong(unittest.TestCase):" in diff  # git names the class, not the method
+    assert check_integrity(diff, [LONG_ID]).rejections == []  # the hunk alone cannot tell
+    expected = [
+        f"edits the failing test {LONG_ID}: `- self.assertEqual(total, 45)`; `+ self.assertEqual(total, 0)`"
+    ]
+    # the checkout after the patch
+    assert check_integrity(diff, [LONG_ID], repo_dir=str(long_repo)).rejections == expected
+    # and before it
+    before = tmp_path / "before"
+    (before / "tests").mkdir(parents=True)
+    (before / LONG).write_text(git(long_repo, "show", f"HEAD:{LONG}"))
+    assert check_integrity(diff, [LONG_ID], repo_dir=str(before)).rejections == expected
+
+
+def test_the_file_also_clears_a_sibling_test(long_repo: Path) -> None:
+    diff = diff_of(
+        long_repo, edit(LONG, "self.assertEqual(add(0, 0), 0)", "self.assertEqual(add(0, 0), 0, 'zero')")
+    )
+    assert check_integrity(diff, [LONG_ID], repo_dir=str(long_repo)).rejections == []
+    assert check_integrity(
+        diff, [LONG_ID.replace("test_sum_of_many", "test_other")], repo_dir=str(long_repo)
+    ).rejections
+
+
+def test_lines_added_at_the_end_of_the_failing_test(long_repo: Path) -> None:
+    diff = diff_of(
+        long_repo,
+        edit(
+            LONG,
+            "        self.assertEqual(total, 45)\n",
+            "        self.assertEqual(total, 45)\n        return\n",
+        ),
+    )
+    assert check_integrity(diff, [LONG_ID], repo_dir=str(long_repo)).rejections == [
+        f"edits the failing test {LONG_ID}: `+ return`"
+    ]
+
+
+def test_a_file_that_matches_neither_side_falls_back_to_the_hunks(long_repo: Path, tmp_path: Path) -> None:
+    diff = diff_of(long_repo, edit(LONG, "        total = 0\n", "        total = 1\n"))
+    other = tmp_path / "other"
+    (other / "tests").mkdir(parents=True)
+    (other / LONG).write_text("something else entirely\n")
+    result = check_integrity(diff, [LONG_ID], repo_dir=str(other))
+    assert result.rejections == [f"edits the failing test {LONG_ID}: `- total = 0`; `+ total = 1`"]

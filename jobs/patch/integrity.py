@@ -11,14 +11,18 @@ test was changed and how.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from jobs.patch import testlines as tl
+from jobs.patch.testspans import changes_within, function_spans, matching_side
 from sandbox_runner.gitdiff import FilePatch, Hunk, parse_diff
 
 _SHOWN = 120  # characters of a line quoted in a finding
+_DELETED = "deleted"
+_MAX_SOURCE = 2_000_000  # characters of a test file read to find a failing test's lines
 NOTE_PREFIX = "test changed (the diagnosis says the test is wrong): "
 
 
@@ -33,24 +37,20 @@ def _q(line: str) -> str:
     return f"`{text[:_SHOWN]}{'…' if len(text) > _SHOWN else ''}`"
 
 
-def _failing_functions(failing: Sequence[str]) -> list[tuple[str, str, str]]:
-    """(file or dotted module prefix, function, test id) for each failing test id."""
-    out = []
+def _targets(path: str, failing: Sequence[str]) -> dict[str, str]:
+    """The failing tests defined in `path`: qualified name (`TestCalc.test_add`) → test id. Ids are
+    pytest node ids (`tests/test_x.py::TestA::test_b[1]`) or unittest's dotted ones."""
+    dotted = path.removesuffix(".py").replace("/", ".")
+    found = {}
     for test_id in failing:
         if "::" in test_id:
-            file, *_, name = test_id.split("::")
-            out.append((file, name.split("[", 1)[0], test_id))
-        elif "." in test_id:
-            module, name = test_id.rsplit(".", 1)
-            out.append((module, name.split("[", 1)[0], test_id))
-    return out
-
-
-def _owns(path: str, where: str) -> bool:
-    if where.endswith(".py") or "/" in where:
-        return path == where
-    dotted = path.rsplit(".", 1)[0].replace("/", ".")
-    return where == dotted or where.startswith(dotted + ".")  # `tests.test_x.TestA` in tests/test_x.py
+            file, *names = test_id.split("::")
+            qualname = ".".join(names) if file == path else ""
+        else:
+            qualname = test_id[len(dotted) + 1 :] if test_id.startswith(dotted + ".") else ""
+        if qualname:
+            found[qualname.split("[", 1)[0]] = test_id
+    return found
 
 
 def _moved(f: FilePatch) -> tuple[Counter[str], Counter[str]]:
@@ -82,14 +82,14 @@ def _assertion_findings(path: str, hunk: Hunk, gone: Counter[str], new: Counter[
     return findings
 
 
-def _failing_test_edits(path: str, f: FilePatch, targets: dict[str, str]) -> list[str]:
-    """Changed lines inside a failing test's function, found by the `def` lines around them."""
+def _edits_by_context(f: FilePatch, targets: dict[str, str]) -> dict[str, list[str]]:
+    """Changed lines inside a failing test, found by the `def` lines in and around each hunk; a
+    removed `def` not added back is the test deleted."""
+    by_name = {q.rsplit(".", 1)[-1]: q for q in targets}
     edits: dict[str, list[str]] = {}
     for hunk in f.hunks:
-        current: tuple[str, int] | None = None
         name = tl.defined_function(hunk.section)
-        if name:
-            current = (name, len(hunk.section) - len(hunk.section.lstrip()))
+        current = (name, len(hunk.section) - len(hunk.section.lstrip())) if name else None
         for ln in hunk.lines:
             text = ln[1:]
             indent = len(text) - len(text.lstrip())
@@ -98,22 +98,34 @@ def _failing_test_edits(path: str, f: FilePatch, targets: dict[str, str]) -> lis
                 current = (name, indent)
                 if (
                     ln[:1] == "-"
-                    and name in targets
+                    and name in by_name
                     and not any(tl.defined_function(a) == name for a in f.added)
                 ):
-                    edits.setdefault(name, []).append("deleted")
+                    edits.setdefault(by_name[name], []).append(_DELETED)
                 continue
             if current and text.strip() and indent <= current[1]:
                 current = None  # the function ended: a line at its own indentation or less
-            if current and current[0] in targets and ln[:1] in "+-" and text.strip():
-                edits.setdefault(current[0], []).append(f"{ln[:1]} {text.strip()[:_SHOWN]}")
+            if current and current[0] in by_name and ln[:1] in "+-" and text.strip():
+                edits.setdefault(by_name[current[0]], []).append(f"{ln[:1]} {text.strip()}")
+    return edits
+
+
+def _failing_test_edits(f: FilePatch, targets: dict[str, str], source: str | None) -> list[str]:
+    edits = _edits_by_context(f, targets)
+    side = matching_side(f, source) if source is not None else None
+    if source is not None and side is not None:  # the file at hand: exact spans replace the guess
+        spans = function_spans(source)
+        for qualname in targets:
+            deleted = _DELETED in edits.get(qualname, [])
+            inside = changes_within(f, side, spans[qualname]) if qualname in spans else []
+            edits[qualname] = [_DELETED] if deleted else inside
     findings = []
-    for name, changes in edits.items():
-        if "deleted" in changes:
-            findings.append(f"deletes the failing test {targets[name]}")
-        else:
-            shown = "; ".join(f"`{c}`" for c in changes[:4]) + ("; …" if len(changes) > 4 else "")
-            findings.append(f"edits the failing test {targets[name]}: {shown}")
+    for qualname, changes in edits.items():
+        if _DELETED in changes:
+            findings.append(f"deletes the failing test {targets[qualname]}")
+        elif changes:
+            shown = "; ".join(f"`{c[:_SHOWN]}`" for c in changes[:4]) + ("; …" if len(changes) > 4 else "")
+            findings.append(f"edits the failing test {targets[qualname]}: {shown}")
     return findings
 
 
@@ -127,9 +139,9 @@ def _merge_removals(path: str, findings: list[str]) -> list[str]:
     return [merged, *(x for x in findings if not x.startswith(prefix))]
 
 
-def _file_findings(f: FilePatch, failing: list[tuple[str, str, str]]) -> list[str]:
+def _file_findings(f: FilePatch, failing: Sequence[str], repo_dir: str | None) -> list[str]:
     path = f.new_path or f.old_path or (f.paths[-1] if f.paths else "?")
-    targets = {name: test_id for where, name, test_id in failing if _owns(path, where)}
+    targets = _targets(path, failing)
     is_test = bool(tl.TEST_FILE.search(path)) or bool(targets)
     gone, new = _moved(f)
     findings: list[str] = []
@@ -150,17 +162,28 @@ def _file_findings(f: FilePatch, failing: list[tuple[str, str, str]]) -> list[st
         found = [x for hunk in f.hunks for x in _assertion_findings(path, hunk, gone, new)]
         findings += _merge_removals(path, found)
     if targets:
-        findings += _failing_test_edits(path, f, targets)
+        findings += _failing_test_edits(f, targets, _read(repo_dir, path))
     return findings
 
 
+def _read(repo_dir: str | None, path: str) -> str | None:
+    if repo_dir is None:
+        return None
+    try:
+        with open(os.path.join(repo_dir, path), encoding="utf-8") as file:
+            return file.read(_MAX_SOURCE)
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def check_integrity(
-    diff: str, failing_tests: Sequence[str], *, test_is_wrong: bool = False
+    diff: str, failing_tests: Sequence[str], *, test_is_wrong: bool = False, repo_dir: str | None = None
 ) -> IntegrityResult:
     """Rejections for a diff that makes tests pass without fixing the code; notes instead when the
-    diagnosis says the failing test itself is wrong."""
-    failing = _failing_functions(failing_tests)
-    findings = list(dict.fromkeys(x for f in parse_diff(diff).files for x in _file_findings(f, failing)))
+    diagnosis says the failing test itself is wrong. With `repo_dir` (the checkout, before or after
+    the patch), edits to a failing test are found by its exact line span, not only by nearby `def`s."""
+    files = parse_diff(diff).files
+    findings = list(dict.fromkeys(x for f in files for x in _file_findings(f, failing_tests, repo_dir)))
     if test_is_wrong:
         return IntegrityResult(notes=[NOTE_PREFIX + x for x in findings])
     return IntegrityResult(rejections=findings)
