@@ -7,7 +7,6 @@ or an unusable checkout.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from sandbox_runner.confine import Limits
 from sandbox_runner.result import Outcome, RunResult
 from sandbox_runner.run import SETUP_TIMEOUT_S, RunConfig, run_all
+from sandbox_runner.summary import write_summary
 from sandbox_runner.worktree import TreeError, git
 
 DEFAULTS = Limits()
@@ -95,12 +95,8 @@ def run_from_args(args: argparse.Namespace) -> int:
     for result in results:
         print(render_line(result), flush=True)
     if cfg.failing:
-        try:  # the proof rules (sandbox_runner.proof) may not be in this build yet
-            summary = importlib.import_module("sandbox_runner.summary")
-        except ImportError as e:
-            print(f"sandbox_runner: no summary.json: {e}", file=sys.stderr)
-        else:
-            summary.write_summary(cfg.out, results, list(cfg.failing))
+        write_summary(cfg.out, results, list(cfg.failing), {p.stem: p for p in cfg.patches})
+        print(f"summary: {cfg.out / 'summary.json'}")
     return 0
 
 

@@ -151,10 +151,35 @@ def test_tampering_candidates_show_as_such_in_their_outcomes(
     assert r.exit_code == 0
     assert r.outcome_of("tests/test_calc.py::test_add") is expected
     assert r.outcome_of("tests/test_calc.py::test_add") is not Outcome.PASSED
-    summary = out / "summary.json"
-    if summary.exists():  # when the proof rules are in this build
-        verdicts = json.loads(summary.read_text())["verdicts"]
-        assert not any(v.get("candidate_id") == name and v.get("fixes") for v in verdicts)
+    summary = json.loads((out / "summary.json").read_text())
+    (verdict,) = summary["verdicts"]
+    assert verdict["candidate_id"] == name
+    assert verdict["proven"] is False
+    assert verdict["tampering"]
+    assert summary["chosen"] is None
+    assert summary["baseline"] == {"tests/test_calc.py::test_add": "failed"}
+
+
+def test_summary_chooses_the_proven_fix(repo: Path, tmp_path: Path) -> None:
+    fix = make_patch(repo, tmp_path / "fix.patch", {"calc.py": "def add(a, b):\n    return a + b\n"})
+    skip = make_patch(
+        repo,
+        tmp_path / "skip.patch",
+        {
+            "tests/test_calc.py": "import pytest\n"
+            + TESTS.replace("def test_add", "@pytest.mark.skip\ndef test_add")
+        },
+    )
+    out = tmp_path / "out"
+    failing = "tests/test_calc.py::test_add"
+    run_runner(
+        repo, PYTEST, out, "--patch", str(fix), "--patch", str(skip), "--failing", failing, "--parallel", "2"
+    )
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["chosen"] == "fix"
+    verdicts = {v["candidate_id"]: v for v in summary["verdicts"]}
+    assert verdicts["fix"]["fixed"] == [failing]
+    assert "skipped" in verdicts["skip"]["reason"]
 
 
 def test_other_commands_are_read_by_the_output_parsers(repo: Path, tmp_path: Path) -> None:
