@@ -52,6 +52,7 @@ class _Case:
     outcome: Outcome = Outcome.PASSED
     message: str | None = None
     text: list[str] = field(default_factory=list)  # of the current failure/error/skipped, bounded
+    text_len: int = 0
 
 
 def _first_line(text: str) -> str | None:
@@ -105,6 +106,7 @@ class _Reader:
         p.StartElementHandler = self.start
         p.EndElementHandler = self.end
         p.CharacterDataHandler = self.data
+        p.buffer_text = True  # text in large pieces, not one call per line
 
     def refuse_dtd(self, *_: object) -> None:
         raise JUnitError("JUnit XML with a document type declaration is refused")
@@ -126,13 +128,14 @@ class _Reader:
         else:
             new = Outcome.ERROR if tag == "error" else Outcome.FAILED
         if _RANK[new] >= _RANK[self.case.outcome]:
-            self.case.outcome, self.case.text = new, []
+            self.case.outcome, self.case.text, self.case.text_len = new, [], 0
             self.case.message = _first_line(attrs.get("message") or "")
             self.in_outcome = self.case.message is None
 
     def data(self, text: str) -> None:
-        if self.in_outcome and self.case is not None and sum(map(len, self.case.text)) < 4 * _MAX_MESSAGE:
+        if self.in_outcome and self.case is not None and self.case.text_len < 4 * _MAX_MESSAGE:
             self.case.text.append(text)
+            self.case.text_len += len(text)
 
     def end(self, tag: str) -> None:
         if tag in ("failure", "error", "skipped") and self.case is not None and self.in_outcome:
