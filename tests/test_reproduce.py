@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
 
-from jobs.reproduce import Verdict, decide_reproduction, failed_tests
+from jobs.reproduce import Verdict, decide_reproduction, failed_tests, reproduce
+from jobs.sandbox.base import Limits, SetupFailed
+from jobs.sandbox.local import LocalSandbox
+from sandbox_runner.report import FailureReport
 from sandbox_runner.result import BASELINE, Outcome, RunResult, TestOutcome
 
 T1, T2 = "tests/test_calc.py::test_add", "tests/test_calc.py::test_sub"
@@ -35,7 +41,9 @@ HUNG = run((T2, Outcome.PASSED), exit_code=None, timed_out=True)
         ([PASS, CRASH], None, Verdict.FLAKY, []),
     ],
 )
-def test_verdicts(runs: list[RunResult], base: RunResult | None, verdict: Verdict, failing: list[str]) -> None:
+def test_verdicts(
+    runs: list[RunResult], base: RunResult | None, verdict: Verdict, failing: list[str]
+) -> None:
     got, reason, names = decide_reproduction(runs, base, [T1])
     assert (got, names) == (verdict, failing)
     assert reason
@@ -73,3 +81,113 @@ def test_without_named_tests_the_exit_code_decides() -> None:
 )
 def test_failed_tests(result: RunResult, expected: list[str] | None) -> None:
     assert failed_tests(result, [T1]) == expected
+
+
+# -- reproduce() on real repositories, through a real LocalSandbox ------------------------------
+
+ADD_OK = "def add(a, b):\n    return a + b\n"
+ADD_BUG = "def add(a, b):\n    return a - b\n"
+TEST_ADD = "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n"
+COMMAND = "python -m pytest -q -p no:cacheprovider"
+LIMITS = Limits(timeout_s=120, wait_s=100)
+
+
+def commit(root: Path, files: dict[str, str]) -> str:
+    for path, text in files.items():
+        (root / path).write_text(text)
+    for args in (["add", "."], ["-c", "user.name=t", "-c", "user.email=t@e.com", "commit", "-q", "-m", "c"]):
+        subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
+    done = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], check=True, capture_output=True)
+    return done.stdout.decode().strip()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    root.mkdir()
+    subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
+    return root
+
+
+def report(*tests: str) -> FailureReport:
+    return FailureReport(
+        source={"kind": "log"}, failure_class="test", fixable=True, failing_tests=list(tests)
+    )
+
+
+async def test_a_pr_that_broke_the_test_is_reproduced(repo: Path) -> None:
+    base = commit(repo, {"calc.py": ADD_OK, "test_calc.py": TEST_ADD})
+    head = commit(repo, {"calc.py": ADD_BUG})
+    got = await reproduce(
+        LocalSandbox(), report("test_calc.py::test_add"), repo=str(repo), sha=head, base_sha=base,
+        command=COMMAND, limits=LIMITS,
+    )  # fmt: skip
+    assert (got.verdict, got.failing, len(got.runs)) == (Verdict.REPRODUCED, ["test_calc.py::test_add"], 1)
+    assert got.base_run is not None
+    assert got.base_run.outcome_of("test_calc.py::test_add") is Outcome.PASSED
+    assert got.to_json()["runs"][0]["tests"][0]["outcome"] == "failed"
+
+
+async def test_a_base_that_was_already_broken(repo: Path) -> None:
+    base = commit(repo, {"calc.py": ADD_BUG, "test_calc.py": TEST_ADD})
+    head = commit(repo, {"README.md": "docs only\n"})
+    got = await reproduce(
+        LocalSandbox(), report("test_calc.py::test_add"), repo=str(repo), sha=head, base_sha=base,
+        command=COMMAND, limits=LIMITS,
+    )  # fmt: skip
+    assert got.verdict is Verdict.BROKEN_BASE
+
+
+async def test_a_test_that_fails_on_its_second_run_is_flaky(repo: Path, tmp_path: Path) -> None:
+    counter = tmp_path / "counter"
+    counter.write_text("0")
+    flaky = f"""\
+from pathlib import Path
+
+def test_sometimes():
+    counter = Path({str(counter)!r})
+    n = int(counter.read_text()) + 1
+    counter.write_text(str(n))
+    assert n != 2
+"""
+    head = commit(repo, {"test_flaky.py": flaky})
+    got = await reproduce(
+        LocalSandbox(), report("test_flaky.py::test_sometimes"), repo=str(repo), sha=head,
+        command=COMMAND, reruns=3, limits=LIMITS,
+    )  # fmt: skip
+    assert got.verdict is Verdict.FLAKY
+    assert [r.exit_code == 0 for r in got.runs] == [True, False]  # stopped at the first failure
+    assert counter.read_text() == "2"
+
+
+async def test_a_failure_the_sandbox_never_sees_cannot_be_reproduced(repo: Path) -> None:
+    only_on_ci = "import os\n\n\ndef test_env():\n    assert 'CI_ONLY_SETTING' not in os.environ\n"
+    head = commit(repo, {"test_env.py": only_on_ci})
+    got = await reproduce(
+        LocalSandbox(), report("test_env.py::test_env"), repo=str(repo), sha=head,
+        command=COMMAND, reruns=1, limits=LIMITS,
+    )  # fmt: skip
+    assert got.verdict is Verdict.CANNOT_REPRODUCE
+    assert len(got.runs) == 2  # the first run and one rerun
+    assert got.base_run is None
+
+
+async def test_a_failing_setup_is_an_outcome_not_a_verdict(repo: Path) -> None:
+    head = commit(repo, {"calc.py": ADD_BUG, "test_calc.py": TEST_ADD})
+    with pytest.raises(SetupFailed) as err:
+        await reproduce(
+            LocalSandbox(), report("test_calc.py::test_add"), repo=str(repo), sha=head,
+            setup="echo 'no such package: fooo' >&2; exit 3", command=COMMAND, limits=LIMITS,
+        )  # fmt: skip
+    assert "exit code 3" in str(err.value)
+    assert "setup:" in err.value.render()
+
+
+async def test_the_report_command_is_the_default(repo: Path) -> None:
+    head = commit(repo, {"calc.py": ADD_BUG, "test_calc.py": TEST_ADD})
+    failure = report("test_calc.py::test_add")
+    with pytest.raises(ValueError, match="no test command"):
+        await reproduce(LocalSandbox(), failure, repo=str(repo), sha=head)
+    failure.reproduction_command = COMMAND + " test_calc.py::test_add"
+    got = await reproduce(LocalSandbox(), failure, repo=str(repo), sha=head, limits=LIMITS)
+    assert got.verdict is Verdict.REPRODUCED
