@@ -93,7 +93,7 @@ def _check_failing(
             verdict.tampering.append(f"{test_id} was {hidden[0]}")
         elif any(o in _FAIL for o in now):
             verdict.still_failing.append(test_id)
-        elif not any(o in _FAIL for o in before(test_id)):
+        elif baseline.tests and not any(o in _FAIL for o in before(test_id)):
             verdict.unconfirmed.append(test_id)  # passing now shows nothing if it did not fail before
         else:
             verdict.fixed.append(test_id)
@@ -119,6 +119,8 @@ def judge(baseline: RunResult, candidate: RunResult, failing: Sequence[str]) -> 
         now_ = outcomes(t.id) if t.outcome is Outcome.PASSED else [Outcome.PASSED]
         if not now_ or any(o not in _PASS for o in now_):
             verdict.regressions.append(t.id)
+    if not baseline.tests:  # nothing to compare with: any other test failing now may be one
+        verdict.regressions = [t.id for t in candidate.tests if t.outcome in _FAIL and t.id not in failing]
     verdict.proven, verdict.reason = _reason(verdict, baseline, candidate, failing)
     return verdict
 
@@ -136,6 +138,8 @@ def _reason(
     if verdict.unconfirmed:
         return False, f"not shown: {_ids(verdict.unconfirmed)} did not fail at baseline"
     passing = sum(t.outcome is Outcome.PASSED for t in baseline.tests)
+    if failing and not baseline.tests:
+        return True, f"fixes {_ids(verdict.fixed)}; no test fails now (the baseline has no per-test results)"
     if failing:
         return True, f"fixes {_ids(verdict.fixed)}; no regressions among {passing} tests that passed"
     if baseline.exit_code not in (0, None) and candidate.exit_code == 0:

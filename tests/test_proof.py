@@ -150,6 +150,15 @@ def test_a_test_that_did_not_fail_at_baseline_shows_nothing() -> None:
     assert v.reason == f"not shown: {OTHER} did not fail at baseline"
 
 
+def test_a_baseline_without_per_test_results_trusts_the_named_failures() -> None:
+    base = run({}, cid=BASELINE, tests_source="none")
+    v = judge(base, run({BUG: P, OTHER: P}, exit_code=0), [BUG])
+    assert v.proven
+    assert v.reason == f"fixes {BUG}; no test fails now (the baseline has no per-test results)"
+    v = judge(base, run({BUG: P, OTHER: F}), [BUG])
+    assert (v.proven, v.regressions) == (False, [OTHER])
+
+
 def test_other_baseline_failures_fixed_too_are_counted() -> None:
     base = run({BUG: F, OTHER: F, THIRD: P}, cid=BASELINE)
     v = judge(base, run({BUG: P, OTHER: P, THIRD: P}, exit_code=0), [BUG])
