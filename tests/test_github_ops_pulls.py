@@ -11,7 +11,7 @@ import respx
 
 from app.github.client import Installation
 from app.github.errors import Forbidden, RateLimited, Unprocessable
-from app.github.pulls import close_pr, find_open_pr, open_or_update_pr
+from app.github.pulls import close_pr, fetch_pr, find_open_pr, open_or_update_pr
 from tests.github_support import PERMISSION_403, SECONDARY_403, error
 from tests.support import fixture_json
 
@@ -43,6 +43,24 @@ async def test_find_open_pr_asks_by_owner_and_branch(inst: Installation, api: re
     assert (found.number, found.head_ref, found.base_ref, found.state) == (7, "autofix/1", "master", "open")
     params = listed.calls.last.request.url.params
     assert (params["head"], params["state"]) == ("o:autofix/1", "open")
+
+
+async def test_fetch_pr_tells_a_fork_by_its_head_repository(
+    inst: Installation, api: respx.MockRouter
+) -> None:
+    same = pull()
+    api.get(f"{PULLS}/7").respond(200, json=same)
+    found = await fetch_pr(inst, "o", "r", 7)
+    repo_name = same["base"]["repo"]["full_name"]
+    assert found.head_repo == same["head"]["repo"]["full_name"]
+    assert found.base_sha == same["base"]["sha"]
+    assert not found.from_fork(repo_name)
+    fork = pull(8, head=same["head"] | {"repo": same["head"]["repo"] | {"full_name": "mallory/fork"}})
+    api.get(f"{PULLS}/8").respond(200, json=fork)
+    assert (await fetch_pr(inst, "o", "r", 8)).from_fork(repo_name)
+    gone = pull(9, head=same["head"] | {"repo": None})  # the fork was deleted
+    api.get(f"{PULLS}/9").respond(200, json=gone)
+    assert (await fetch_pr(inst, "o", "r", 9)).from_fork(repo_name)
 
 
 async def test_no_open_pr_is_none(inst: Installation, api: respx.MockRouter) -> None:

@@ -26,6 +26,12 @@ class PullRequest:
     draft: bool
     merged: bool
     html_url: str
+    head_repo: str = ""  # full name of the head's repository: another one for a fork
+    base_sha: str = ""
+
+    def from_fork(self, repo_full_name: str) -> bool:
+        """A head in another repository (a fork), or one deleted since (no repository at all)."""
+        return self.head_repo.lower() != repo_full_name.lower()
 
 
 def parse_pull(data: Json) -> PullRequest:
@@ -41,6 +47,8 @@ def parse_pull(data: Json) -> PullRequest:
         draft=bool(data.get("draft")),
         merged=bool(data.get("merged") or data.get("merged_at")),
         html_url=str(data.get("html_url") or ""),
+        head_repo=str((head.get("repo") or {}).get("full_name") or ""),
+        base_sha=str(base.get("sha") or ""),
     )
 
 
@@ -49,6 +57,10 @@ async def find_open_pr(inst: Installation, owner: str, repo: str, head_branch: s
     params: dict[str, str | int] = {"head": f"{owner}:{head_branch}", "state": "open", "per_page": 10}
     found = items(await inst.read(request("GET", f"/repos/{owner}/{repo}/pulls", params=params)))
     return parse_pull(found[0]) if found else None
+
+
+async def fetch_pr(inst: Installation, owner: str, repo: str, number: int) -> PullRequest:
+    return parse_pull(body(await inst.read(request("GET", f"/repos/{owner}/{repo}/pulls/{number}"))))
 
 
 async def _create(inst: Installation, owner: str, repo: str, fields: Json) -> PullRequest:
