@@ -7,11 +7,12 @@ or an unusable checkout.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from sandbox_runner.confine import Limits
+from sandbox_runner.confine import Limits, parse_user
 from sandbox_runner.result import Outcome, RunResult
 from sandbox_runner.run import SETUP_TIMEOUT_S, RunConfig, run_all
 from sandbox_runner.summary import write_summary
@@ -47,6 +48,8 @@ def add_run_parser(sub: Any) -> None:
         "--max-file-mb", type=int, default=DEFAULTS.max_file_mb, help="largest file a run may write"
     )
     r.add_argument("--max-output-mb", type=int, default=DEFAULTS.max_output_mb, help="output kept per run")
+    r.add_argument("--user", help="run set-up and tests as UID[:GID] or NAME (the runner must be root)")
+    r.add_argument("--no-cgroup", action="store_true", help="no cgroup per run (rlimits and namespaces only)")
     r.add_argument("--parallel", type=int, default=1, help="runs at once")
     r.add_argument("--cache", type=Path, help="set-up environments, reused across runs and jobs")
     r.add_argument(
@@ -73,6 +76,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         limits=limits,
         setup_timeout_s=args.setup_timeout,
         venv_with_pip=not args.venv_without_pip,
+        user=parse_user(args.user) if args.user else None,
+        cgroup=not args.no_cgroup,
         parallel=args.parallel,
         cache=args.cache.resolve() if args.cache else None,
         forbid=tuple(args.forbid),
@@ -81,7 +86,14 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
 
 def run_from_args(args: argparse.Namespace) -> int:
-    cfg = config_from_args(args)
+    try:
+        cfg = config_from_args(args)
+    except ValueError as e:
+        print(f"sandbox_runner: {e}", file=sys.stderr)
+        return 2
+    if cfg.user is not None and os.geteuid() != 0:
+        print("sandbox_runner: --user needs the runner to be root", file=sys.stderr)
+        return 2
     missing = [str(p) for p in cfg.patches if not p.is_file()]
     if missing:
         print(f"sandbox_runner: no such patch file: {', '.join(missing)}", file=sys.stderr)

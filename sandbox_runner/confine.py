@@ -8,6 +8,7 @@ See docs/sandbox-protocol.md, "Confinement", for what each OS gives.
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from pathlib import Path
 SHIM = Path(__file__).with_name("shim.py")
 NAMESPACES = ("--net", "--pid", "--fork", "--kill-child", "--mount-proc")
 MB = 1 << 20
+User = tuple[int, int]  # (uid, gid) the command runs as, when the runner is root
 
 # variables a test command may see from the parent: none carries a credential
 PASSED = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE")
@@ -60,11 +62,12 @@ class Isolation:
     network: bool = False
     pid: bool = False
 
-    def report(self, *, isolate_network: bool, cgroup: bool) -> dict[str, bool]:
+    def report(self, *, isolate_network: bool, cgroup: bool, user: User | None) -> dict[str, bool]:
         return {
             "network": self.network and isolate_network,
             "pid": self.pid,
             "cgroup": cgroup,
+            "unprivileged": os.geteuid() != 0 or (user is not None and user[0] != 0),
             "env_scrubbed": True,
             "rlimits": True,
         }
@@ -120,6 +123,7 @@ def build_argv(
     isolate_network: bool,
     cgroup_dirs: list[Path],
     memory_in_cgroup: bool,
+    user: User | None = None,
     python: str = sys.executable,
 ) -> list[str]:
     """shim (cgroup, rlimits) → unshare (namespaces) → shim as init (loopback up) → sh -c command."""
@@ -136,11 +140,36 @@ def build_argv(
     flags = [f for f in NAMESPACES if iso.pid or f == "--net"] if iso.unshare else []
     if not isolate_network:  # set-up installs packages: the host's network, still a PID namespace
         flags = [f for f in flags if f != "--net"]
+    drop = ["--user", f"{user[0]}:{user[1]}"] if user is not None else []
     if not flags or iso.unshare is None:
-        return [*outer, "--", *shell]
+        return [*outer, *drop, "--", *shell]
     if iso.user_ns:
         flags = ["--user", "--map-root-user", *flags]
     inner = [python, "-I", str(SHIM)]
     inner += ["--lo-up"] if "--net" in flags else []
+    inner += drop  # after the loopback (which needs root in the namespace), before the command
     inner += ["--init"] if "--pid" in flags else []
     return [*outer, "--", iso.unshare, *flags, "--", *inner, "--", *shell]
+
+
+def give_to(root: Path, user: User) -> None:
+    """chown `root` and everything under it to `user`, never following a symlink."""
+    os.chown(root, *user, follow_symlinks=False)
+    for parent, dirs, files in os.walk(root):
+        for name in dirs + files:
+            os.chown(os.path.join(parent, name), *user, follow_symlinks=False)
+
+
+def parse_user(text: str) -> User:
+    """`UID[:GID]` or `NAME` (its uid and primary group) → (uid, gid); ValueError when unknown."""
+    import pwd
+
+    name, _, group = text.partition(":")
+    if name.isdigit():
+        uid = int(name)
+        return uid, int(group) if group else uid
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        raise ValueError(f"no such user: {name}") from None
+    return entry.pw_uid, int(group) if group else entry.pw_gid

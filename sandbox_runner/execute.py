@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sandbox_runner import cgroup as cgroups
 from sandbox_runner.capture import OutputCapture
-from sandbox_runner.confine import MB, Isolation, Limits, build_argv
+from sandbox_runner.confine import MB, Isolation, Limits, User, build_argv
 from sandbox_runner.proctree import MARKER, Exit, run_supervised
 
 # what a process prints when an rlimit (rather than a cgroup) refused it something
@@ -39,11 +39,15 @@ def execute(
     iso: Isolation,
     spool: Path,
     isolate_network: bool = True,
+    user: User | None = None,
+    use_cgroup: bool = True,
 ) -> Executed:
     """Run `command` with `sh -c` in `cwd`, confined as far as this host allows."""
     name = f"autofix-{secrets.token_hex(6)}"
     memory = limits.memory_mb * MB if limits.memory_mb else None
-    group = cgroups.create(name, max_processes=limits.max_processes, memory_bytes=memory)
+    group = (
+        cgroups.create(name, max_processes=limits.max_processes, memory_bytes=memory) if use_cgroup else None
+    )
     argv = build_argv(
         command,
         iso,
@@ -51,6 +55,7 @@ def execute(
         isolate_network=isolate_network,
         cgroup_dirs=sorted(set(group.dirs.values())) if group else [],
         memory_in_cgroup=bool(group and "memory" in group.dirs),
+        user=user,
     )
     capture = OutputCapture(spool, max_bytes=limits.max_output_mb * MB)
     try:
@@ -71,7 +76,7 @@ def execute(
         exit=done,
         capture=capture,
         limits_hit=decide_limits_hit(done, capture, hits),
-        isolation=iso.report(isolate_network=isolate_network, cgroup=group is not None),
+        isolation=iso.report(isolate_network=isolate_network, cgroup=group is not None, user=user),
     )
 
 

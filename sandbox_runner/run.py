@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from sandbox_runner.confine import Isolation, Limits, build_env, probe_isolation
+from sandbox_runner.confine import Isolation, Limits, User, build_env, give_to, probe_isolation
 from sandbox_runner.execute import Executed, execute
 from sandbox_runner.patchguard import DEFAULT_FORBIDDEN, GuardPolicy, check_patch, patch_paths
 from sandbox_runner.redact import redact
@@ -39,6 +39,8 @@ class RunConfig:
     limits: Limits = field(default_factory=Limits)
     setup_timeout_s: float = SETUP_TIMEOUT_S
     venv_with_pip: bool = True  # False: set-up brings its own installer (`uv pip install --python …`)
+    user: User | None = None  # run set-up and tests as this (uid, gid); the runner must be root
+    cgroup: bool = True  # False: do not make a cgroup per run (rlimits and namespaces only)
     parallel: int = 1
     cache: Path | None = None
     forbid: tuple[str, ...] = ()
@@ -69,6 +71,10 @@ def run_all(cfg: RunConfig) -> list[RunResult]:
     ids = candidate_ids(cfg.patches)
     iso = probe_isolation()
     work = Path(tempfile.mkdtemp(prefix="autofix-sandbox-"))
+    (work / "runs").mkdir()
+    if cfg.user is not None:  # the command's uid may pass through, not list: run dirs have random names
+        for d in (work, work / "runs"):
+            d.chmod(0o711)
     try:
         setup = prepare_setup(cfg, iso, work) if cfg.setup else None
         jobs: list[tuple[str, Path | None]] = [(BASELINE, None), *zip(ids, cfg.patches, strict=True)]
@@ -92,30 +98,45 @@ def write_result(out: Path, result: RunResult) -> RunResult:
 def run_one(
     cfg: RunConfig, iso: Isolation, setup: SetupOutcome | None, work: Path, cid: str, patch: Path | None
 ) -> RunResult:
-    rundir = work / "runs" / cid
+    """One run in its own clean tree; a result whatever happens (a refused patch, a git error)."""
+    rundir = Path(tempfile.mkdtemp(prefix=f"{cid}-", dir=work / "runs"))
+    rundir.chmod(0o711)
     (rundir / "home" / "tmp").mkdir(parents=True)
-    status = None
     base = RunResult(candidate_id=cid, patch=None, exit_code=None, duration_s=0.0)
     base.setup = setup.to_json() if setup else None
     try:
         with clean_tree(cfg.repo, rundir / "tree") as tree:
             if patch is not None:
-                status = guard_and_apply(tree, patch, cfg.forbid)
-                if not status.applied:
-                    return replace(base, patch=status)
+                base.patch = guard_and_apply(tree, patch, cfg.forbid)
+                if not base.patch.applied:
+                    return base
             if setup is not None and setup.venv is None:
-                return replace(base, patch=status, log_tail="set-up failed: the test command did not run")
-            venv = setup.venv if setup else None
-            env = build_env(os.environ, home=rundir / "home", venv=venv, tree=tree)
-            command, junit = with_junit(cfg.command, str(rundir / "junit.xml"))
-            done = execute(
-                command, cwd=tree, env=env, limits=cfg.limits, iso=iso, spool=rundir / "output.log"
-            )
-            return replace(
-                build_result(base, done, rundir / "junit.xml" if junit else None, tree), patch=status
-            )
+                return replace(base, log_tail="set-up failed: the test command did not run")
+            return run_in_tree(cfg, iso, setup.venv if setup else None, rundir, tree, base)
     except TreeError as e:
-        return replace(base, patch=status, log_tail=redact(f"git could not prepare the tree: {e}"))
+        return replace(base, log_tail=redact(f"git could not prepare the tree: {e}"))
+
+
+def run_in_tree(
+    cfg: RunConfig, iso: Isolation, venv: Path | None, rundir: Path, tree: Path, base: RunResult
+) -> RunResult:
+    home = rundir / "home"
+    if cfg.user is not None:
+        give_to(tree, cfg.user)
+        give_to(home, cfg.user)
+    env = build_env(os.environ, home=home, venv=venv, tree=tree)
+    command, junit = with_junit(cfg.command, str(home / "junit.xml"))
+    done = execute(
+        command,
+        cwd=tree,
+        env=env,
+        limits=cfg.limits,
+        iso=iso,
+        spool=rundir / "output.log",
+        user=cfg.user,
+        use_cgroup=cfg.cgroup,
+    )
+    return build_result(base, done, home / "junit.xml" if junit else None, tree)
 
 
 def guard_and_apply(tree: Path, patch: Path, forbid: tuple[str, ...]) -> PatchStatus:
@@ -162,12 +183,16 @@ def prepare_setup(cfg: RunConfig, iso: Isolation, work: Path) -> SetupOutcome:
     limits = replace(cfg.limits, timeout_s=cfg.setup_timeout_s)
     home = work / "setup" / "home"
     (home / "tmp").mkdir(parents=True)
+    (work / "setup").chmod(0o711)
 
     def build(venv: Path) -> SetupOutcome:
         error = create_venv(venv, with_pip=cfg.venv_with_pip)
         if error is not None:
             return SetupOutcome(None, None, 0.0, False, f"python -m venv failed: {error}")
         env = build_env(os.environ, home=home, venv=venv, tree=tree, setup=True)
+        if cfg.user is not None:
+            for path in (venv, tree, home):
+                give_to(path, cfg.user)
         done = execute(
             setup_command,
             cwd=tree,
@@ -176,7 +201,11 @@ def prepare_setup(cfg: RunConfig, iso: Isolation, work: Path) -> SetupOutcome:
             iso=iso,
             spool=work / "setup" / "output.log",
             isolate_network=False,
+            user=cfg.user,
+            use_cgroup=cfg.cgroup,
         )
+        if cfg.user is not None:  # read-only for the runs: no test may change what later runs import
+            give_to(venv, (os.geteuid(), os.getegid()))
         text = redact("".join(done.capture.excerpts()))[-LOG_TAIL_CHARS:]
         return SetupOutcome(venv, done.exit.exit_code, done.exit.duration_s, False, text)
 

@@ -7,6 +7,7 @@ cannot do safely from a threaded parent:
   --cgroup DIR      join a cgroup (write our pid to DIR/cgroup.procs)
   --rlimit NAME=N   set a resource limit (soft N; hard N, or N+1 for cpu so SIGXCPU comes first)
   --lo-up           bring the loopback interface up (inside a fresh network namespace)
+  --user UID:GID    drop to this uid and gid, with no supplementary groups (when started as root)
   --init            stay as a minimal init (pid 1 of a fresh PID namespace): run argv as a child,
                     reap every orphan, exit with argv's status (128+N when killed by signal N)
 
@@ -43,6 +44,11 @@ def apply(option: str, value: str) -> None:
     if option == "--cgroup":
         with open(os.path.join(value, "cgroup.procs"), "w") as f:
             f.write(str(os.getpid()))
+    elif option == "--user":
+        uid, _, gid = value.partition(":")
+        os.setgroups([])
+        os.setgid(int(gid or uid))
+        os.setuid(int(uid))
     elif option == "--rlimit":
         name, _, n = value.partition("=")
         soft = int(n)

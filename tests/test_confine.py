@@ -207,3 +207,60 @@ def _alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state != "Z"
+
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="--user needs the runner to be root")
+NOBODY = "65534"
+
+
+@needs_root
+def test_user_runs_the_command_unprivileged_in_a_tree_it_owns(repo: Path, tmp_path: Path) -> None:
+    secret = Path("/tmp") / f"autofix-root-only-{random.randrange(10**9)}"
+    secret.write_text("root only\n")
+    secret.chmod(0o600)
+    try:
+        command = f"id -u; id -G; touch in-tree && echo TREE-WRITABLE; cat {secret} || echo SECRET-UNREADABLE"
+        out = tmp_path / "out"
+        run_runner(repo, command, out, "--user", NOBODY)
+        r = result(out)
+    finally:
+        secret.unlink()
+    uid, groups, *rest = r.log_head.split("\n")
+    assert uid == NOBODY
+    assert groups == NOBODY  # no supplementary groups kept from root
+    assert "TREE-WRITABLE" in rest
+    assert "SECRET-UNREADABLE" in rest
+    assert "root only" not in r.log_head
+    assert r.isolation["unprivileged"] is True
+
+
+@needs_root
+def test_without_a_cgroup_the_unprivileged_user_s_process_limit_stops_a_fork_bomb(
+    repo: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    token = f"nprocbomb{random.randrange(10**9)}"
+    script = "import os, sys\nwhile True:\n    try: os.fork()\n"
+    script += f'    except OSError as e: sys.exit(f"{{e}} {token}")'
+    run_runner(
+        repo, f"/usr/bin/python3 -c '{script}'", out, "--user", NOBODY, "--no-cgroup", "--max-processes", "40"
+    )
+    r = result(out)
+    assert r.isolation["cgroup"] is False
+    assert "processes" in r.limits_hit
+    assert not pids_with(token)
+
+
+@needs_root
+def test_the_setup_environment_is_read_only_for_the_runs(repo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    setup = 'touch "$VIRTUAL_ENV/made-by-setup"'
+    command = (
+        'ls "$VIRTUAL_ENV"; touch "$VIRTUAL_ENV/poisoned" 2>/dev/null && echo POISONED || echo READ-ONLY'
+    )
+    run_runner(repo, command, out, "--user", NOBODY, "--setup", setup, "--venv-without-pip")
+    r = result(out)
+    assert r.setup is not None
+    assert r.setup["exit_code"] == 0
+    assert "made-by-setup" in r.log_head
+    assert "READ-ONLY" in r.log_head
