@@ -222,3 +222,20 @@ async def test_a_rejected_request_ends_the_attempt_without_retrying(tmp_path: Pa
     assert "prompt is too long" in result.ending.detail
     assert len(fake.state.bodies) == 1
     assert eng.budget.held.tokens == 0
+
+
+async def test_each_call_is_logged_with_its_request_id_tokens_and_dollars(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    repo = make_repo(tmp_path)
+    caplog.set_level("INFO", logger="autofix.patch")
+    with served_anthropic() as fake:
+        fake.state.script(*fix_script())
+        async with engine(anthropic_provider(fake.url)) as eng:
+            result = await run_attempt(eng, Workspace(repo), first_message())
+    calls = [r for r in caplog.records if r.getMessage() == "model call"]
+    assert len(calls) == 3
+    assert all(r.request_id.startswith("req_011C") for r in calls)  # type: ignore[attr-defined]
+    assert [r.stop_reason for r in calls] == ["tool_use"] * 3  # type: ignore[attr-defined]
+    logged = sum(r.cache_read_input_tokens for r in calls)  # type: ignore[attr-defined]
+    assert logged == result.usage.cache_read_input_tokens

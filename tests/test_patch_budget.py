@@ -93,3 +93,11 @@ def test_concurrent_attempts_cannot_jointly_overspend() -> None:
 def test_token_estimates_err_high() -> None:
     code = "def mean(values):\n    return sum(values) / len(values)\n" * 50
     assert estimate_tokens(code) >= len(code) / 3.5
+
+
+def test_limits_come_from_the_settings() -> None:
+    from tests.support import make_settings
+
+    settings = make_settings(autofix_max_steps=12, autofix_max_tokens=50_000, autofix_max_dollars=0.5)
+    assert Limits.from_settings(settings) == Limits(12, 50_000, 0.5)
+    assert Limits.from_settings(make_settings()) == Limits(30, 2_000_000, 3.0)

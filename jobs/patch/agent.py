@@ -14,6 +14,7 @@ is unavailable, and runs tools in the attempt's own workspace.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,7 @@ from jobs.patch.provider import ModelRequest, ModelTurn, RateLimited, Rejected, 
 from jobs.patch.providers import ProviderChain
 from jobs.patch.tools import TOOLS, ToolResult, Workspace, run_tool
 
+log = logging.getLogger("autofix.patch")
 MAX_OUTPUT = 8192  # tokens per model call
 MAX_NUDGES = 2
 MAX_RATE_LIMITED = 4  # rate-limited tries of one call before the attempt gives up
@@ -115,6 +117,21 @@ def backoff(tries: int) -> float:
     return float(min(30, 2 ** (tries - 1)))
 
 
+def _call_record(provider: str, turn: ModelTurn) -> dict[str, Any]:
+    u = turn.usage
+    return {
+        "provider": provider,
+        "model": turn.model,
+        "request_id": turn.request_id,
+        "stop_reason": turn.stop_reason,
+        "input_tokens": u.input_tokens,
+        "output_tokens": u.output_tokens,
+        "cache_creation_input_tokens": u.cache_creation_input_tokens,
+        "cache_read_input_tokens": u.cache_read_input_tokens,
+        "dollars": round(u.dollars, 6),
+    }
+
+
 async def call_model(engine: Engine, need: NeedModel, usage: Usage) -> ModelTurn | Stop:
     """One model turn for `need`, within budget, through rate limits and provider fallback."""
     limited = 0
@@ -145,6 +162,7 @@ async def call_model(engine: Engine, need: NeedModel, usage: Usage) -> ModelTurn
             return Stop("model_error", str(e))
         engine.budget.settle(held, turn.usage)
         usage.add(turn.usage)
+        log.info("model call", extra=_call_record(provider.name, turn))
         engine.models_used.add(f"{provider.name}:{turn.model}")
         return turn
     return Stop("model_error", f"no model provider available ({engine.providers.why_none()})")

@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.settings import Settings
 from jobs.patch.context import Usage
 from jobs.patch.pricing import Price, worst_case
 
@@ -24,6 +25,10 @@ class Limits:
     max_steps: int  # model calls per attempt
     max_tokens: int  # per job: input, output, cache writes and cache reads
     max_dollars: float  # per job
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(settings.autofix_max_steps, settings.autofix_max_tokens, settings.autofix_max_dollars)
 
 
 @dataclass(frozen=True)
