@@ -40,6 +40,10 @@ def _parser() -> argparse.ArgumentParser:
     lg = sub.add_parser("report-log", help="print the FailureReport of a CI job log (no settings needed)")
     lg.add_argument("file", help="a GitHub Actions job log, `gh run view --log` output or console output")
     lg.add_argument("--json", action="store_true", help="print the report as JSON")
+    ini = sub.add_parser("init", help="write the sandbox workflow and a starter .github/autofix.yml")
+    ini.add_argument("path", nargs="?", type=Path, default=Path("."), help="a checkout (default: here)")
+    ini.add_argument("--uses", default=None, help="OWNER/REPO holding the reusable sandbox workflow")
+    ini.add_argument("--ref", default=None, help="its commit SHA or tag (pin a commit SHA)")
     return p
 
 
@@ -48,6 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "version":
         print(f"autofix {dist_version('autofix')}")
         return 0
+    if args.command == "init":
+        from app.init_cmd import DEFAULT_REF, UPSTREAM, run_init
+
+        return run_init(args.path, args.uses or UPSTREAM, args.ref or DEFAULT_REF)
     if args.command == "report-log":
         from sandbox_runner.__main__ import run_report
 
