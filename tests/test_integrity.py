@@ -81,6 +81,7 @@ def repo(tmp_path: Path) -> Path:
     (tmp_path / "tests" / "test_calc.py").write_text(TESTS)
     (tmp_path / "tests" / "calc.test.js").write_text(JS_TEST)
     (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = -ra\n")
+    (tmp_path / "tests" / "expected_sum.json").write_text('{"sum": 5}\n')
     git(tmp_path, "init", "-q")
     git(tmp_path, "add", ".")
     git(tmp_path, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "init")
@@ -146,6 +147,8 @@ ACCEPTED = {
         edit(T, "pytest.raises(ValueError)", 'pytest.raises(ValueError, match="invalid literal")'),
     ],
     "docs that mention skipping": [FIX, write("README.md", "Use `@pytest.mark.skip` sparingly.\n")],
+    "a note in the tests' readme": [FIX, write("tests/README.md", "How to run the tests.\n")],
+    "new data for a new test": [FIX, write("tests/negative.json", '{"sum": -2}\n')],
     "a source assert removed": [
         FIX,
         edit("calc.py", "def parse(text):\n", "def parse(text):\n    assert text\n"),
@@ -288,6 +291,10 @@ REJECTED: dict[str, tuple[list[Callable[[Path], None]], str]] = {
     "failing test deleted": (
         [edit(T, "def test_add():\n    result = add(2, 3)\n    assert result == 5\n\n\n", "")],
         "deletes the failing test tests/test_calc.py::test_add",
+    ),
+    "golden file edited": (
+        [write("tests/expected_sum.json", '{"sum": -1}\n')],
+        "changes test data: tests/expected_sum.json",
     ),
     "test file deleted": (
         [lambda root: (root / T).unlink()],

@@ -147,6 +147,8 @@ def _file_findings(f: FilePatch, failing: Sequence[str], repo_dir: str | None) -
     findings: list[str] = []
     if is_test and f.new_path is None and f.old_path is not None:
         findings.append(f"deletes the test file {path}")
+    elif is_test and f.old_path and not tl.CODE_FILE.search(path) and not path.endswith((".md", ".rst")):
+        findings.append(f"changes test data: {path}")  # golden files and fixtures hold expected values
     for line in f.added:
         if not new[line.strip()]:
             continue
