@@ -137,8 +137,8 @@ class JobStore:
             pipe.publish(EVENTS, json.dumps({"job_id": record.job_id, "status": record.status}))
             await pipe.execute()
 
-    @asynccontextmanager
-    async def phase(self, record: JobRecord, name: str) -> AsyncIterator[Phase]:
+    async def begin(self, record: JobRecord, name: str) -> PhaseRecord:
+        """Enter phase `name` (resuming it when a crashed try left it running)."""
         if name not in PHASES:
             raise ValueError(f"unknown phase {name!r}")
         previous = record.phase_named(name)
@@ -149,15 +149,23 @@ class JobStore:
             phase = PhaseRecord(name, started_at=self.clock())
             record.phases.append(phase)
         await self.save(record)
+        return phase
+
+    async def end(self, record: JobRecord, phase: PhaseRecord, *, error: BaseException | None = None) -> None:
+        phase.status, phase.finished_at = ("failed" if error else "done"), self.clock()
+        if error is not None:
+            phase.detail.setdefault("error", f"{type(error).__name__}: {error}"[:500])
+        await self.save(record)
+
+    @asynccontextmanager
+    async def phase(self, record: JobRecord, name: str) -> AsyncIterator[Phase]:
+        phase = await self.begin(record, name)
         try:
             yield Phase(phase)
         except BaseException as e:
-            phase.status, phase.finished_at = "failed", self.clock()
-            phase.detail.setdefault("error", f"{type(e).__name__}: {e}"[:500])
-            await self.save(record)
+            await self.end(record, phase, error=e)
             raise
-        phase.status, phase.finished_at = "done", self.clock()
-        await self.save(record)
+        await self.end(record, phase)
 
     async def skip(self, record: JobRecord, name: str, outcome: str) -> None:
         now = self.clock()
