@@ -164,6 +164,11 @@ class _Reader:
             if cur is None or cur.hunks or cur.has_file_headers:
                 cur = self.start(lineno)  # a traditional diff: git apply reads these too
             cur.has_file_headers = True
+            for text, n in ((line, lineno), (nxt, lineno + 1)):
+                if " " in text[4:] and "\t" not in text and not text[4:].startswith('"'):
+                    # git ends such a name with a tab; without one, git apply would guess where a
+                    # timestamp starts (`.env 2024-01-01 …` is `.env`), so there is no one reading
+                    self.problem(n, f"a name with a space and no tab after it: {text[4:][:80]!r}")
             cur.old_path = self.add_path(_file_header_path(line[4:]), "a", lineno)
             cur.new_path = self.add_path(_file_header_path(nxt[4:]), "b", lineno + 1)
             return i + 2

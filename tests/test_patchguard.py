@@ -444,6 +444,11 @@ def test_a_second_patch_hidden_after_the_signature_is_checked() -> None:
         ("diff --git a/x b/x\n@@ -1 +1 @@\n-a\n+b\n", "hunks without ---/+++ file headers"),
         ("diff --git a/x b/x\x00\n--- a/x\n+++ b/x\n" + ONE_HUNK, "NUL byte in patch"),
         ("diff --git a/x c/x\n--- a/x\n+++ c/x\n" + ONE_HUNK, "path without the b/ prefix"),
+        (
+            "--- a/.env 2024-01-01 00:00:00.000000000 +0000\n+++ b/.env 2024-01-02 00:00:00.000000000 +0000\n"
+            + ONE_HUNK,
+            "a name with a space and no tab after it",
+        ),
     ],
 )
 def test_malformed_diffs_are_refused(diff: str, expected: str) -> None:
