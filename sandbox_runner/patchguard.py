@@ -50,6 +50,7 @@ DEFAULT_FORBIDDEN: tuple[str, ...] = (
     "**/secrets/**",
 )
 _SYMLINK, _GITLINK = "120000", "160000"
+_FILE_MODES = ("100644", "100755")  # a plain file; anything else is a link, a submodule or a trick
 # zero-width and bidi characters: invisible in a review, and the way `.g\u200bit` hides `.git`
 _INVISIBLE = {"Cf"}
 
@@ -106,6 +107,8 @@ def _mode_problems(f: FilePatch, name: str) -> list[str]:
         problems.append(f"symlink change: {name} (mode {_SYMLINK})")
     if _GITLINK in modes.values():
         problems.append(f"submodule change: {name} (mode {_GITLINK})")
+    odd = sorted({m for m in modes.values() if m not in _FILE_MODES})
+    problems += [f"unusual file mode: {name} ({m})" for m in odd]
     if problems:
         return problems
     old, new = modes.get("old mode"), modes.get("new mode")

@@ -401,6 +401,7 @@ def modify(old: str, new: str | None = None) -> str:
             "symlink change",
         ),
         ("diff --git a/x b/x\nold mode 100644\nnew mode 100755\n", "mode-only change: x (100644 -> 100755)"),
+        ("diff --git a/d b/d\nnew file mode 040000\n", "unusual file mode: d (040000)"),
         ("diff --git a/x b/x\nindex 1..2\nBinary files a/x and b/x differ\n", "binary patch: x"),
         ("diff --git a/x b/x\nGIT binary patch\nliteral 3\nKcmZQzWMT8^00aO4\n\n", "binary patch: x"),
         (
