@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     autofix_branch_prefix: str = "autofix/"
     autofix_bot_login: str | None = None
     autofix_sandbox_workflow: str = "autofix-sandbox.yml"
+    autofix_sandbox: Literal["local", "actions"] = "local"  # where repository code runs
+    autofix_sandbox_parallel: int = 2  # candidate runs side by side (local)
+    autofix_sandbox_timeout: int = 600  # seconds per test run
+    autofix_sandbox_wait: int = 1800  # seconds for a whole batch (actions: queueing included)
+    autofix_sandbox_poll: int = 15  # seconds between polls of a workflow run (actions)
+    autofix_reproduce_reruns: int = 3  # reruns of tests that passed, to tell flaky from not reproduced
     autofix_host: str = "127.0.0.1"
     autofix_port: int = 8000
     autofix_log_format: Literal["auto", "json", "text"] = "auto"
@@ -96,11 +102,26 @@ class Settings(BaseSettings):
             raise ValueError(f"{v} is not a PEM private key")
         return v
 
-    @field_validator("autofix_candidates", "autofix_max_steps", "autofix_max_tokens")
+    @field_validator(
+        "autofix_candidates",
+        "autofix_max_steps",
+        "autofix_max_tokens",
+        "autofix_sandbox_parallel",
+        "autofix_sandbox_timeout",
+        "autofix_sandbox_wait",
+        "autofix_sandbox_poll",
+    )
     @classmethod
     def _positive_limit(cls, v: int) -> int:
         if v <= 0:
             raise ValueError("must be a positive integer")
+        return v
+
+    @field_validator("autofix_reproduce_reruns")
+    @classmethod
+    def _reruns(cls, v: int) -> int:
+        if not 0 <= v <= 20:
+            raise ValueError("must be between 0 and 20")
         return v
 
     @field_validator("autofix_max_dollars")

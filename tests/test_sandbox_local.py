@@ -14,7 +14,9 @@ from redis.asyncio import Redis
 from app.github.client import GitHubApp, Installation
 from app.github.git_auth import clone_url
 from app.settings import Settings
+from jobs.sandbox.actions import ActionsSandbox
 from jobs.sandbox.base import Limits, RunTimedOut, SandboxUnavailable
+from jobs.sandbox.factory import build_limits, build_sandbox
 from jobs.sandbox.local import LocalSandbox, build_runner_argv, check_candidate_ids, read_results
 from sandbox_runner.result import BASELINE, Outcome, PatchStatus, RunResult, TestOutcome
 from tests.fakes.github import gitstore
@@ -64,7 +66,7 @@ async def test_baseline_and_candidates_from_a_local_path(project: tuple[Path, st
 
 
 async def test_a_checkout_from_a_private_clone_url_with_the_installation_token(
-    gh: LocalGitHub, inst: Installation
+    gh: LocalGitHub, inst: Installation, app_settings: Settings, redis: Redis
 ) -> None:
     repo = gh.sim.create_repo(OWNER, "calc", {"calc.py": CALC, "test_calc.py": TEST})
     sha = gitstore.rev_parse(repo.path, "refs/heads/main")
@@ -76,6 +78,24 @@ async def test_a_checkout_from_a_private_clone_url_with_the_installation_token(
     leak = 'python -c "import os, sys; sys.exit(3 if sys.argv[1] in str(os.environ) else 0)" ' + token
     [baseline] = await LocalSandbox(token=inst.token).run(url, sha, None, leak, {}, limits=LIMITS)
     assert baseline.exit_code == 0  # the tests ran, and the token is nowhere in their environment
+    built = build_sandbox(app_settings.model_copy(update={"github_api_url": gh.url}), inst, redis)
+    assert isinstance(built, LocalSandbox)
+    [again] = await built.run(f"{OWNER}/calc", sha, None, COMMAND, {}, failing=FAILING, limits=LIMITS)
+    assert again.outcome_of(FAILING[0]) is Outcome.FAILED
+
+
+def test_settings_choose_the_backend_and_its_limits(app_settings: Settings, redis: Redis) -> None:
+    inst = GitHubApp(app_settings, redis).installation(1)
+    actions = app_settings.model_copy(
+        update={"autofix_sandbox": "actions", "autofix_sandbox_poll": 7, "autofix_sandbox_workflow": "sb.yml"}
+    )
+    built = build_sandbox(actions, inst, redis)
+    assert isinstance(built, ActionsSandbox)
+    assert (built.poll_s, built.workflow) == (7.0, "sb.yml")
+    tuned = app_settings.model_copy(
+        update={"autofix_sandbox_timeout": 90, "autofix_sandbox_parallel": 4, "autofix_sandbox_wait": 300}
+    )
+    assert build_limits(tuned) == Limits(timeout_s=90.0, parallel=4, wait_s=300.0)
 
 
 async def test_the_worker_environment_does_not_reach_the_tests(

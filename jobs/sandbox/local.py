@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
 import sandbox_runner
-from app.github.git_auth import git_env
+from app.github.git_auth import clone_url, git_env
 from jobs.sandbox.base import (
     DEFAULT_LIMITS,
     Limits,
@@ -32,6 +32,7 @@ from jobs.sandbox.base import (
 )
 from sandbox_runner.result import BASELINE, RunResult
 
+REPO_NAME = re.compile(r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$")
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 RUNNER_ROOT = Path(sandbox_runner.__file__).resolve().parent.parent
 PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
@@ -152,16 +153,25 @@ async def fetch_checkout(source: str, sha: str, into: Path, token: str | None = 
 
 
 class LocalSandbox:
-    """Runs `sandbox_runner` here, confined by the runner itself. `cache` keeps set-up environments;
-    `token` (e.g. `Installation.token`) authenticates clones of private repositories."""
+    """Runs `sandbox_runner` here, confined by the runner itself. `cache` keeps set-up environments.
+
+    `repo` is a local path or a clone URL; with `api_url` (GITHUB_API_URL) it may also be
+    `owner/name`, cloned from that GitHub. `token` (e.g. `Installation.token`) authenticates clones."""
 
     def __init__(
         self,
         cache: Path | None = None,
         python: str = sys.executable,
         token: Callable[[], Awaitable[str]] | None = None,
+        api_url: str | None = None,
     ) -> None:
-        self.cache, self.python, self.token = cache, python, token
+        self.cache, self.python, self.token, self.api_url = cache, python, token, api_url
+
+    def source_of(self, repo: str) -> str:
+        if self.api_url and REPO_NAME.match(repo):
+            owner, name = repo.split("/")
+            return clone_url(self.api_url, owner, name)
+        return repo
 
     async def run(
         self,
@@ -177,8 +187,9 @@ class LocalSandbox:
         check_candidate_ids(candidates)
         with tempfile.TemporaryDirectory(prefix="autofix-sandbox-") as tmp:
             work = Path(tmp)
-            token = await self.token() if self.token and "://" in repo else None
-            await fetch_checkout(repo, sha, work / "repo", token)
+            source = self.source_of(repo)
+            token = await self.token() if self.token and "://" in source else None
+            await fetch_checkout(source, sha, work / "repo", token)
             patches = write_patches(work / "patches", candidates)
             out = work / "out"
             argv = build_runner_argv(
