@@ -33,16 +33,48 @@ def _dotted(node: ast.expr) -> str:
     return "?"
 
 
+_SUBSCRIPT = {ast.Load: "__getitem__", ast.Store: "__setitem__", ast.Del: "__delitem__"}
+
+
 def called(node: ast.AST, lines: tuple[int, int] | None = None) -> list[Call]:
-    """Calls (and decorators-free references to called names) inside `node`, optionally only those
-    on `lines` (inclusive). Class instantiations are calls too."""
+    """Calls inside `node`, optionally only those on `lines` (inclusive); class instantiations are
+    calls too, and so are the special methods a plain name's operators run (`c[k] = v` runs
+    `c.__setitem__`, `k in c` `c.__contains__`, `len(c)` `c.__len__`, `for x in c` `c.__iter__`)."""
     found: list[Call] = []
     for sub in ast.walk(node):
+        text = None
         if isinstance(sub, ast.Call):
-            line = sub.lineno
-            if lines is None or lines[0] <= line <= lines[1]:
-                found.append(Call(_dotted(sub.func), line))
+            text = _dotted(sub.func)
+            if text == "len" and sub.args and isinstance(sub.args[0], ast.Name):
+                found.append(Call(f"{sub.args[0].id}.__len__", sub.lineno))
+        elif isinstance(sub, ast.Subscript) and isinstance(sub.value, ast.Name):
+            text = f"{sub.value.id}.{_SUBSCRIPT.get(type(sub.ctx), '__getitem__')}"
+        elif isinstance(sub, ast.Compare) and isinstance(sub.comparators[-1], ast.Name):
+            if isinstance(sub.ops[-1], ast.In | ast.NotIn):
+                text = f"{sub.comparators[-1].id}.__contains__"
+        elif isinstance(sub, ast.For) and isinstance(sub.iter, ast.Name):
+            text = f"{sub.iter.id}.__iter__"
+        line = getattr(sub, "lineno", 0)
+        if text is not None and (lines is None or lines[0] <= line <= lines[1]):
+            found.append(Call(text, line))
     return found
+
+
+def local_types(func: Definition) -> dict[str, str]:
+    """Local names bound to a call's result: `p = Parser(f)` -> {"p": "Parser"} (the called text)."""
+    types: dict[str, str] = {}
+    for sub in ast.walk(func.node):
+        if isinstance(sub, ast.Assign) and isinstance(sub.value, ast.Call):
+            for target in sub.targets:
+                if isinstance(target, ast.Name):
+                    types[target.id] = _dotted(sub.value.func)
+        elif (
+            isinstance(sub, ast.withitem)
+            and isinstance(sub.optional_vars, ast.Name)
+            and isinstance(sub.context_expr, ast.Call)
+        ):
+            types[sub.optional_vars.id] = _dotted(sub.context_expr.func)
+    return types
 
 
 def statement_lines(func: Definition, line: int) -> tuple[int, int]:
@@ -65,6 +97,51 @@ def _enclosing_class(src: SourceFile, scope: Definition) -> str | None:
     return None
 
 
+def _member(index: RepoIndex, src: SourceFile, cls: str, name: str) -> list[tuple[str, Definition]]:
+    """`cls.name` defined in `cls`'s body: a method, or an attribute naming a function or class."""
+    own = [d for d in src.defs if d.qualname == f"{cls}.{name}"]
+    if own:
+        return [(src.path, own[0])]
+    value = src.class_attrs.get(f"{cls}.{name}")
+    if value is None:
+        return []
+    head, _, rest = value.partition(".")
+    local = [d for d in src.defs if d.qualname == value]
+    if local:
+        return [(src.path, local[0])]
+    found = (
+        index.resolve(".".join(p for p in (src.imports[head], rest) if p)) if head in src.imports else None
+    )
+    return [(found[0], found[1])] if found is not None and found[1] is not None else []
+
+
+def find_method(
+    index: RepoIndex, src: SourceFile, cls: str, name: str, hops: int = 3
+) -> list[tuple[str, Definition]]:
+    """`cls.name` in `src`, else in its base classes (same module or imported), else in the
+    module's subclasses of `cls` (a mixin's `self.name` is often defined by the classes using it)."""
+    own = _member(index, src, cls, name)
+    if own:
+        return own
+    node = next((d.node for d in src.defs if d.qualname == cls and d.kind == "class"), None)
+    found: list[tuple[str, Definition]] = []
+    for base in node.bases if isinstance(node, ast.ClassDef) and hops > 0 else []:
+        dotted = _dotted(base)
+        if any(d.qualname == dotted and d.kind == "class" for d in src.defs):
+            found += find_method(index, src, dotted, name, hops - 1)
+        elif dotted.split(".")[0] in src.imports:
+            target = index.resolve(".".join([src.imports[dotted.split(".")[0]], *dotted.split(".")[1:]]))
+            other = index.source(target[0]) if target and target[1] else None
+            if other is not None and target is not None and target[1] is not None:
+                found += find_method(index, other, target[1].qualname, name, hops - 1)
+        if found:
+            return found
+    for d in src.defs:
+        if isinstance(d.node, ast.ClassDef) and cls in (_dotted(b) for b in d.node.bases):
+            found += _member(index, src, d.qualname, name)
+    return list(dict.fromkeys(found))[:4]
+
+
 def resolve_call(
     index: RepoIndex, src: SourceFile, scope: Definition, call: Call, files_in_play: set[str]
 ) -> list[tuple[str, Definition]]:
@@ -72,14 +149,15 @@ def resolve_call(
     head, _, rest = call.text.partition(".")
     if head in ("self", "cls") and rest and "." not in rest:
         owner = _enclosing_class(src, scope)
-        methods = [d for d in src.defs if owner and d.qualname == f"{owner}.{rest}"]
+        methods = find_method(index, src, owner, rest) if owner else []
         if methods:
-            return [(src.path, methods[0])]
+            return methods
         head = "?"
     if head != "?":
-        local = [d for d in src.defs if d.qualname == call.text and d.depth == 0]
-        if local:
-            return [(src.path, local[0])]
+        top = {d.qualname for d in src.defs if d.depth == 0}
+        if head in top:
+            local = [d for d in src.defs if d.qualname == call.text]
+            return [(src.path, local[0])] if local else []
         if head in src.imports:
             target = ".".join(p for p in (src.imports[head], rest) if p)
             found = index.resolve(target)
@@ -97,6 +175,94 @@ def resolve_call(
     return hits[:4]
 
 
+CONSTRUCTORS = ("__init__", "__post_init__", "__new__")
+
+
+def callees(
+    index: RepoIndex,
+    src: SourceFile,
+    func: Definition,
+    files_in_play: set[str],
+    lines: list[tuple[int, int]] | None = None,
+) -> list[tuple[str, Definition]]:
+    """What `func` (or only its statements on `lines`) may run: resolved calls, a class's
+    constructors, and the functions nested in `func` (closures run later, when returned)."""
+    out: dict[tuple[str, str], tuple[str, Definition]] = {}
+    types = local_types(func)
+    for call in called(func.node):
+        if lines is not None and not any(s <= call.line <= e for s, e in lines):
+            continue
+        head, _, attr = call.text.partition(".")
+        if head in types and attr and "." not in attr:
+            resolved = _typed_method(index, src, func, Call(types[head], call.line), attr, files_in_play)
+        else:
+            resolved = resolve_call(index, src, func, call, files_in_play)
+        for path, d in resolved:
+            other = index.source(path) if d.kind == "class" else None
+            ctors = [c for c in (other.defs if other else []) if c.qualname.rpartition(".")[0] == d.qualname
+                     and c.name in CONSTRUCTORS]  # fmt: skip
+            for ctor in ctors or [d]:  # a class without constructors of its own stands for itself
+                out.setdefault((path, ctor.qualname), (path, ctor))
+    if lines is None and func.kind == "def":
+        for d in src.defs:
+            if d.qualname.startswith(func.qualname + ".") and d.depth == func.depth + 1 and d.kind == "def":
+                out.setdefault((src.path, d.qualname), (src.path, d))
+    out.pop((src.path, func.qualname), None)
+    return list(out.values())
+
+
+def _typed_method(
+    index: RepoIndex, src: SourceFile, func: Definition, maker: Call, attr: str, files_in_play: set[str]
+) -> list[tuple[str, Definition]]:
+    """`attr` of what `maker` builds, when it builds one of the project's classes."""
+    found = []
+    for path, cls in resolve_call(index, src, func, maker, files_in_play):
+        other = index.source(path)
+        if cls.kind == "class" and other is not None:
+            found += find_method(index, other, cls.qualname, attr)
+    if not found and not attr.startswith("__"):
+        found = resolve_call(index, src, func, Call(f"?.{attr}", maker.line), files_in_play)
+    return found
+
+
+def backward_slice(func: Definition, stmt: tuple[int, int]) -> list[tuple[int, int]]:
+    """The failing statement and the earlier statements of `func` that assigned the local names it
+    uses, transitively: `r = p.parse(s)` and `p = Parser(f)` for a failing `assert r[0] == 1`."""
+    assigns: list[tuple[set[str], tuple[int, int], set[str]]] = []
+    for sub in ast.walk(func.node):
+        if isinstance(sub, ast.Assign | ast.AnnAssign | ast.AugAssign | ast.With | ast.For):
+            targets = (
+                sub.targets
+                if isinstance(sub, ast.Assign)
+                else [getattr(sub, "target", None), *[i.optional_vars for i in getattr(sub, "items", [])]]
+            )
+            names = {n.id for t in targets if t is not None for n in ast.walk(t) if isinstance(n, ast.Name)}
+            value = getattr(sub, "value", None) or getattr(sub, "iter", None)
+            if isinstance(sub, ast.With):
+                value = ast.Tuple([i.context_expr for i in sub.items])
+            used = {n.id for n in ast.walk(value) if isinstance(n, ast.Name)} if value else set()
+            end = sub.lineno if isinstance(sub, ast.With | ast.For) else (sub.end_lineno or sub.lineno)
+            assigns.append((names, (sub.lineno, end), used))
+    spans, frontier = [stmt], _names_on(func.node, stmt)
+    for _ in range(6):
+        new = set()
+        for names, span, used in assigns:
+            if names & frontier and span[0] < stmt[0] and span not in spans:
+                spans.append(span)
+                new |= used
+        if not new:
+            break
+        frontier = new
+    return spans
+
+
+def _names_on(node: ast.AST, span: tuple[int, int]) -> set[str]:
+    return {
+        n.id for n in ast.walk(node)
+        if isinstance(n, ast.Name) and span[0] <= n.lineno <= span[1]
+    }  # fmt: skip
+
+
 def resolve_test_id(index: RepoIndex, test_id: str) -> tuple[str, Definition | None] | None:
     """`tests/test_x.py::TestC::test_m[p]`, `test_m (pkg.test_x.TestC)`, `pkg.test_x.TestC.test_m`,
     doctest `pkg/mod.py::pkg.mod.func` -> (file, definition)."""
@@ -110,6 +276,11 @@ def resolve_test_id(index: RepoIndex, test_id: str) -> tuple[str, Definition | N
             return path, None
         qual = ".".join(_PARAMS.sub("", n) for n in names)
         hit = next((d for d in src.defs if d.qualname == qual), None)
+        if hit is None and len(names) > 1:  # a test method inherited from a base class or mixin
+            owner, _, method = qual.rpartition(".")
+            inherited = find_method(index, src, owner, method)
+            if inherited:
+                return inherited[0]
         if hit is None and "." in qual:  # a doctest id is the dotted name of what holds the doctest
             found = index.resolve(qual)
             return found if found is not None and found[0] == path else (path, None)

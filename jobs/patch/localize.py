@@ -14,11 +14,10 @@ from __future__ import annotations
 import builtins
 import math
 import re
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from jobs.patch.calls import called, resolve_call, resolve_test_id, statement_lines
+from jobs.patch.calls import backward_slice, callees, resolve_test_id, statement_lines
 from jobs.patch.context import Context
 from jobs.patch.issue_evidence import (
     STOPWORDS,
@@ -38,9 +37,11 @@ FRAME_DECAY = 0.7  # per frame outwards
 TEST_FRAME = 2.5
 FAILING_LINE_CALL = 6.0  # called on the line of the test that failed
 TEST_CALL = 3.0  # called elsewhere in a failing test
-INDIRECT = 0.35  # what those functions call, relative to them
+REACH_DECAY = 0.45  # per call further from the evidence
+REACH_DEPTH = 3
+MAX_REACH = 400  # functions visited per search
 FRAME_LINE_CALL = 2.0  # called on the line where a project frame stopped
-FAILING_TEST = 2.0
+FAILING_TEST = 1.5
 MESSAGE = 4.0
 EXCERPT_FRAME = 2.0
 CHANGED = 8.0
@@ -103,10 +104,11 @@ def _frames(
         region = board.add_line(src, frame.line, weight, f"{why} ({what})")
         d = next((x for x in src.defs if x.qualname == region.symbol), None)
         if d is not None:
-            for call in called(d.node, statement_lines(d, frame.line)):
-                for path2, callee in resolve_call(index, src, d, call, board.files()):
-                    if callee.qualname != d.qualname:
-                        board.add_def(path2, callee, FRAME_LINE_CALL * scale, "called where a frame stopped")
+            hot = backward_slice(d, statement_lines(d, frame.line))
+            seeds = [(p, c, FRAME_LINE_CALL * scale) for p, c in callees(index, src, d, board.files(), hot)]
+            for key, (weight, callee) in _reach(index, board.files(), seeds).items():
+                if key != (src.path, d.qualname):
+                    board.add_def(key[0], callee, weight, "run by what a frame's line calls")
         depth += 1
 
 
@@ -154,55 +156,66 @@ def _changed(index: RepoIndex, board: Board, changed: dict[str, list[tuple[int, 
 def _failing_tests(
     index: RepoIndex, board: Board, test_ids: list[str], test_lines: dict[tuple[str, str], int]
 ) -> None:
-    """Each failing test, and what it calls: votes summed over the tests, normalised by their number."""
+    """Each failing test, and what it may run: votes over the tests, normalised by their number."""
+    tests: dict[tuple[str, str], tuple[str, Definition]] = {}
+    for test_id in test_ids[:MAX_TESTS]:
+        found = resolve_test_id(index, test_id)
+        if found is not None and found[1] is not None:
+            tests.setdefault((found[0], found[1].qualname), (found[0], found[1]))
     votes: dict[tuple[str, str], tuple[float, int, Definition, str]] = {}
-    resolved = [r for r in (resolve_test_id(index, t) for t in test_ids[:MAX_TESTS]) if r and r[1]]
-    for path, test in resolved:
-        assert test is not None
+    for path, test in tests.values():
         board.add_def(path, test, FAILING_TEST, "failing test")
         src = index.source(path)
         assert src is not None
         line = test_lines.get((path, test.qualname))
-        on_line = statement_lines(test, line) if line else None
-        for callee_path, callee, weight, why in _callees(index, board, src.path, test, on_line):
-            key = (callee_path, callee.qualname)
-            old = votes.get(key)
-            best = max(weight, old[0]) if old else weight
-            votes[key] = (
-                best,
-                (old[1] if old else 0) + 1,
-                callee,
-                why if not old or weight >= old[0] else old[3],
-            )
-    for (path, _), (weight, count, d, why) in votes.items():
-        board.add_def(path, d, weight * (0.5 + 0.5 * count / len(resolved)), why)
-
-
-def _callees(
-    index: RepoIndex, board: Board, path: str, test: Definition, on_line: tuple[int, int] | None
-) -> Iterable[tuple[str, Definition, float, str]]:
-    src = index.source(path)
-    assert src is not None
-    seen: set[tuple[str, str]] = set()
-    for call in called(test.node):
-        hot = on_line is not None and on_line[0] <= call.line <= on_line[1]
-        weight, why = (
-            (FAILING_LINE_CALL, "called on the test's failing line")
+        hot = backward_slice(test, statement_lines(test, line)) if line else []
+        seeds = (
+            [(p, d, FAILING_LINE_CALL) for p, d in callees(index, src, test, board.files(), hot)]
             if hot
-            else (TEST_CALL, "called by a failing test")
+            else []
         )
-        for cpath, callee in resolve_call(index, src, test, call, board.files() | {path}):
-            if (cpath, callee.qualname) in seen:
-                continue
-            seen.add((cpath, callee.qualname))
-            yield cpath, callee, weight, why
-            csrc = index.source(cpath)
-            if csrc is None or callee.kind != "def":
-                continue
-            for inner in called(callee.node):
-                for ipath, icallee in resolve_call(index, csrc, callee, inner, {cpath}):
-                    if (ipath, icallee.qualname) not in seen and not is_test_path(ipath):
-                        yield ipath, icallee, weight * INDIRECT, "called by what a failing test calls"
+        seeds += [(p, d, TEST_CALL) for p, d in callees(index, src, test, board.files() | {path})]
+        for key, (weight, d) in _reach(index, board.files() | {path}, seeds).items():
+            old = votes.get(key)
+            why = (
+                "called on the test's failing line"
+                if weight >= FAILING_LINE_CALL
+                else (
+                    "called by a failing test" if weight >= TEST_CALL else "run by what a failing test calls"
+                )
+            )
+            if old is None:
+                votes[key] = (weight, 1, d, why)
+            else:
+                votes[key] = (max(weight, old[0]), old[1] + 1, d, why if weight > old[0] else old[3])
+    for (path, _), (weight, count, d, why) in votes.items():
+        board.add_def(path, d, weight * (0.5 + 0.5 * count / len(tests)), why)
+
+
+def _reach(
+    index: RepoIndex, files: set[str], seeds: list[tuple[str, Definition, float]]
+) -> dict[tuple[str, str], tuple[float, Definition]]:
+    """The project's non-test functions reachable from `seeds` in up to REACH_DEPTH calls, each with
+    its best weight (a seed's weight times REACH_DECAY per call; test helpers pass through free)."""
+    best: dict[tuple[str, str], tuple[float, Definition]] = {}
+    visited: dict[tuple[str, str], float] = {}
+    frontier = [(p, d, w, 0) for p, d, w in seeds]
+    while frontier and len(visited) < MAX_REACH:
+        path, d, weight, depth = frontier.pop(0)
+        key = (path, d.qualname)
+        if visited.get(key, 0.0) >= weight:
+            continue
+        visited[key] = weight
+        helper = is_test_path(path)
+        if not helper:
+            best[key] = (weight, d)
+        src = index.source(path)
+        if src is None or depth >= REACH_DEPTH or d.kind != "def":
+            continue
+        step = 1.0 if helper else REACH_DECAY
+        for p2, d2 in callees(index, src, d, files | {path}):
+            frontier.append((p2, d2, weight * step, depth + (0 if helper else 1)))
+    return best
 
 
 def _message_text(report: FailureReport) -> str:

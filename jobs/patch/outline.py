@@ -39,6 +39,10 @@ class SourceFile:
     lines: list[str]
     defs: list[Definition] = field(default_factory=list)  # in source order
     imports: dict[str, str] = field(default_factory=dict)  # local name -> dotted target
+    star_imports: list[str] = field(default_factory=list)  # modules of `from m import *`
+    class_attrs: dict[str, str] = field(
+        default_factory=dict
+    )  # `Class.attr` -> dotted value (`Cache = LRUCache`)
     note: str | None = None  # why there is no outline
 
     def enclosing(self, line: int) -> Definition | None:
@@ -98,8 +102,9 @@ def _walk_defs(body: list[ast.stmt], prefix: str, depth: int, out: list[Definiti
                 _walk_defs(block, prefix, depth, out)
 
 
-def _imports(tree: ast.Module, package: str) -> dict[str, str]:
-    """Local name -> dotted target, relative imports resolved against `package` (dotted)."""
+def _imports(tree: ast.Module, package: str, stars: list[str]) -> dict[str, str]:
+    """Local name -> dotted target, relative imports resolved against `package` (dotted);
+    the modules of star imports are appended to `stars`."""
     found: dict[str, str] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -113,8 +118,30 @@ def _imports(tree: ast.Module, package: str) -> dict[str, str]:
                 parts = parts[: len(parts) - (node.level - 1)] if node.level > 1 else parts
                 base = ".".join(p for p in [*parts, base] if p)
             for alias in node.names:
-                if alias.name != "*":
+                if alias.name == "*":
+                    stars.append(base)
+                else:
                     found[alias.asname or alias.name] = f"{base}.{alias.name}" if base else alias.name
+    return found
+
+
+def _class_attrs(defs: list[Definition]) -> dict[str, str]:
+    """Class-level `name = dotted.name` assignments: `Cache = cachetools.LRUCache` in a test class."""
+    found: dict[str, str] = {}
+    for d in defs:
+        if not isinstance(d.node, ast.ClassDef):
+            continue
+        for stmt in d.node.body:
+            if (
+                isinstance(stmt, ast.Assign)
+                and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], ast.Name)
+            ):
+                value = stmt.value
+                if isinstance(value, ast.Call):  # staticmethod(f), partial(f, ...)
+                    value = value.args[0] if value.args else value.func
+                if isinstance(value, ast.Name | ast.Attribute):
+                    found[f"{d.qualname}.{stmt.targets[0].id}"] = ast.unparse(value)
     return found
 
 
@@ -132,7 +159,8 @@ def parse_source(path: str, data: bytes) -> SourceFile:
         return src
     _walk_defs(tree.body, "", 0, src.defs)
     src.defs.sort(key=lambda d: (d.start, d.depth))
-    src.imports = _imports(tree, ".".join(path.split("/")[:-1]))
+    src.imports = _imports(tree, ".".join(path.split("/")[:-1]), src.star_imports)
+    src.class_attrs = _class_attrs(src.defs)
     return src
 
 

@@ -146,6 +146,10 @@ class RepoIndex:
                     found = self.resolve(".".join([target, *rest[1:]]), hops - 1)
                     if found is not None:
                         return found
+                for star in src.star_imports if hops > 0 else []:
+                    found = self.resolve(f"{star}.{qual}", hops - 1)
+                    if found is not None:
+                        return found
         return None
 
     def names(self) -> dict[str, list[tuple[str, int]]]:
