@@ -69,6 +69,24 @@ class Cgroup:
                 d.rmdir()
 
 
+PREFIX = "autofix-"
+
+
+def group_name(token: str) -> str:
+    """`autofix-<runner pid>-<token>`: a later runner can tell a dead runner's leftovers by the pid."""
+    return f"{PREFIX}{os.getpid()}-{token}"
+
+
+def sweep_stale(parent: Path) -> None:
+    """Remove the empty groups of runners that are gone (SIGKILLed before they could clean up)."""
+    with contextlib.suppress(OSError):
+        for d in parent.glob(f"{PREFIX}*-*"):
+            pid = d.name[len(PREFIX) :].split("-", 1)[0]
+            if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+                with contextlib.suppress(OSError):
+                    d.rmdir()  # refused while a process is still in it
+
+
 def create(name: str, *, max_processes: int, memory_bytes: int | None) -> Cgroup | None:
     """A fresh group with the pid cap (and memory cap when asked); None when the host does not allow it."""
     if (ROOT / "cgroup.controllers").exists():
@@ -78,8 +96,9 @@ def create(name: str, *, max_processes: int, memory_bytes: int | None) -> Cgroup
     if memory_bytes:
         wanted["memory"] = ("memory.limit_in_bytes", memory_bytes)
     for controller, (knob, value) in wanted.items():
-        base = ROOT / controller
-        d = base / _own_path(controller).lstrip("/") / name
+        parent = ROOT / controller / _own_path(controller).lstrip("/")
+        sweep_stale(parent)
+        d = parent / name
         try:
             d.mkdir()
             group.dirs[controller] = d
@@ -96,6 +115,7 @@ def create(name: str, *, max_processes: int, memory_bytes: int | None) -> Cgroup
 
 def _create_v2(name: str, max_processes: int, memory_bytes: int | None) -> Cgroup | None:
     parent = ROOT / _own_path("").lstrip("/")
+    sweep_stale(parent)
     d = parent / name
     try:
         enabled = (parent / "cgroup.subtree_control").read_text().split()

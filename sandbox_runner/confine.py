@@ -141,15 +141,18 @@ def build_argv(
     if not isolate_network:  # set-up installs packages: the host's network, still a PID namespace
         flags = [f for f in flags if f != "--net"]
     drop = ["--user", f"{user[0]}:{user[1]}"] if user is not None else []
+    # the command dies with the runner (a worker that SIGKILLs it leaves no sandbox behind)
+    tied = ["--pdeathsig", str(os.getpid())] if sys.platform.startswith("linux") else []
     if not flags or iso.unshare is None:
-        return [*outer, *drop, "--", *shell]
+        return [*outer, *drop, *tied, "--", *shell]
     if iso.user_ns:
         flags = ["--user", "--map-root-user", *flags]
     inner = [python, "-I", str(SHIM)]
     inner += ["--lo-up"] if "--net" in flags else []
     inner += drop  # after the loopback (which needs root in the namespace), before the command
+    inner += ["--pdeathsig", "0"] if drop else []  # the uid change cleared unshare's --kill-child
     inner += ["--init"] if "--pid" in flags else []
-    return [*outer, "--", iso.unshare, *flags, "--", *inner, "--", *shell]
+    return [*outer, *tied, "--", iso.unshare, *flags, "--", *inner, "--", *shell]
 
 
 def give_to(root: Path, user: User) -> None:

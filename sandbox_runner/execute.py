@@ -43,7 +43,7 @@ def execute(
     use_cgroup: bool = True,
 ) -> Executed:
     """Run `command` with `sh -c` in `cwd`, confined as far as this host allows."""
-    name = f"autofix-{secrets.token_hex(6)}"
+    name = cgroups.group_name(secrets.token_hex(6))
     memory = limits.memory_mb * MB if limits.memory_mb else None
     group = (
         cgroups.create(name, max_processes=limits.max_processes, memory_bytes=memory) if use_cgroup else None

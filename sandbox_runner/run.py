@@ -115,6 +115,8 @@ def run_one(
             return run_in_tree(cfg, iso, setup.venv if setup else None, rundir, tree, base)
     except TreeError as e:
         return replace(base, log_tail=redact(f"git could not prepare the tree: {e}"))
+    except OSError as e:  # the runner's own trouble (disk full, a cgroup gone): still a result.json
+        return replace(base, log_tail=redact(f"the runner failed: {e}"))
 
 
 def run_in_tree(

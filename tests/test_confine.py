@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from sandbox_runner import cgroup as cgroups
 from sandbox_runner.capture import OutputCapture
 from sandbox_runner.confine import Isolation, Limits, build_argv, build_env, probe_isolation
 from sandbox_runner.proctree import MARKER, run_supervised
@@ -32,6 +33,8 @@ from tests.sandbox_support import (
 ISO = probe_isolation()
 needs_network_ns = pytest.mark.skipif(not ISO.network, reason="no network namespace on this host (unshare)")
 needs_pid_ns = pytest.mark.skipif(not ISO.pid, reason="no PID namespace on this host (unshare)")
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="--user needs the runner to be root")
+NOBODY = "65534"
 
 
 @pytest.fixture
@@ -209,10 +212,6 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="--user needs the runner to be root")
-NOBODY = "65534"
-
-
 @needs_root
 def test_user_runs_the_command_unprivileged_in_a_tree_it_owns(repo: Path, tmp_path: Path) -> None:
     secret = Path("/tmp") / f"autofix-root-only-{random.randrange(10**9)}"
@@ -264,3 +263,43 @@ def test_the_setup_environment_is_read_only_for_the_runs(repo: Path, tmp_path: P
     assert r.setup["exit_code"] == 0
     assert "made-by-setup" in r.log_head
     assert "READ-ONLY" in r.log_head
+
+
+@pytest.mark.parametrize("as_user", [(), pytest.param(("--user", "65534"), marks=needs_root)])
+def test_a_killed_runner_takes_its_sandboxes_with_it(
+    repo: Path, tmp_path: Path, as_user: tuple[str, ...]
+) -> None:
+    """The worker SIGKILLs a runner it gave up on: nothing the runner started may live on."""
+    n = random.randrange(10**6, 10**7)
+    command = f"setsid sh -c 'sleep $(({n}+1))' & sleep $(({n}+2))"
+    argv = runner_argv(repo, command, tmp_path / "out", "--timeout", "60", *as_user)
+    proc = subprocess.Popen(argv, env=runner_env())
+    started = _wait_for(lambda: _both(pids_with(f"\0{n + 1}"), pids_with(f"\0{n + 2}")), 20)
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(_alive(p) for p in started):
+        time.sleep(0.05)
+    assert not [p for p in started if _alive(p)]
+
+
+def _both(a: set[int], b: set[int]) -> set[int]:
+    return a | b if a and b else set()
+
+
+def test_a_dead_runners_leftover_cgroups_are_removed_by_the_next_run() -> None:
+    first = cgroups.create(cgroups.group_name("first"), max_processes=8, memory_bytes=None)
+    if first is None:
+        pytest.skip("no writable cgroup hierarchy on this host")
+    try:
+        dead = max(int(Path("/proc/sys/kernel/pid_max").read_text()), 4194304) + 1  # no process has it
+        stale = [d.parent / f"{cgroups.PREFIX}{dead}-left" for d in first.dirs.values()]
+        for d in stale:
+            d.mkdir()
+        second = cgroups.create(cgroups.group_name("second"), max_processes=8, memory_bytes=None)
+        assert second is not None
+        second.remove()
+        assert not [d for d in stale if d.exists()]
+        assert all(d.exists() for d in first.dirs.values())  # a live runner's group stays
+    finally:
+        first.remove()
