@@ -1,0 +1,400 @@
+"""fix_check_run: a failed check run becomes a proven pull request, or a comment that says why not.
+
+Phases (each recorded in the job record): evidence → gate → reproduce → workspace → localize →
+propose → validate → publish → record. Side effects are find-or-create or checkpointed, so a retried
+job repeats none. The bot's own `Autofix` check run on the failing commit, and a sticky comment on
+the broken PR when there is one, show the phase and then the outcome.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+from typing import Any
+
+from arq import Retry
+
+from app.github.checks import CheckOutput, create_check_run
+from app.github.client import Installation
+from app.github.contents import read_repo_config
+from app.github.conversation import add_labels, upsert_sticky_comment
+from app.github.git_auth import clone_url
+from app.repo_config import RepoConfig, RepoConfigError, parse_repo_config
+from jobs import names
+from jobs.assemble import Kind, Publication, build_facts, candidate_lines, decide_publication
+from jobs.budgets import BudgetLedger
+from jobs.check_facts import Target, fetch_gate_facts, fetch_target
+from jobs.deps import Deps, deps_of, sandbox_limits
+from jobs.evidence import fetch_check_evidence
+from jobs.gate import Action, decide_gate
+from jobs.locks import FingerprintLock
+from jobs.patch.candidates import propose
+from jobs.patch.context import Candidate, Diagnosis, Usage
+from jobs.patch.memory import FixMemory
+from jobs.patch.prompts import Task
+from jobs.patch.workspace import open_workspace
+from jobs.publish.body import (
+    FixFacts,
+    render_broken_base_comment,
+    render_flaky_comment,
+    render_fork_suggestion,
+    render_pr_body,
+    render_unproven_comment,
+)
+from jobs.publish.executor import PublishPlan, publish_pr
+from jobs.publish.files import files_after
+from jobs.publish.naming import commit_message, pr_title
+from jobs.publish.status import (
+    CHECK_NAME,
+    STATUS_MARKER,
+    CheckView,
+    render_check,
+    render_config_error,
+    render_status_comment,
+)
+from jobs.record import JobRecord, JobStore, PhaseRecord
+from jobs.repair import Repair, RepairInputs, repair
+from jobs.repo_state import RepoState
+from jobs.reproduce import Reproduction, Verdict, reproduce
+from jobs.sandbox.base import Limits as SandboxLimits
+from jobs.sandbox.base import Sandbox, SandboxError
+from sandbox_runner.patchguard import DEFAULT_FORBIDDEN, GuardPolicy
+from sandbox_runner.report import FailureReport
+from sandbox_runner.result import RunResult
+
+log = logging.getLogger("autofix.jobs.fix_check")
+JSON = dict[str, Any]
+NEEDS_HUMAN = "autofix:needs-human"
+LOCK_RETRY_S = 60
+NO_COMMAND = "The log does not say how to run the failing tests: set `test:` in .github/autofix.yml."
+
+
+class Stop(Exception):
+    """Ends the job early with an outcome and a sentence (not an error)."""
+
+    def __init__(self, outcome: str, reason: str, view: CheckView | None = None) -> None:
+        super().__init__(reason)
+        self.outcome, self.reason, self.view = outcome, reason, view
+
+
+class CheckJob:
+    def __init__(self, deps: Deps, request: JSON, job_id: str) -> None:
+        self.deps, self.request, self.job_id = deps, request, job_id
+        self.owner, self.name = str(request["repo"]).split("/", 1)
+        self.repo_id = int(request["repo_id"])
+        self.head_sha = str(request["head_sha"])
+        self.inst: Installation = deps.github.installation(int(request["installation_id"]))
+        self.store = JobStore(deps.redis, clock=deps.clock)
+        self.state = RepoState(deps.redis, self.repo_id)
+        self.ledger = BudgetLedger(deps.redis, self.repo_id)
+        self.memory = FixMemory(deps.redis, self.repo_id)
+        self.target: Target | None = None
+        self.phase: PhaseRecord | None = None
+        self.links: dict[str, str] = {}
+
+    # -- the record and what people see -----------------------------------------------------------
+
+    async def enter(self, record: JobRecord, name: str) -> None:
+        await self.leave(record)
+        self.phase = await self.store.begin(record, name)
+        await self.show(record)
+
+    async def leave(self, record: JobRecord, outcome: str | None = None) -> None:
+        if self.phase is not None and self.phase.status == "running":
+            if outcome is not None:
+                self.phase.outcome = outcome
+            await self.store.end(record, self.phase)
+
+    async def show(self, record: JobRecord, view: CheckView | None = None) -> None:
+        view = view or render_check(record)
+        output = CheckOutput(view.title, view.summary)
+        conclusion = view.conclusion if view.status == "completed" else None
+        await create_check_run(
+            self.inst,
+            self.owner,
+            self.name,
+            name=CHECK_NAME,
+            head_sha=self.head_sha,
+            external_id=self.job_id,
+            status=view.status,
+            conclusion=conclusion,
+            output=output,
+        )
+        if self.target is not None and self.target.pr is not None:
+            text = render_status_comment(record, links=self.links)
+            await upsert_sticky_comment(
+                self.inst, self.owner, self.name, self.target.pr.number, STATUS_MARKER, text
+            )
+
+    # -- the phases -------------------------------------------------------------------------------
+
+    async def run(self) -> JSON:
+        record = await self.store.start(
+            self.job_id, names.FIX_CHECK_RUN, f"{self.owner}/{self.name}", self.request
+        )
+        lock: FingerprintLock | None = None
+        view: CheckView | None = None
+        try:
+            report = await self.evidence(record)
+            config = await self.config(record)
+            await self.gate(record, report, config)
+            lock = FingerprintLock(self.deps.redis, self.repo_id, report.fingerprint, self.job_id)
+            if not await lock.acquire():
+                lock = None
+                raise Retry(defer=LOCK_RETRY_S)  # another job is on this failure: it will open the PR
+            outcome, reason = await self.fix(record, report, config)
+        except Stop as stop:
+            outcome, reason, view = stop.outcome, stop.reason, stop.view
+        except SandboxError as e:
+            outcome, reason = "sandbox_error", e.render()
+        finally:
+            if lock is not None:
+                await lock.release()
+        await self.leave(record)
+        await self.store.finish(record, outcome, reason)
+        await self.show(record, view)
+        return {"outcome": outcome, "reason": reason, **self.links}
+
+    async def evidence(self, record: JobRecord) -> FailureReport:
+        await self.enter(record, "evidence")
+
+        async def read() -> JSON:
+            found = await fetch_check_evidence(
+                self.inst, self.owner, self.name, int(self.request["check_run_id"])
+            )
+            return found.report.to_json() | ({"note": found.note} if found.note else {})
+
+        data = dict(await self.store.once(record, "report", read))
+        data.pop("note", None)
+        report = FailureReport.from_json(data)
+        if self.phase is not None:
+            self.phase.outcome = report.failure_class
+            self.phase.detail.update(failing_tests=report.failing_tests[:20], fingerprint=report.fingerprint)
+        return report
+
+    async def config(self, record: JobRecord) -> RepoConfig:
+        await self.enter(record, "gate")
+        try:
+            return parse_repo_config(await read_repo_config(self.inst, self.owner, self.name))
+        except RepoConfigError as e:
+            await self.leave(record, "config_error")
+            raise Stop("config_error", str(e), render_config_error(e.problems)) from None
+
+    async def gate(self, record: JobRecord, report: FailureReport, config: RepoConfig) -> None:
+        self.target = await fetch_target(self.inst, self.owner, self.name, self.request)
+        facts = await fetch_gate_facts(
+            self.inst,
+            self.owner,
+            self.name,
+            request=self.request,
+            report=report,
+            target=self.target,
+            state=self.state,
+            ledger=self.ledger,
+            memory=self.memory,
+            bot_app_id=self.deps.settings.github_app_id,
+            branch_prefix=self.deps.settings.autofix_branch_prefix,
+        )
+        decision = decide_gate(facts, config)
+        if self.phase is not None:
+            self.phase.outcome = decision.reason
+            self.phase.detail["detail"] = decision.detail
+        if not decision.proceed:
+            outcome = "cancelled" if decision.action is Action.CANCEL else "skipped"
+            raise Stop(outcome, decision.detail)
+        await self.ledger.record_attempt(self.job_id)
+
+    async def fix(self, record: JobRecord, report: FailureReport, config: RepoConfig) -> tuple[str, str]:
+        assert self.target is not None
+        command = config["test"] or report.reproduction_command
+        if not command:
+            raise Stop("no_command", NO_COMMAND)
+        await self.enter(record, "reproduce")
+        sandbox = self.deps.sandbox(self.inst)
+        limits = sandbox_limits(self.deps.settings, config)
+        actions = self.deps.settings.autofix_sandbox == "actions"
+        source = f"{self.owner}/{self.name}" if actions else self.clone_url()
+        base_sha = self.target.pr.base_sha if self.target.pr is not None else None
+        reproduction = await reproduce(
+            sandbox, report, repo=source, sha=self.head_sha, command=command, setup=config["setup"],
+            base_sha=base_sha, limits=limits,
+        )  # fmt: skip
+        if self.phase is not None:
+            self.phase.outcome = reproduction.verdict.value
+            self.phase.detail["reason"] = reproduction.reason
+        if reproduction.verdict is not Verdict.REPRODUCED:
+            return await self.publish(record, report, config, reproduction, None)
+        await self.enter(record, "workspace")
+        api = self.deps.settings.github_api_url
+        self.deps.scratch.mkdir(parents=True, exist_ok=True)
+        async with open_workspace(
+            api, self.owner, self.name, self.head_sha, self.inst.token, parent=self.deps.scratch
+        ) as ws:
+            task = Task(report, hint=await self.hint(report))
+            inputs = RepairInputs(ws.path, source, self.head_sha, command, task, config["setup"])
+            result = await self.repair(record, inputs, config, sandbox, limits)
+            return await self.publish(record, report, config, reproduction, result, ws.path)
+
+    async def hint(self, report: FailureReport) -> str | None:
+        hints = await self.memory.hints(report)
+        return (
+            "\n".join(f"- {h.record.root_cause} (files: {', '.join(h.record.files)})" for h in hints) or None
+        )
+
+    async def repair(
+        self,
+        record: JobRecord,
+        inputs: RepairInputs,
+        config: RepoConfig,
+        sandbox: Sandbox,
+        limits: SandboxLimits,
+    ) -> Repair:
+        policy = GuardPolicy(
+            forbidden=(*DEFAULT_FORBIDDEN, *config["paths.forbidden"]), allowed=tuple(config["paths.allowed"])
+        )
+        engine = self.deps.engine(config)
+        scratch = inputs.checkout.parent / "attempts"
+        k = int(config["candidates"])
+        try:
+            return await repair(
+                inputs,
+                sandbox=sandbox,
+                propose=functools.partial(
+                    _propose, engine=engine, checkout=inputs.checkout, scratch=scratch, k=k, policy=policy
+                ),
+                limits=limits,
+                on_phase=lambda name: self.enter(record, name),
+            )
+        finally:
+            await engine.providers.aclose()
+
+    def clone_url(self) -> str:
+        return clone_url(self.deps.settings.github_api_url, self.owner, self.name)
+
+    # -- publishing -------------------------------------------------------------------------------
+
+    async def publish(
+        self,
+        record: JobRecord,
+        report: FailureReport,
+        config: RepoConfig,
+        reproduction: Reproduction,
+        result: Repair | None,
+        checkout: Path | None = None,
+    ) -> tuple[str, str]:
+        assert self.target is not None
+        await self.enter(record, "publish")
+        verdicts = result.verdicts if result else []
+        candidates = result.candidates if result else []
+        publication = decide_publication(reproduction, verdicts, candidates, fork=self.target.fork)
+        chosen = result.candidate(publication.chosen.candidate_id) if result and publication.chosen else None
+        facts = build_facts(
+            report=report,
+            job_id=self.job_id,
+            run_url=report.source.get("url"),
+            base_sha=self.head_sha,
+            chosen=chosen,
+            candidates=candidates,
+            verdicts=verdicts,
+            baseline=result.baseline if result else None,
+            chosen_run=result.runs.get(chosen.id) if result and chosen else None,
+            usage=result.usage if result else Usage(),
+            minutes=(self.deps.clock() - record.created_at) / 60,
+            attempt=record.tries,
+        )
+        await self.ledger.record_spend(self.job_id, facts.dollars)
+        if publication.kind is Kind.PR and chosen is not None and checkout is not None:
+            return await self.open_pr(record, report, config, facts, chosen.diff, checkout)
+        return await self.explain(publication, facts, result, reproduction)
+
+    async def open_pr(
+        self,
+        record: JobRecord,
+        report: FailureReport,
+        config: RepoConfig,
+        facts: FixFacts,
+        diff: str,
+        checkout: Path,
+    ) -> tuple[str, str]:
+        assert self.target is not None
+        changes = files_after(checkout, diff)
+        title = pr_title(facts.root_cause, list(changes))
+        plan = PublishPlan(
+            owner=self.owner,
+            repo=self.name,
+            base_branch=self.target.base_branch,
+            base_sha=self.head_sha,
+            head_branch=self.target.bot_branch(self.deps.settings.autofix_branch_prefix, report.fingerprint),
+            title=title,
+            body=render_pr_body(facts),
+            commit_message=commit_message(
+                title,
+                facts.root_cause,
+                fingerprint=report.fingerprint,
+                run_url=facts.run_url,
+                job_id=self.job_id,
+            ),
+            changes=changes,
+            draft=bool(config["pull_request.draft"]),
+            labels=list(config["pull_request.labels"]),
+            link_on=self.target.pr.number if self.target.fixing_a_pr and self.target.pr else None,
+        )
+        published = await publish_pr(self.inst, self.store, record, plan)
+        await self.state.add_open_pr(published.number)
+        self.links["pull_request"] = published.url
+        await self.remember(report, diff, facts)
+        return "pr_opened", f"Opened #{published.number} with a fix proven in the sandbox."
+
+    async def remember(self, report: FailureReport, diff: str, facts: FixFacts) -> None:
+        diagnosis = Diagnosis(facts.root_cause, facts.where, facts.why_right, facts.not_covered)
+        await self.memory.remember(report, Candidate("chosen", "", diff, diagnosis, "submitted"))
+
+    async def explain(
+        self, publication: Publication, facts: FixFacts, result: Repair | None, reproduction: Reproduction
+    ) -> tuple[str, str]:
+        """Every outcome without a PR of ours: said on the broken PR when there is one, else on the check."""
+        assert self.target is not None
+        kind = publication.kind
+        if kind is Kind.SUGGEST and result is not None and publication.chosen is not None:
+            chosen = result.candidate(publication.chosen.candidate_id)
+            text = render_fork_suggestion(facts, chosen.diff if chosen else "")
+        elif kind is Kind.FLAKY:
+            text = render_flaky_comment(facts, [_run_line(i, r) for i, r in enumerate(reproduction.runs, 1)])
+        elif kind is Kind.BROKEN_BASE:
+            text = render_broken_base_comment(facts, self.target.pr.base_sha if self.target.pr else "")
+        elif kind is Kind.CANNOT_REPRODUCE:
+            return "cannot_reproduce", reproduction.reason
+        else:
+            best = _best_unproven_diff(result)
+            tried = candidate_lines(result.candidates, result.verdicts) if result else []
+            text = render_unproven_comment(facts, best, tried)
+        if self.target.pr is not None:
+            await upsert_sticky_comment(
+                self.inst, self.owner, self.name, self.target.pr.number, kind.value, text
+            )
+            if kind is Kind.UNPROVEN:
+                await add_labels(self.inst, self.owner, self.name, self.target.pr.number, [NEEDS_HUMAN])
+        else:
+            self.links["diagnosis"] = "on the Autofix check run"
+        return kind.value, publication.reason or kind.value.replace("_", " ")
+
+
+def _run_line(i: int, run: RunResult) -> str:
+    state = "timed out" if run.timed_out else ("passed" if run.exit_code == 0 else "failed")
+    return f"run {i}: {state} ({run.duration_s:.0f} s)"
+
+
+def _best_unproven_diff(result: Repair | None) -> str | None:
+    if result is None:
+        return None
+    return next((c.diff for c in result.candidates if c.diff and not c.rejected_because), None)
+
+
+async def _propose(context: Any, task: Task, **kwargs: Any) -> Any:
+    return await propose(context=context, task=task, **kwargs)
+
+
+async def fix_check_run(ctx: JSON, request: JSON) -> JSON:
+    """A failed check run to repair (see the module docstring)."""
+    return await CheckJob(deps_of(ctx), request, str(ctx.get("job_id") or request.get("job_id"))).run()
