@@ -63,15 +63,17 @@ def _toml_value(v: object) -> str:
 def _functions(tree: ast.Module) -> list[tuple[str, int, int]]:
     found: list[tuple[str, int, int]] = []
 
-    def walk(body: list[ast.stmt], prefix: str) -> None:
-        for node in body:
+    def walk(parent: ast.AST, prefix: str) -> None:
+        for node in ast.iter_child_nodes(parent):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
                 qual = prefix + node.name
-                if not isinstance(node, ast.ClassDef):
-                    found.append((qual, node.body[0].lineno, node.end_lineno or node.lineno))
-                walk(node.body, qual + ".")
+                if not isinstance(node, ast.ClassDef):  # from the `def` line: a signature is the function's
+                    found.append((qual, node.lineno, node.end_lineno or node.lineno))
+                walk(node, qual + ".")
+            elif isinstance(node, ast.stmt | ast.excepthandler | ast.match_case):
+                walk(node, prefix)
 
-    walk(tree.body, "")
+    walk(tree, "")
     return found
 
 

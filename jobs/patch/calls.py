@@ -33,6 +33,7 @@ def _dotted(node: ast.expr) -> str:
     return "?"
 
 
+_CONTAINS = ("self.assertIn", "self.assertNotIn")  # unittest's membership checks run `in`
 _SUBSCRIPT = {ast.Load: "__getitem__", ast.Store: "__setitem__", ast.Del: "__delitem__"}
 
 
@@ -47,6 +48,8 @@ def called(node: ast.AST, lines: tuple[int, int] | None = None) -> list[Call]:
             text = _dotted(sub.func)
             if text == "len" and sub.args and isinstance(sub.args[0], ast.Name):
                 found.append(Call(f"{sub.args[0].id}.__len__", sub.lineno))
+            if text in _CONTAINS and len(sub.args) >= 2 and isinstance(sub.args[1], ast.Name):
+                found.append(Call(f"{sub.args[1].id}.__contains__", sub.lineno))
         elif isinstance(sub, ast.Subscript) and isinstance(sub.value, ast.Name):
             text = f"{sub.value.id}.{_SUBSCRIPT.get(type(sub.ctx), '__getitem__')}"
         elif isinstance(sub, ast.Compare) and isinstance(sub.comparators[-1], ast.Name):
@@ -178,35 +181,57 @@ def resolve_call(
 CONSTRUCTORS = ("__init__", "__post_init__", "__new__")
 
 
+@dataclass(frozen=True)
+class Callee:
+    path: str
+    definition: Definition
+    share: float  # 1/sqrt(n) when the call resolves to n candidates
+    closure: bool = False  # nested in the caller: runs when the caller's result is called
+
+
 def callees(
     index: RepoIndex,
     src: SourceFile,
     func: Definition,
     files_in_play: set[str],
     lines: list[tuple[int, int]] | None = None,
-) -> list[tuple[str, Definition]]:
+    self_class: str | None = None,
+) -> list[Callee]:
     """What `func` (or only its statements on `lines`) may run: resolved calls, a class's
-    constructors, and the functions nested in `func` (closures run later, when returned)."""
-    out: dict[tuple[str, str], tuple[str, Definition]] = {}
+    constructors, and the functions nested in `func` (closures run later, when returned).
+    `self_class` is the class `self` is known to be (a failing test's class, for a mixin's method)."""
+    out: dict[tuple[str, str], Callee] = {}
     types = local_types(func)
     for call in called(func.node):
         if lines is not None and not any(s <= call.line <= e for s, e in lines):
             continue
         head, _, attr = call.text.partition(".")
-        if head in types and attr and "." not in attr:
-            resolved = _typed_method(index, src, func, Call(types[head], call.line), attr, files_in_play)
+        if head in types and "." not in attr:
+            maker = Call(types[head], call.line)
+            resolved = _typed_method(index, src, func, maker, attr or "__call__", files_in_play)
+        elif head == "self" and self_class and "." not in attr:
+            resolved = find_method(index, src, self_class, attr) or resolve_call(
+                index, src, func, call, files_in_play
+            )
         else:
             resolved = resolve_call(index, src, func, call, files_in_play)
+        targets = []
         for path, d in resolved:
             other = index.source(path) if d.kind == "class" else None
             ctors = [c for c in (other.defs if other else []) if c.qualname.rpartition(".")[0] == d.qualname
                      and c.name in CONSTRUCTORS]  # fmt: skip
-            for ctor in ctors or [d]:  # a class without constructors of its own stands for itself
-                out.setdefault((path, ctor.qualname), (path, ctor))
+            targets += [
+                (path, ctor) for ctor in ctors or [d]
+            ]  # a class without constructors stands for itself
+        for path, d in targets:
+            key = (path, d.qualname)
+            share = 1 / len(targets) ** 0.5
+            if key not in out or out[key].share < share:
+                out[key] = Callee(path, d, share)
     if lines is None and func.kind == "def":
         for d in src.defs:
             if d.qualname.startswith(func.qualname + ".") and d.depth == func.depth + 1 and d.kind == "def":
-                out.setdefault((src.path, d.qualname), (src.path, d))
+                out.setdefault((src.path, d.qualname), Callee(src.path, d, 1.0, closure=True))
     out.pop((src.path, func.qualname), None)
     return list(out.values())
 

@@ -46,15 +46,22 @@ def parse_traceback_frames(text: str) -> list[Frame]:
     return list(finding.frames) if finding else []
 
 
-def parse_location_frames(text: str) -> list[Frame]:
-    """Frames from pytest's `path.py:12: in func` lines and native `File "…", line N` lines."""
-    frames = []
+_BLOCK_START = re.compile(r"^(?:_{3,} .+ _{3,}|={3,}.*={3,}|\s*Traceback \(most recent call last\):)\s*$")
+
+
+def parse_location_blocks(text: str) -> list[list[Frame]]:
+    """Frames from pytest's `path.py:12: in func` lines and native `File "…", line N` lines, one
+    list per failure (a `____ test ____` header or a `Traceback` line starts the next), outermost first."""
+    blocks: list[list[Frame]] = [[]]
     for line in text.splitlines():
+        if _BLOCK_START.match(line):
+            blocks.append([])
+            continue
         m = NATIVE_FRAME.match(line) or _PYTEST_LOCATION.match(line.strip())
         if m:
             func = m.groupdict().get("func")
-            frames.append(make_frame(m["file"], m["line"], func))
-    return frames
+            blocks[-1].append(make_frame(m["file"], m["line"], func))
+    return [b for b in blocks if b]
 
 
 def split_words(name: str) -> list[str]:

@@ -21,7 +21,7 @@ from jobs.patch.calls import backward_slice, callees, resolve_test_id, statement
 from jobs.patch.context import Context
 from jobs.patch.issue_evidence import (
     STOPWORDS,
-    parse_location_frames,
+    parse_location_blocks,
     parse_text_evidence,
     split_words,
 )
@@ -38,12 +38,13 @@ TEST_FRAME = 2.5
 FAILING_LINE_CALL = 6.0  # called on the line of the test that failed
 TEST_CALL = 3.0  # called elsewhere in a failing test
 REACH_DECAY = 0.45  # per call further from the evidence
+CLOSURE_DECAY = 0.9  # a function nested in a reached one: it runs when the returned closure is called
 REACH_DEPTH = 3
 MAX_REACH = 400  # functions visited per search
 FRAME_LINE_CALL = 2.0  # called on the line where a project frame stopped
 FAILING_TEST = 1.5
 MESSAGE = 4.0
-EXCERPT_FRAME = 2.0
+EXCERPT_FRAME = 6.0  # the innermost frame of another failure in the excerpt
 CHANGED = 8.0
 ISSUE_FRAME = 0.8  # a traceback quoted in an issue, relative to one from a log
 NAMED = 5.0
@@ -105,7 +106,10 @@ def _frames(
         d = next((x for x in src.defs if x.qualname == region.symbol), None)
         if d is not None:
             hot = backward_slice(d, statement_lines(d, frame.line))
-            seeds = [(p, c, FRAME_LINE_CALL * scale) for p, c in callees(index, src, d, board.files(), hot)]
+            seeds = [
+                (c.path, c.definition, FRAME_LINE_CALL * scale * c.share)
+                for c in callees(index, src, d, board.files(), hot)
+            ]
             for key, (weight, callee) in _reach(index, board.files(), seeds).items():
                 if key != (src.path, d.qualname):
                     board.add_def(key[0], callee, weight, "run by what a frame's line calls")
@@ -115,22 +119,30 @@ def _frames(
 def _excerpt_frames(
     index: RepoIndex, board: Board, excerpt: str, test_lines: dict[tuple[str, str], int]
 ) -> None:
-    """Frames of every failure the log excerpt shows (the report keeps the first failure's only)."""
-    seen: dict[tuple[str, str | None, int], int] = {}
-    for frame in parse_location_frames(excerpt):
-        path = index.map_path(frame.file, project=frame.project)
-        src = index.source(path) if path else None
-        if src is None or frame.line is None:
-            continue
-        d = src.enclosing(frame.line)
-        if is_test_path(src.path):
-            if d is not None:
-                test_lines.setdefault((src.path, d.qualname), frame.line)
-            continue
-        key = (src.path, d.qualname if d else None, 0 if d else frame.line)
-        seen[key] = seen.get(key, 0) + 1
-        if seen[key] <= 3:
-            board.add_line(src, frame.line, EXCERPT_FRAME / seen[key], "in a failure's traceback")
+    """Frames of every failure the log excerpt shows (the report keeps the first failure's only):
+    per function, its best weight over the failures, innermost first, and a little per repeat."""
+    best: dict[tuple[str, str | None, int], tuple[float, int, int]] = {}
+    for block in parse_location_blocks(excerpt):
+        depth = 0
+        for frame in reversed(block):
+            path = index.map_path(frame.file, project=frame.project)
+            src = index.source(path) if path else None
+            if src is None or frame.line is None:
+                continue
+            d = src.enclosing(frame.line)
+            if is_test_path(src.path):
+                if d is not None:
+                    test_lines.setdefault((src.path, d.qualname), frame.line)
+                continue
+            key = (src.path, d.qualname if d else None, 0 if d else frame.line)
+            weight = EXCERPT_FRAME * FRAME_DECAY**depth
+            old = best.get(key)
+            best[key] = (max(weight, old[0]) if old else weight, (old[1] + 1) if old else 1, frame.line)
+            depth += 1
+    for (path, _, _), (weight, count, line) in best.items():
+        src = index.source(path)
+        assert src is not None
+        board.add_line(src, line, weight + min(2.0, 0.5 * (count - 1)), "in a failure's traceback")
 
 
 def _changed(index: RepoIndex, board: Board, changed: dict[str, list[tuple[int, int]]]) -> None:
@@ -158,10 +170,12 @@ def _failing_tests(
 ) -> None:
     """Each failing test, and what it may run: votes over the tests, normalised by their number."""
     tests: dict[tuple[str, str], tuple[str, Definition]] = {}
+    test_ids_of: dict[tuple[str, str], str] = {}
     for test_id in test_ids[:MAX_TESTS]:
         found = resolve_test_id(index, test_id)
         if found is not None and found[1] is not None:
             tests.setdefault((found[0], found[1].qualname), (found[0], found[1]))
+            test_ids_of.setdefault((found[0], found[1].qualname), test_id)
     votes: dict[tuple[str, str], tuple[float, int, Definition, str]] = {}
     for path, test in tests.values():
         board.add_def(path, test, FAILING_TEST, "failing test")
@@ -169,13 +183,13 @@ def _failing_tests(
         assert src is not None
         line = test_lines.get((path, test.qualname))
         hot = backward_slice(test, statement_lines(test, line)) if line else []
-        seeds = (
-            [(p, d, FAILING_LINE_CALL) for p, d in callees(index, src, test, board.files(), hot)]
-            if hot
-            else []
-        )
-        seeds += [(p, d, TEST_CALL) for p, d in callees(index, src, test, board.files() | {path})]
-        for key, (weight, d) in _reach(index, board.files() | {path}, seeds).items():
+        in_play = board.files() | {path}
+        owner = _id_class(test_ids_of[(path, test.qualname)])
+        hot_calls = callees(index, src, test, in_play, hot, owner) if hot else []
+        seeds = [(c.path, c.definition, FAILING_LINE_CALL * c.share) for c in hot_calls]
+        all_calls = callees(index, src, test, in_play, None, owner)
+        seeds += [(c.path, c.definition, TEST_CALL * c.share) for c in all_calls]
+        for key, (weight, d) in _reach(index, in_play, seeds).items():
             old = votes.get(key)
             why = (
                 "called on the test's failing line"
@@ -190,6 +204,14 @@ def _failing_tests(
                 votes[key] = (max(weight, old[0]), old[1] + 1, d, why if weight > old[0] else old[3])
     for (path, _), (weight, count, d, why) in votes.items():
         board.add_def(path, d, weight * (0.5 + 0.5 * count / len(tests)), why)
+
+
+def _id_class(test_id: str) -> str | None:
+    """`tests/test_x.py::TestC::test_m[p]` -> "TestC"; unittest's `test_m (pkg.mod.TestC)` -> "TestC"."""
+    if "::" in test_id:
+        return ".".join(test_id.split("::")[1:-1]) or None
+    m = re.match(r"^\w+ \((?:[\w.]+\.)?(\w+)\)", test_id)
+    return m[1] if m else None
 
 
 def _reach(
@@ -212,9 +234,9 @@ def _reach(
         src = index.source(path)
         if src is None or depth >= REACH_DEPTH or d.kind != "def":
             continue
-        step = 1.0 if helper else REACH_DECAY
-        for p2, d2 in callees(index, src, d, files | {path}):
-            frontier.append((p2, d2, weight * step, depth + (0 if helper else 1)))
+        for c in callees(index, src, d, files | {path}):
+            step = 1.0 if helper else CLOSURE_DECAY if c.closure else REACH_DECAY
+            frontier.append((c.path, c.definition, weight * step * c.share, depth + (0 if helper else 1)))
     return best
 
 
@@ -226,6 +248,8 @@ def _message_text(report: FailureReport) -> str:
 def _names(text: str) -> list[str]:
     out: list[str] = []
     for m in _IDENT.finditer(text):
+        if text[m.end() : m.end() + 1] == "=" and text[m.end() : m.end() + 2] != "==":
+            continue  # `maxsize=6` in a repr names a field, not the code at fault
         for name in {m[0], m[0].rsplit(".", 1)[-1]}:
             if len(name) >= 3 and name not in _BUILTINS and name.lower() not in STOPWORDS and name not in out:
                 out.append(name)

@@ -75,31 +75,18 @@ def _header(node: ast.AST) -> str:
     return f"{prefix} {node.name}({ast.unparse(node.args)}){returns}:"
 
 
-def _walk_defs(body: list[ast.stmt], prefix: str, depth: int, out: list[Definition]) -> None:
-    for node in body:
+def _walk_defs(parent: ast.AST, prefix: str, depth: int, out: list[Definition]) -> None:
+    """Definitions under `parent`, also those inside `if`, `try`, `with`, loops (`if TYPE_CHECKING:`)."""
+    for node in ast.iter_child_nodes(parent):
         if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
             qual = f"{prefix}{node.name}"
             start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
             end = node.end_lineno or node.lineno
-            out.append(
-                Definition(
-                    qual,
-                    "class" if isinstance(node, ast.ClassDef) else "def",
-                    start,
-                    end,
-                    _header(node),
-                    depth,
-                    node,
-                )
-            )
-            _walk_defs(node.body, qual + ".", depth + 1, out)
-        elif isinstance(node, ast.If | ast.Try | ast.With):  # defs under `if TYPE_CHECKING:`, `try:`
-            for block in (
-                getattr(node, "body", []),
-                getattr(node, "orelse", []),
-                getattr(node, "finalbody", []),
-            ):
-                _walk_defs(block, prefix, depth, out)
+            kind = "class" if isinstance(node, ast.ClassDef) else "def"
+            out.append(Definition(qual, kind, start, end, _header(node), depth, node))
+            _walk_defs(node, qual + ".", depth + 1, out)
+        elif isinstance(node, ast.stmt | ast.excepthandler | ast.match_case):
+            _walk_defs(node, prefix, depth, out)
 
 
 def _imports(tree: ast.Module, package: str, stars: list[str]) -> dict[str, str]:
@@ -157,7 +144,7 @@ def parse_source(path: str, data: bytes) -> SourceFile:
         where = f" at line {e.lineno}" if isinstance(e, SyntaxError) and e.lineno else ""
         src.note = f"not outlined: {type(e).__name__}{where}"
         return src
-    _walk_defs(tree.body, "", 0, src.defs)
+    _walk_defs(tree, "", 0, src.defs)
     src.defs.sort(key=lambda d: (d.start, d.depth))
     src.imports = _imports(tree, ".".join(path.split("/")[:-1]), src.star_imports)
     src.class_attrs = _class_attrs(src.defs)
