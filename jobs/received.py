@@ -1,8 +1,9 @@
 """The routed job functions, as registered with the worker.
 
-Each one, for now, records what it received in the audit stream and returns it: the fix pipeline,
-commands, sandbox wake-ups and outcome records arrive in later issues (see the issue list) and
-replace these bodies. Until then a job that runs proves the ingestion path end to end.
+Each one records what it received in the audit stream, then does its work: failed checks go to the
+fix pipeline (jobs/fix_check.py) when the worker has the App and a model configured; sandbox runs
+wake the job waiting on them. Issues, commands and PR outcomes are recorded only, until their
+pipelines land (see the issue list).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 from typing import Any
 
 from app.audit import append_audit
-from jobs import names
+from jobs import fix_check, names
 from jobs.sandbox.signals import post_run_finished
 
 log = logging.getLogger("autofix.jobs")
@@ -28,8 +29,12 @@ async def _record(ctx: JSON, function: str, request: JSON) -> JSON:
 
 
 async def fix_check_run(ctx: JSON, request: JSON) -> JSON:
-    """A failed check run to repair. Records what it received (the fix pipeline is issue 6)."""
-    return await _record(ctx, names.FIX_CHECK_RUN, request)
+    """A failed check run to repair: recorded, then the fix pipeline (jobs/fix_check.py) when the
+    worker has the App and a model configured."""
+    received = await _record(ctx, names.FIX_CHECK_RUN, request)
+    if "deps" not in ctx:
+        return received
+    return await fix_check.fix_check_run(ctx, request)
 
 
 async def fix_issue(ctx: JSON, request: JSON) -> JSON:

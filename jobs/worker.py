@@ -13,6 +13,7 @@ from arq.worker import Worker
 from app.github.client import GitHubApp
 from app.queue import deserialize, serialize
 from app.settings import Settings
+from jobs.deps import build_deps
 from jobs.github_outcomes import JobFunction, github_outcomes
 from jobs.received import FUNCTIONS
 
@@ -52,6 +53,8 @@ def build_worker(
             )
         if not settings.missing(*GITHUB_CREDENTIALS):
             ctx["github"] = GitHubApp(settings, ctx["redis"])
+            if not missing:
+                ctx["deps"] = build_deps(settings, ctx["redis"], ctx["github"])
 
     # arq types job functions as (ctx, *args, **kwargs); ours take exactly (ctx, request)
     wrapped = [
