@@ -73,14 +73,17 @@ def run_supervised(
 def pump(
     proc: subprocess.Popen[bytes], fd: int, capture: OutputCapture, deadline: float, kill: Callable[[], None]
 ) -> bool:
-    """Copy output to `capture` until EOF; kill at the deadline. True when the deadline killed it."""
+    """Copy output to `capture` until EOF; kill at the deadline. True when the deadline killed it.
+
+    The command is never reaped here: while it is a zombie its pid (and process group id) cannot be
+    reused, so the kills that follow cannot hit an unrelated process."""
     timed_out, drain_until, eof = False, None, False
     with selectors.DefaultSelector() as sel:
         sel.register(fd, selectors.EVENT_READ)
         while not eof:
             now = time.monotonic()
-            if drain_until is None and (proc.poll() is not None or now >= deadline):
-                timed_out = proc.returncode is None
+            if drain_until is None and (exited(proc.pid) or now >= deadline):
+                timed_out = not exited(proc.pid)
                 kill()  # strays that still hold the pipe open go with it
                 drain_until = time.monotonic() + DRAIN_S
             elif drain_until is not None and now >= drain_until:
@@ -89,13 +92,21 @@ def pump(
                 data = os.read(fd, CHUNK)
                 eof = not data
                 capture.feed(data)
-    if proc.poll() is None:  # it closed its output but kept running
-        try:
-            proc.wait(timeout=max(deadline - time.monotonic(), 0))
-        except subprocess.TimeoutExpired:
+    while not exited(proc.pid):  # it closed its output but kept running
+        if time.monotonic() >= deadline:
             timed_out = True
             kill()
+            break
+        time.sleep(0.05)
     return timed_out
+
+
+def exited(pid: int) -> bool:
+    """Whether our child `pid` has exited, without reaping it."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return True
 
 
 def kill_tree(pid: int, cgroup: Cgroup | None, marker: str) -> None:
