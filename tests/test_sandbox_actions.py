@@ -32,7 +32,9 @@ from jobs.sandbox.base import (
     ResultsMissing,
     RunCancelled,
     RunTimedOut,
+    SetupFailed,
     WorkflowMissing,
+    WorkflowRefused,
 )
 from sandbox_runner.result import Outcome
 from tests.fakes.github import gitstore
@@ -160,6 +162,23 @@ async def test_no_workflow_in_the_repository(gh: LocalGitHub, inst: Installation
     with pytest.raises(WorkflowMissing) as err:
         await ActionsSandbox(inst, redis).run(f"{OWNER}/calc", sha, None, COMMAND, {})
     assert "autofix init" in err.value.render()
+
+
+async def test_a_caller_that_does_not_take_our_inputs_is_refused(
+    gh: LocalGitHub, inst: Installation, redis: Redis
+) -> None:
+    old_caller = render_caller().replace(", request: {required: true}", "")
+    gh.sim.create_repo(OWNER, "calc", {"calc.py": CALC, WORKFLOW_PATH: old_caller})
+    with pytest.raises(WorkflowRefused, match="Unexpected inputs") as err:
+        await ActionsSandbox(inst, redis).run(f"{OWNER}/calc", "0" * 40, None, COMMAND, {})
+    assert "autofix init" in err.value.render()
+
+
+async def test_a_failing_setup_on_the_runner(gh: LocalGitHub, inst: Installation, redis: Redis) -> None:
+    _, sha = make_repo(gh)
+    sandbox = ActionsSandbox(inst, redis, poll_s=0.3)
+    with pytest.raises(SetupFailed, match="exit code 7"):
+        await sandbox.run(f"{OWNER}/calc", sha, "exit 7", COMMAND, {"fix": FIX}, limits=LIMITS)
 
 
 @pytest.mark.parametrize(

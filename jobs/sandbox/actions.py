@@ -44,6 +44,7 @@ from jobs.sandbox.base import (
     SandboxUnavailable,
     WorkflowMissing,
     WorkflowRefused,
+    check_setup,
     order_results,
 )
 from jobs.sandbox.local import check_candidate_ids
@@ -129,7 +130,10 @@ class ActionsSandbox:
         run = await self._find(owner, name, correlation, since)
         run = await self._wait(owner, name, run, correlation, deadline)
         decide_conclusion(run)
-        return order_results(await self._results(owner, name, run, [BASELINE, *candidates]), list(candidates))
+        found = await self._results(owner, name, run, [BASELINE, *candidates])
+        results = order_results(found, list(candidates))
+        check_setup(results)
+        return results
 
     async def _dispatch(self, owner: str, name: str, inputs: dict[str, str]) -> None:
         try:

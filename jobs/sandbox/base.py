@@ -42,7 +42,10 @@ class Sandbox(Protocol):
         failing: Sequence[str] = (),
         limits: Limits = DEFAULT_LIMITS,
     ) -> list[RunResult]:
-        """Run the baseline and each candidate (id -> unified diff) at `sha`; results, baseline first."""
+        """Run the baseline and each candidate (id -> unified diff) at `sha`; results, baseline first.
+
+        Failing tests are results. A batch without usable results raises a SandboxError; a failed
+        set-up command raises SetupFailed."""
         ...
 
 

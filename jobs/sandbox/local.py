@@ -28,6 +28,7 @@ from jobs.sandbox.base import (
     ResultsMissing,
     RunTimedOut,
     SandboxUnavailable,
+    check_setup,
     order_results,
 )
 from sandbox_runner.result import BASELINE, RunResult
@@ -203,6 +204,8 @@ class LocalSandbox:
             if not found:
                 raise SandboxUnavailable(f"the runner exited with {code}: {output.strip()[-300:]}")
             try:
-                return order_results(found, list(candidates))
+                results = order_results(found, list(candidates))
             except ResultsMissing as e:
                 raise ResultsMissing(f"{e}; runner exited with {code}: {output.strip()[-300:]}") from None
+            check_setup(results)
+            return results
