@@ -53,11 +53,13 @@ def parse_location_blocks(text: str) -> list[list[Frame]]:
     """Frames from pytest's `path.py:12: in func` lines and native `File "…", line N` lines, one
     list per failure (a `____ test ____` header or a `Traceback` line starts the next), outermost first."""
     blocks: list[list[Frame]] = [[]]
+    skipping = False  # pytest's warnings summary names the line of each warning, not a failure
     for line in text.splitlines():
         if _BLOCK_START.match(line):
             blocks.append([])
+            skipping = line.startswith("=") and "warnings summary" in line
             continue
-        m = NATIVE_FRAME.match(line) or _PYTEST_LOCATION.match(line.strip())
+        m = None if skipping else NATIVE_FRAME.match(line) or _PYTEST_LOCATION.match(line.strip())
         if m:
             func = m.groupdict().get("func")
             blocks[-1].append(make_frame(m["file"], m["line"], func))

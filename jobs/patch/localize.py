@@ -11,13 +11,21 @@ with `ast`. The result is a `Context` within a token budget (see `snippets`).
 
 from __future__ import annotations
 
+import ast
 import builtins
 import math
 import re
 from pathlib import Path
 from typing import Any
 
-from jobs.patch.calls import backward_slice, callees, resolve_test_id, statement_lines
+from jobs.patch.calls import (
+    backward_slice,
+    called,
+    callees,
+    resolve_call,
+    resolve_test_id,
+    statement_lines,
+)
 from jobs.patch.context import Context
 from jobs.patch.issue_evidence import (
     STOPWORDS,
@@ -34,10 +42,10 @@ from sandbox_runner.report import FailureReport, build_report
 
 FRAME = 10.0  # the innermost project frame outside the tests
 FRAME_DECAY = 0.7  # per frame outwards
-TEST_FRAME = 2.5
+TEST_FRAME = 1.0
 FAILING_LINE_CALL = 6.0  # called on the line of the test that failed
 TEST_CALL = 3.0  # called elsewhere in a failing test
-REACH_DECAY = 0.45  # per call further from the evidence
+REACH_DECAY = 0.55  # per call further from the evidence
 CLOSURE_DECAY = 0.9  # a function nested in a reached one: it runs when the returned closure is called
 REACH_DEPTH = 3
 MAX_REACH = 400  # functions visited per search
@@ -49,6 +57,7 @@ CHANGED = 8.0
 ISSUE_FRAME = 0.8  # a traceback quoted in an issue, relative to one from a log
 NAMED = 5.0
 LEXICAL = 2.0
+IMPORT_TIME = 0.8
 MAX_TESTS = 20
 _IDENT = re.compile(r"[A-Za-z_][\w.]*")
 _WHERE = re.compile(r"^E\s+[+]?\s*(?:where|and)\b")
@@ -78,6 +87,7 @@ def build_context(
         _message_symbols(index, board, _message_text(report))
     if issue_text:
         _issue(index, board, issue_text, test_lines)
+    _import_time_calls(index, board)
     return render_context(index, board.ranked(), budget_tokens)
 
 
@@ -189,7 +199,7 @@ def _failing_tests(
         seeds = [(c.path, c.definition, FAILING_LINE_CALL * c.share) for c in hot_calls]
         all_calls = callees(index, src, test, in_play, None, owner)
         seeds += [(c.path, c.definition, TEST_CALL * c.share) for c in all_calls]
-        for key, (weight, d) in _reach(index, in_play, seeds).items():
+        for key, (weight, d) in _reach(index, in_play, seeds, owner).items():
             old = votes.get(key)
             why = (
                 "called on the test's failing line"
@@ -215,7 +225,10 @@ def _id_class(test_id: str) -> str | None:
 
 
 def _reach(
-    index: RepoIndex, files: set[str], seeds: list[tuple[str, Definition, float]]
+    index: RepoIndex,
+    files: set[str],
+    seeds: list[tuple[str, Definition, float]],
+    self_class: str | None = None,
 ) -> dict[tuple[str, str], tuple[float, Definition]]:
     """The project's non-test functions reachable from `seeds` in up to REACH_DEPTH calls, each with
     its best weight (a seed's weight times REACH_DECAY per call; test helpers pass through free)."""
@@ -234,10 +247,33 @@ def _reach(
         src = index.source(path)
         if src is None or depth >= REACH_DEPTH or d.kind != "def":
             continue
-        for c in callees(index, src, d, files | {path}):
+        for c in callees(index, src, d, files | {path}, None, self_class if helper else None):
             step = 1.0 if helper else CLOSURE_DECAY if c.closure else REACH_DECAY
             frontier.append((c.path, c.definition, weight * step * c.share, depth + (0 if helper else 1)))
     return best
+
+
+def _import_time_calls(index: RepoIndex, board: Board) -> None:
+    """Functions a module in play calls at import (tables built by calls at module level): the
+    code that ran first, whatever the test."""
+    for path in sorted(board.files()):
+        src = index.source(path)
+        if src is None or is_test_path(path) or not isinstance(src.tree, ast.Module):
+            continue
+        top = [
+            n
+            for n in src.tree.body
+            if not isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        ]
+        seen: set[str] = set()
+        for node in top:
+            for call in called(node):
+                for found_path, d in (
+                    resolve_call(index, src, src.defs[0], call, {path})[:1] if src.defs else []
+                ):
+                    if d.kind == "def" and d.qualname not in seen and found_path == path:
+                        seen.add(d.qualname)
+                        board.add_def(path, d, IMPORT_TIME, "called when its module is imported")
 
 
 def _message_text(report: FailureReport) -> str:

@@ -44,6 +44,7 @@ class SourceFile:
         default_factory=dict
     )  # `Class.attr` -> dotted value (`Cache = LRUCache`)
     note: str | None = None  # why there is no outline
+    tree: ast.Module | None = field(default=None, repr=False)
 
     def enclosing(self, line: int) -> Definition | None:
         """The innermost definition containing `line` (functions preferred over their class)."""
@@ -144,6 +145,7 @@ def parse_source(path: str, data: bytes) -> SourceFile:
         where = f" at line {e.lineno}" if isinstance(e, SyntaxError) and e.lineno else ""
         src.note = f"not outlined: {type(e).__name__}{where}"
         return src
+    src.tree = tree
     _walk_defs(tree, "", 0, src.defs)
     src.defs.sort(key=lambda d: (d.start, d.depth))
     src.imports = _imports(tree, ".".join(path.split("/")[:-1]), src.star_imports)
