@@ -51,17 +51,25 @@ class OutputCapture:
         data = b"".join(self._tail)
         return data[-self.tail_bytes :] if self.tail_bytes else b""
 
-    def lines(self) -> Iterator[bytes]:
-        """Everything kept, in order, as lines; a mark where output was dropped."""
+    def lines(self, head_bytes: int | None = None) -> Iterator[bytes]:
+        """What was kept, as lines (at most `head_bytes` of the head); a mark where output was dropped."""
+        read = 0
         with self.spool_path.open("rb") as f:
-            yield from f
-        dropped = self.total - self.head_size - len(self.tail())
+            for line in f:
+                if head_bytes is not None and read + len(line) > head_bytes:
+                    break
+                read += len(line)
+                yield line
+        tail = self.last(min(self.tail_bytes, self.total - read))
+        dropped = self.total - read - len(tail)
         if dropped > 0:
             yield b"\n" + TRUNCATION_MARK.format(n=dropped).encode() + b"\n"
-        yield from self.tail().splitlines(keepends=True)
+        yield from tail.splitlines(keepends=True)
 
     def last(self, size: int) -> bytes:
         """The last `size` bytes kept (from the tail ring, then the spooled head)."""
+        if size <= 0:
+            return b""
         tail = self.tail()
         if len(tail) < size and self.head_size:
             start = max(self.head_size - (size - len(tail)), 0)

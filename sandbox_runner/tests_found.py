@@ -16,6 +16,8 @@ from sandbox_runner.report import build_report
 from sandbox_runner.result import Outcome, TestOutcome
 from sandbox_runner.testcmd import CollectedCounter
 
+PARSE_HEAD_BYTES = 8 << 20  # of the output's head, read by the parsers (the tail is read too)
+
 
 @dataclass
 class TestsFound:
@@ -29,7 +31,7 @@ class TestsFound:
 
 def tests_of(capture: OutputCapture, junit: Path | None, tree: Path, *, failed: bool) -> TestsFound:
     counter = CollectedCounter()
-    lines = counter.watch(capture.lines())
+    lines = counter.watch(capture.lines(PARSE_HEAD_BYTES))
     report = build_report(lines, source={"kind": "sandbox"}) if failed else None
     if not failed:
         for _ in lines:

@@ -253,3 +253,15 @@ def test_render_line() -> None:
     )
     assert render_line(ran) == "baseline: exit 1 in 2.5s, 2 tests (junit), 1 failed, limits hit: output"
     assert render_line(RunResult("c2", None, None, 9.0, timed_out=True)) == "c2: timed out in 9.0s"
+
+
+def test_the_parsers_read_a_bounded_head_then_the_tail(tmp_path: Path) -> None:
+    cap = OutputCapture(tmp_path / "spool", max_bytes=1 << 20, tail_bytes=100)
+    for i in range(1000):
+        cap.feed(f"line {i:04}\n".encode())  # 10 bytes each; 10 kB in all, all kept
+    cap.close()
+    lines = list(cap.lines(head_bytes=50))
+    assert lines[:5] == [f"line {i:04}\n".encode() for i in range(5)]
+    assert lines[5] == b"\n" + TRUNCATION_MARK.format(n=10_000 - 50 - 100).encode() + b"\n"
+    assert lines[-1] == b"line 0999\n"
+    assert len(lines) == 5 + 1 + 10
