@@ -244,3 +244,19 @@ def test_an_artifact_without_result_json(tmp_path: Path) -> None:
         parse_artifact_zip(buffer.getvalue())
     with pytest.raises(ResultsMissing):
         parse_artifact_zip(b"not a zip")
+
+
+async def test_the_signal_is_keyed_by_correlation_id_and_waits_for_its_waiter(redis: Redis) -> None:
+    title = "autofix-sandbox af-0123456789abcdef"
+    assert signals.parse_correlation_id(title) == "af-0123456789abcdef"
+    assert signals.parse_correlation_id("CI") is None
+    assert not await signals.post_run_finished(redis, "CI", 1, "success")
+    assert await signals.post_run_finished(redis, title, 9, "success")  # before anyone waits
+    assert await signals.wait_run_finished(redis, "af-0123456789abcdef", 1) == {
+        "run_id": 9,
+        "conclusion": "success",
+    }
+    assert await signals.wait_run_finished(redis, "af-0123456789abcdef", 0.1) is None
+    assert await signals.wait_run_finished(redis, "af-fedcba9876543210", 0.1) is None
+    assert await redis.exists(signals.PREFIX + "af-0123456789abcdef") == 0  # consumed
+    assert signals.new_correlation_id() != signals.new_correlation_id()
