@@ -50,6 +50,7 @@ def add_run_parser(sub: Any) -> None:
     r.add_argument("--max-output-mb", type=int, default=DEFAULTS.max_output_mb, help="output kept per run")
     r.add_argument("--user", help="run set-up and tests as UID[:GID] or NAME (the runner must be root)")
     r.add_argument("--no-cgroup", action="store_true", help="no cgroup per run (rlimits and namespaces only)")
+    r.add_argument("--no-namespaces", action="store_true", help="no unshare (the host is itself a sandbox)")
     r.add_argument("--parallel", type=int, default=1, help="runs at once")
     r.add_argument("--cache", type=Path, help="set-up environments, reused across runs and jobs")
     r.add_argument(
@@ -78,6 +79,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         venv_with_pip=not args.venv_without_pip,
         user=parse_user(args.user) if args.user else None,
         cgroup=not args.no_cgroup,
+        namespaces=not args.no_namespaces,
         parallel=args.parallel,
         cache=args.cache.resolve() if args.cache else None,
         forbid=tuple(args.forbid),

@@ -41,6 +41,7 @@ class RunConfig:
     venv_with_pip: bool = True  # False: set-up brings its own installer (`uv pip install --python …`)
     user: User | None = None  # run set-up and tests as this (uid, gid); the runner must be root
     cgroup: bool = True  # False: do not make a cgroup per run (rlimits and namespaces only)
+    namespaces: bool = True  # False: no unshare (the host is itself a disposable sandbox)
     parallel: int = 1
     cache: Path | None = None
     forbid: tuple[str, ...] = ()
@@ -69,7 +70,7 @@ def candidate_ids(patches: tuple[Path, ...]) -> list[str]:
 def run_all(cfg: RunConfig) -> list[RunResult]:
     """Every run, written to `cfg.out` as it finishes; the results in order (baseline first)."""
     ids = candidate_ids(cfg.patches)
-    iso = probe_isolation()
+    iso = probe_isolation() if cfg.namespaces else Isolation()
     work = Path(tempfile.mkdtemp(prefix="autofix-sandbox-"))
     (work / "runs").mkdir()
     if cfg.user is not None:  # the command's uid may pass through, not list: run dirs have random names

@@ -15,7 +15,18 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-GIT = ("git", "-c", "core.hooksPath=/dev/null", "-c", "core.autocrlf=false", "-c", "safe.directory=*")
+# no hooks, no fsmonitor command, no line-ending rewrites: a previous run may have written the repo's config
+GIT = (
+    "git",
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "core.autocrlf=false",
+    "-c",
+    "safe.directory=*",
+)
 GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null"}
 APPLY_TIMEOUT_S = 120
 _lock = threading.Lock()

@@ -293,3 +293,16 @@ def test_a_real_pip_install_is_reused_and_the_patched_source_wins_over_the_insta
     assert base.setup["exit_code"] == 0, base.setup
     assert base.log_head.strip() == "installed"
     assert new.log_head.strip() == "patched"
+
+
+def test_without_namespaces_or_cgroup_it_still_runs_and_says_so(repo: Path, tmp_path: Path) -> None:
+    """Where the host is the sandbox (a disposable CI runner), or unshare is not allowed."""
+    out = tmp_path / "out"
+    run_runner(repo, PYTEST, out, "--no-namespaces", "--no-cgroup")
+    r = result(out)
+    assert r.tests_source == "junit"
+    assert r.outcome_of("tests/test_calc.py::test_add") is Outcome.FAILED
+    assert r.isolation["network"] is False
+    assert r.isolation["pid"] is False
+    assert r.isolation["cgroup"] is False
+    assert r.isolation["env_scrubbed"] is True
