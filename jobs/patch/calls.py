@@ -316,4 +316,12 @@ def resolve_test_id(index: RepoIndex, test_id: str) -> tuple[str, Definition | N
         dotted = f"{dotted}.{m['method']}"
     if not re.fullmatch(r"[\w.]+", dotted):
         return None
-    return index.resolve(dotted)
+    found = index.resolve(dotted)
+    if (found is None or found[1] is None) and "." in dotted:  # inherited: resolve the class
+        owner, _, method = dotted.rpartition(".")
+        cls = index.resolve(owner)
+        src = index.source(cls[0]) if cls is not None and cls[1] is not None else None
+        if src is not None and cls is not None and cls[1] is not None:
+            inherited = find_method(index, src, cls[1].qualname, method)
+            return inherited[0] if inherited else found
+    return found

@@ -80,13 +80,13 @@ def build_context(
     if report is not None:
         _frames(index, board, report.frames, 1.0, "traceback", test_lines)
         _excerpt_frames(index, board, report.excerpt, test_lines)
-    if changed_lines:
-        _changed(index, board, changed_lines)
-    if report is not None:
-        _failing_tests(index, board, report.failing_tests, test_lines)
-        _message_symbols(index, board, _message_text(report))
     if issue_text:
         _issue(index, board, issue_text, test_lines)
+    if changed_lines:
+        _changed(index, board, changed_lines)
+    _failing_tests(index, board, report.failing_tests if report else [], test_lines)
+    if report is not None:
+        _message_symbols(index, board, _message_text(report))
     _import_time_calls(index, board)
     return render_context(index, board.ranked(), budget_tokens)
 
@@ -186,6 +186,12 @@ def _failing_tests(
         if found is not None and found[1] is not None:
             tests.setdefault((found[0], found[1].qualname), (found[0], found[1]))
             test_ids_of.setdefault((found[0], found[1].qualname), test_id)
+    for path, qualname in test_lines:  # a test whose frame the log shows, though no id was parsed
+        src = index.source(path)
+        test = next((d for d in src.defs if d.qualname == qualname), None) if src else None
+        if test is not None and len(tests) < MAX_TESTS:
+            tests.setdefault((path, qualname), (path, test))
+            test_ids_of.setdefault((path, qualname), "")
     votes: dict[tuple[str, str], tuple[float, int, Definition, str]] = {}
     for path, test in tests.values():
         board.add_def(path, test, FAILING_TEST, "failing test")
@@ -213,7 +219,7 @@ def _failing_tests(
             else:
                 votes[key] = (max(weight, old[0]), old[1] + 1, d, why if weight > old[0] else old[3])
     for (path, _), (weight, count, d, why) in votes.items():
-        board.add_def(path, d, weight * (0.5 + 0.5 * count / len(tests)), why)
+        board.add_def(path, d, weight * (0.5 + 0.5 * count / max(1, len(tests))), why)
 
 
 def _id_class(test_id: str) -> str | None:
