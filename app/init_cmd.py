@@ -160,6 +160,8 @@ def run_init(path: Path, upstream: str = UPSTREAM, ref: str = DEFAULT_REF) -> in
     if not written:
         return 1
     print(f"setup and test commands come from {found.source}: check them in {CONFIG_PATH}.")
+    if WORKFLOW_PATH in written and not re.fullmatch(r"[0-9a-f]{40}", ref):
+        print(f"note: {ref} is not a commit SHA; pin one (autofix init --ref SHA) so it cannot change.")
     if not (root / ".git").exists():
         print(f"note: {root} is not a git checkout; copy the files into one.")
     print("Commit them and push to the default branch (the App reads both from there only):")

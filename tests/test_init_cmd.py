@@ -83,6 +83,7 @@ def test_init_writes_both_files_and_says_what_to_commit(tmp_path: Path) -> None:
     assert f"wrote {WORKFLOW_PATH}\nwrote {CONFIG_PATH}\n" in done.stdout
     assert f"git add {WORKFLOW_PATH} {CONFIG_PATH}" in done.stdout
     assert "not a git checkout" not in done.stdout
+    assert "not a commit SHA" not in done.stdout
     assert git(repo, "status", "--porcelain", "--untracked-files=all").count("?? .github/") == 2
 
 
@@ -95,6 +96,7 @@ def test_init_never_overwrites(tmp_path: Path) -> None:
     assert f"kept {CONFIG_PATH}: it exists" in done.stdout
     assert f"git add {WORKFLOW_PATH}\n" in done.stdout
     assert "not a git checkout" in done.stdout
+    assert "v0.1.0 is not a commit SHA; pin one" in done.stdout
     again = run_autofix("init", str(tmp_path), env=cli_env(tmp_path), cwd=tmp_path)
     assert again.returncode == 1
     assert "wrote" not in again.stdout
