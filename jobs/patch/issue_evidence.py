@@ -70,8 +70,22 @@ def split_words(name: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(name.replace("_", " "))]
 
 
+def _prose(text: str) -> str:
+    """The text without traceback frames and their source lines (the frames are evidence already)."""
+    out, skip_next = [], False
+    for line in text.splitlines():
+        if NATIVE_FRAME.match(line):
+            skip_next = True
+            continue
+        if not skip_next:
+            out.append(line)
+        skip_next = False
+    return "\n".join(out)
+
+
 def parse_text_evidence(text: str) -> TextEvidence:
     ev = TextEvidence(frames=parse_traceback_frames(text))
+    paths_text, text = text, _prose(text)
     seen: set[str] = set()
 
     def add(ident: str) -> None:
@@ -80,7 +94,7 @@ def parse_text_evidence(text: str) -> TextEvidence:
             seen.add(ident)
             ev.identifiers.append(ident)
 
-    for m in _PATH.finditer(text):
+    for m in _PATH.finditer(paths_text if not ev.frames else text):
         ev.paths.append((m[1], int(m[2]) if m[2] else None))
     for quoted in _BACKTICK.findall(text):
         for m in re.finditer(r"[A-Za-z_][\w.]*", quoted):
