@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from jobs.patch.provider import ToolCall
-from jobs.patch.tools import MAX_MATCHES, MAX_VIEW_LINES, Workspace, run_tool
+from jobs.patch.tools import MAX_MATCHES, MAX_VIEW_LINES, ToolError, Workspace, run_tool
 from tests.patch_support import STATS, make_repo
 
 
@@ -179,3 +181,24 @@ def test_submit_diagnosis_is_the_only_result_carrying_a_diagnosis(ws: Workspace)
     assert run_tool(ws, ToolCall("t", "editor", None, raw="[1, 2]")).text.startswith(
         "Error: the input to editor was not"
     )
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["..", ".", "calc", "stats.py", ".git", "inner", "up", "escape.txt", "", "/", "x"]),
+        max_size=6,
+    )
+)
+def test_any_path_resolves_inside_the_workspace_or_is_refused(ws: Workspace, parts: list[str]) -> None:
+    rel = "/".join(parts)
+    try:
+        target = ws.path(rel)
+    except ToolError:
+        return
+    assert target.resolve().is_relative_to(ws.root)
+    here = ws.root
+    for part in target.relative_to(ws.root).parts:
+        here = here / part
+        assert not here.is_symlink()
+        assert part != ".git"
