@@ -100,6 +100,9 @@ class _Reader:
         self.beyond = 0  # distinct test cases past MAX_TESTS
         self.case: _Case | None = None
         self.in_outcome = False
+        self.scan = False  # looking for pytest's last `E   ` line: the exception of a collection error
+        self.carry = ""
+        self.last_e: str | None = None
         p = self.parser = expat.ParserCreate()
         p.StartDoctypeDeclHandler = self.refuse_dtd
         p.EntityDeclHandler = self.refuse_dtd
@@ -131,13 +134,23 @@ class _Reader:
             self.case.outcome, self.case.text, self.case.text_len = new, [], 0
             self.case.message = _first_line(attrs.get("message") or "")
             self.in_outcome = self.case.message is None
+            self.scan = self.pytest and attrs.get("message") == "collection failure"
+            self.carry, self.last_e = "", None
 
     def data(self, text: str) -> None:
+        if self.scan:
+            *lines, rest = (self.carry + text).split("\n")
+            self.last_e = next((ln for ln in reversed(lines) if ln.startswith("E   ")), self.last_e)
+            self.carry = rest[-_MAX_MESSAGE:]
         if self.in_outcome and self.case is not None and self.case.text_len < 4 * _MAX_MESSAGE:
             self.case.text.append(text)
             self.case.text_len += len(text)
 
     def end(self, tag: str) -> None:
+        if self.scan and tag == "error" and self.case is not None:
+            last = self.carry if self.carry.startswith("E   ") else self.last_e
+            self.case.message = _first_line(last[1:]) if last else self.case.message
+            self.scan = False
         if tag in ("failure", "error", "skipped") and self.case is not None and self.in_outcome:
             self.case.message = _first_line("".join(self.case.text))
             self.in_outcome = False

@@ -163,6 +163,10 @@ def test_messages_are_first_lines_and_redacted(project: Path) -> None:
     assert by_id["tests/test_calc.py::TestAdd::test_fixture_error"].message == (
         'failed on setup with "RuntimeError: fixture boom"'
     )
+    assert (
+        by_id["tests/test_broken_import.py"].message
+        == "ModuleNotFoundError: No module named 'no_such_module'"
+    )
     assert by_id["tests/test_calc.py::test_ok"].message is None
     assert all(t.duration_s is not None and t.duration_s >= 0 for t in by_id.values())
 
@@ -173,6 +177,28 @@ def test_a_binary_stream_reads_the_same(project: Path) -> None:
         parse_junit(io.BytesIO(data), repo_dir=str(project)).tests
         == parse_junit(str(project / "xunit2.xml"), repo_dir=str(project)).tests
     )
+
+
+class Trickle(io.RawIOBase):
+    """A stream that gives a few bytes per read, so text arrives split anywhere."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self.data, self.step = memoryview(data), step
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        n = min(len(buffer), self.step, len(self.data))
+        buffer[:n], self.data = self.data[:n], self.data[n:]
+        return n
+
+
+@pytest.mark.parametrize("step", [1, 7, 100])
+def test_text_split_anywhere_reads_the_same(project: Path, step: int) -> None:
+    data = (project / "xunit2.xml").read_bytes()
+    trickled = parse_junit(Trickle(data, step), repo_dir=str(project))  # type: ignore[arg-type]
+    assert trickled.tests == parse_junit(io.BytesIO(data), repo_dir=str(project)).tests
 
 
 # --- other producers -----------------------------------------------------------------------------
