@@ -44,6 +44,19 @@ def _parser() -> argparse.ArgumentParser:
     ini.add_argument("path", nargs="?", type=Path, default=Path("."), help="a checkout (default: here)")
     ini.add_argument("--uses", default=None, help="OWNER/REPO holding the reusable sandbox workflow")
     ini.add_argument("--ref", default=None, help="its commit SHA or tag (pin a commit SHA)")
+    fx = sub.add_parser(
+        "fix", help="find, prove and apply a fix in a local checkout (same engine as the bot)"
+    )
+    fx.add_argument("path", nargs="?", type=Path, default=Path("."), help="a git checkout (default: here)")
+    fx.add_argument(
+        "--command", dest="test_command", help="test command (default: `test:` in .github/autofix.yml)"
+    )
+    what = fx.add_mutually_exclusive_group()
+    what.add_argument("--log", type=Path, help="a CI log of the failure (else: run --command to see it)")
+    what.add_argument("--issue", type=Path, help="a file with an issue's text to fix")
+    fx.add_argument("--dry-run", action="store_true", help="print the proven diff without applying it")
+    fx.add_argument("--print-context", action="store_true", help="print the localization as JSON and stop")
+    fx.add_argument("--json", action="store_true", help="print the result as JSON")
     return p
 
 
@@ -56,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app.init_cmd import DEFAULT_REF, UPSTREAM, run_init
 
         return run_init(args.path, args.uses or UPSTREAM, args.ref or DEFAULT_REF)
+    if args.command == "fix":
+        return _fix(args)
     if args.command == "report-log":
         from sandbox_runner.__main__ import run_report
 
@@ -94,6 +109,23 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         return run_replay(settings, args.file, args.event, args.url, args.delivery)
     raise AssertionError(args.command)
+
+
+def _fix(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from jobs.local_fix import FixRequest, run_fix
+
+    req = FixRequest(
+        args.path, args.test_command, args.log, args.issue, args.dry_run, args.print_context, args.json
+    )
+    try:
+        return asyncio.run(run_fix(req, load_settings))
+    except SettingsError as e:
+        print(f"autofix: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
 
 
 def _redis_url(settings: Settings, command: str) -> str:
