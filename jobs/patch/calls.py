@@ -3,20 +3,15 @@
 Static and approximate: `name(...)` resolves to a definition in the same module or through an
 import; `mod.name(...)` through the import of `mod`; `self.name(...)` to the enclosing class; a
 method called on anything else (`obj.parse(...)`) to same-named methods of the files already in play.
-Test ids (pytest node ids, unittest and doctest ids) resolve to their file and function the same way.
 """
 
 from __future__ import annotations
 
 import ast
-import re
 from dataclasses import dataclass
 
 from jobs.patch.outline import Definition, SourceFile
 from jobs.patch.symbols import RepoIndex
-
-_UNITTEST_ID = re.compile(r"^(?P<method>\w+) \((?P<where>[\w.]+)\)")
-_PARAMS = re.compile(r"\[.*\]$")
 
 
 @dataclass(frozen=True)
@@ -78,17 +73,6 @@ def local_types(func: Definition) -> dict[str, str]:
         ):
             types[sub.optional_vars.id] = _dotted(sub.context_expr.func)
     return types
-
-
-def statement_lines(func: Definition, line: int) -> tuple[int, int]:
-    """The line span of the innermost simple statement of `func` containing `line`."""
-    best = (line, line)
-    for sub in ast.walk(func.node):
-        if isinstance(sub, ast.stmt) and not isinstance(sub, ast.FunctionDef | ast.ClassDef):
-            end = sub.end_lineno or sub.lineno
-            if sub.lineno <= line <= end and (best == (line, line) or end - sub.lineno < best[1] - best[0]):
-                best = (sub.lineno, end)
-    return best
 
 
 def _enclosing_class(src: SourceFile, scope: Definition) -> str | None:
@@ -247,81 +231,4 @@ def _typed_method(
             found += find_method(index, other, cls.qualname, attr)
     if not found and not attr.startswith("__"):
         found = resolve_call(index, src, func, Call(f"?.{attr}", maker.line), files_in_play)
-    return found
-
-
-def backward_slice(func: Definition, stmt: tuple[int, int]) -> list[tuple[int, int]]:
-    """The failing statement and the earlier statements of `func` that assigned the local names it
-    uses, transitively: `r = p.parse(s)` and `p = Parser(f)` for a failing `assert r[0] == 1`."""
-    assigns: list[tuple[set[str], tuple[int, int], set[str]]] = []
-    for sub in ast.walk(func.node):
-        if isinstance(sub, ast.Assign | ast.AnnAssign | ast.AugAssign | ast.With | ast.For):
-            targets = (
-                sub.targets
-                if isinstance(sub, ast.Assign)
-                else [getattr(sub, "target", None), *[i.optional_vars for i in getattr(sub, "items", [])]]
-            )
-            names = {n.id for t in targets if t is not None for n in ast.walk(t) if isinstance(n, ast.Name)}
-            value = getattr(sub, "value", None) or getattr(sub, "iter", None)
-            if isinstance(sub, ast.With):
-                value = ast.Tuple([i.context_expr for i in sub.items])
-            used = {n.id for n in ast.walk(value) if isinstance(n, ast.Name)} if value else set()
-            end = sub.lineno if isinstance(sub, ast.With | ast.For) else (sub.end_lineno or sub.lineno)
-            assigns.append((names, (sub.lineno, end), used))
-    spans, frontier = [stmt], _names_on(func.node, stmt)
-    for _ in range(6):
-        new = set()
-        for names, span, used in assigns:
-            if names & frontier and span[0] < stmt[0] and span not in spans:
-                spans.append(span)
-                new |= used
-        if not new:
-            break
-        frontier = new
-    return spans
-
-
-def _names_on(node: ast.AST, span: tuple[int, int]) -> set[str]:
-    return {
-        n.id for n in ast.walk(node)
-        if isinstance(n, ast.Name) and span[0] <= n.lineno <= span[1]
-    }  # fmt: skip
-
-
-def resolve_test_id(index: RepoIndex, test_id: str) -> tuple[str, Definition | None] | None:
-    """`tests/test_x.py::TestC::test_m[p]`, `test_m (pkg.test_x.TestC)`, `pkg.test_x.TestC.test_m`,
-    doctest `pkg/mod.py::pkg.mod.func` -> (file, definition)."""
-    if "::" in test_id:
-        file_part, *names = test_id.split("::")
-        path = index.map_path(file_part)
-        if path is None:
-            return None
-        src = index.source(path)
-        if not names or src is None:
-            return path, None
-        qual = ".".join(_PARAMS.sub("", n) for n in names)
-        hit = next((d for d in src.defs if d.qualname == qual), None)
-        if hit is None and len(names) > 1:  # a test method inherited from a base class or mixin
-            owner, _, method = qual.rpartition(".")
-            inherited = find_method(index, src, owner, method)
-            if inherited:
-                return inherited[0]
-        if hit is None and "." in qual:  # a doctest id is the dotted name of what holds the doctest
-            found = index.resolve(qual)
-            return found if found is not None and found[0] == path else (path, None)
-        return path, hit
-    m = _UNITTEST_ID.match(test_id)
-    dotted = test_id.strip() if m is None else m["where"]
-    if m is not None and not dotted.endswith("." + m["method"]):
-        dotted = f"{dotted}.{m['method']}"
-    if not re.fullmatch(r"[\w.]+", dotted):
-        return None
-    found = index.resolve(dotted)
-    if (found is None or found[1] is None) and "." in dotted:  # inherited: resolve the class
-        owner, _, method = dotted.rpartition(".")
-        cls = index.resolve(owner)
-        src = index.source(cls[0]) if cls is not None and cls[1] is not None else None
-        if src is not None and cls is not None and cls[1] is not None:
-            inherited = find_method(index, src, cls[1].qualname, method)
-            return inherited[0] if inherited else found
     return found

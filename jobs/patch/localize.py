@@ -12,31 +12,22 @@ with `ast`. The result is a `Context` within a token budget (see `snippets`).
 from __future__ import annotations
 
 import ast
-import builtins
-import math
 import re
 from pathlib import Path
 from typing import Any
 
-from jobs.patch.calls import (
-    backward_slice,
-    called,
-    callees,
-    resolve_call,
-    resolve_test_id,
-    statement_lines,
-)
+from jobs.patch.calls import called, callees, resolve_call
 from jobs.patch.context import Context
 from jobs.patch.issue_evidence import (
-    STOPWORDS,
     parse_location_blocks,
     parse_text_evidence,
-    split_words,
 )
 from jobs.patch.outline import Definition
 from jobs.patch.regions import Board
 from jobs.patch.snippets import render_context
 from jobs.patch.symbols import RepoIndex, is_test_path
+from jobs.patch.testsource import backward_slice, id_class, resolve_test_id, statement_lines
+from jobs.patch.textsearch import global_defs, message_names, rank_by_words
 from sandbox_runner.failure import Frame
 from sandbox_runner.report import FailureReport, build_report
 
@@ -56,12 +47,9 @@ EXCERPT_FRAME = 6.0  # the innermost frame of another failure in the excerpt
 CHANGED = 8.0
 ISSUE_FRAME = 0.8  # a traceback quoted in an issue, relative to one from a log
 NAMED = 5.0
-LEXICAL = 2.0
 IMPORT_TIME = 0.8
 MAX_TESTS = 20
-_IDENT = re.compile(r"[A-Za-z_][\w.]*")
 _WHERE = re.compile(r"^E\s+[+]?\s*(?:where|and)\b")
-_BUILTINS = frozenset(dir(builtins))
 
 
 def build_context(
@@ -200,7 +188,7 @@ def _failing_tests(
         line = test_lines.get((path, test.qualname))
         hot = backward_slice(test, statement_lines(test, line)) if line else []
         in_play = board.files() | {path}
-        owner = _id_class(test_ids_of[(path, test.qualname)])
+        owner = id_class(test_ids_of[(path, test.qualname)])
         hot_calls = callees(index, src, test, in_play, hot, owner) if hot else []
         seeds = [(c.path, c.definition, FAILING_LINE_CALL * c.share) for c in hot_calls]
         all_calls = callees(index, src, test, in_play, None, owner)
@@ -220,14 +208,6 @@ def _failing_tests(
                 votes[key] = (max(weight, old[0]), old[1] + 1, d, why if weight > old[0] else old[3])
     for (path, _), (weight, count, d, why) in votes.items():
         board.add_def(path, d, weight * (0.5 + 0.5 * count / max(1, len(tests))), why)
-
-
-def _id_class(test_id: str) -> str | None:
-    """`tests/test_x.py::TestC::test_m[p]` -> "TestC"; unittest's `test_m (pkg.mod.TestC)` -> "TestC"."""
-    if "::" in test_id:
-        return ".".join(test_id.split("::")[1:-1]) or None
-    m = re.match(r"^\w+ \((?:[\w.]+\.)?(\w+)\)", test_id)
-    return m[1] if m else None
 
 
 def _reach(
@@ -287,26 +267,15 @@ def _message_text(report: FailureReport) -> str:
     return "\n".join([report.exception_type or "", report.message or "", *where])
 
 
-def _names(text: str) -> list[str]:
-    out: list[str] = []
-    for m in _IDENT.finditer(text):
-        if text[m.end() : m.end() + 1] == "=" and text[m.end() : m.end() + 2] != "==":
-            continue  # `maxsize=6` in a repr names a field, not the code at fault
-        for name in {m[0], m[0].rsplit(".", 1)[-1]}:
-            if len(name) >= 3 and name not in _BUILTINS and name.lower() not in STOPWORDS and name not in out:
-                out.append(name)
-    return out
-
-
 def _message_symbols(index: RepoIndex, board: Board, text: str) -> None:
     in_play = board.files()
-    for name in _names(text):
+    for name in message_names(text):
         hits = []
         for path in sorted(in_play):
             src = index.source(path)
             hits += [(path, d) for d in (src.named(name) if src else [])]
         if not hits and "." not in name:
-            hits = _global_defs(index, name, limit=3)
+            hits = global_defs(index, name, limit=3)
         for path, d in hits[:4]:
             board.add_def(
                 path,
@@ -314,19 +283,6 @@ def _message_symbols(index: RepoIndex, board: Board, text: str) -> None:
                 MESSAGE / (2 if d.kind == "class" else 1) / len(hits[:4]) ** 0.5,
                 "named in the error message",
             )
-
-
-def _global_defs(index: RepoIndex, name: str, limit: int) -> list[tuple[str, Definition]]:
-    places = index.names().get(name.rsplit(".", 1)[-1], [])
-    if not places or len(places) > limit:
-        return []
-    short, found = name.rsplit(".", 1)[-1], []
-    for path, line in places:
-        src = index.source(path)
-        d = next((x for x in (src.defs if src else []) if x.name == short and x.start <= line <= x.end), None)
-        if d is not None:
-            found.append((path, d))
-    return found
 
 
 def _issue(index: RepoIndex, board: Board, text: str, test_lines: dict[tuple[str, str], int]) -> None:
@@ -342,33 +298,10 @@ def _issue(index: RepoIndex, board: Board, text: str, test_lines: dict[tuple[str
         if found is not None and found[1] is not None:
             board.add_def(found[0], found[1], NAMED, "named in the issue")
             continue
-        hits = _global_defs(index, ident, limit=5)
+        hits = global_defs(index, ident, limit=5)
         for path, d in hits:
             board.add_def(path, d, NAMED / len(hits) ** 0.5, "named in the issue")
-    _lexical(index, board, ev.words, {p for p, _ in ev.paths})
-
-
-def _lexical(index: RepoIndex, board: Board, words: set[str], paths: set[str]) -> None:
-    """Symbol names sharing words with the issue; a file whose path shares words counts a little."""
-    if not words:
-        return
-    scored: list[tuple[float, str, int, str]] = []
-    for name, places in index.names().items():
-        tokens = set(split_words(name))
-        common = tokens & words
-        if not common or len(places) > 8:
-            continue
-        ratio = len(common) / len(tokens)
-        for path, line in places:
-            path_words = set(split_words(path.removesuffix(".py").replace("/", " ")))
-            bonus = 0.5 * len(path_words & words) + (1.0 if any(path.endswith(p) for p in paths) else 0)
-            scored.append((LEXICAL * ratio * math.log2(1 + len(common)) + bonus, path, line, name))
-    scored.sort(key=lambda s: -s[0])
-    for score, path, line, name in scored[:30]:
-        src = index.source(path)
-        d = next((x for x in (src.defs if src else []) if x.name == name and x.start <= line <= x.end), None)
-        if d is not None and score > 0:
-            board.add_def(path, d, score, "shares words with the issue")
+    rank_by_words(index, board, ev.words, {p for p, _ in ev.paths})
 
 
 def context_json(

@@ -90,11 +90,25 @@ def _walk_defs(parent: ast.AST, prefix: str, depth: int, out: list[Definition]) 
             _walk_defs(node, prefix, depth, out)
 
 
+def _statements(parent: ast.AST) -> list[ast.stmt]:
+    """Every statement under `parent`, nested ones included, without visiting expressions."""
+    found: list[ast.stmt] = []
+    stack = [parent]
+    while stack:
+        node = stack.pop()
+        for name in ("body", "orelse", "finalbody", "handlers", "cases"):
+            for child in getattr(node, name, ()):
+                if isinstance(child, ast.stmt):
+                    found.append(child)
+                stack.append(child)
+    return found
+
+
 def _imports(tree: ast.Module, package: str, stars: list[str]) -> dict[str, str]:
     """Local name -> dotted target, relative imports resolved against `package` (dotted);
     the modules of star imports are appended to `stars`."""
     found: dict[str, str] = {}
-    for node in ast.walk(tree):
+    for node in _statements(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 local = alias.asname or alias.name.split(".")[0]
