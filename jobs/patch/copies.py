@@ -27,9 +27,15 @@ def git_env(home: Path) -> dict[str, str]:
     }
 
 
-def git(repo: Path, *args: str) -> str:
+def git(repo: Path, *args: str, stdin: bytes | None = None) -> str:
     done = subprocess.run(
-        ["git", *GIT_SAFE, *args], cwd=repo, env=git_env(repo), capture_output=True, check=False, timeout=120
+        ["git", *GIT_SAFE, *args],
+        cwd=repo,
+        env=git_env(repo),
+        input=stdin,
+        capture_output=True,
+        check=False,
+        timeout=120,
     )
     if done.returncode != 0:
         raise RuntimeError(f"git {args[0]} failed in {repo}: {done.stderr.decode(errors='replace').strip()}")
@@ -63,6 +69,18 @@ def copy_checkout(checkout: Path, dest: Path) -> str:
     git(dest, "init", "-q", "--template=")
     git(dest, "add", "-A")
     return git(dest, "write-tree").strip()
+
+
+def apply_diff(workspace: Path, diff: str) -> None:
+    """Apply a guarded diff (as `take_diff` made it) to a fresh copy; RuntimeError if it does not apply."""
+    git(
+        workspace,
+        "apply",
+        "--binary",
+        "--whitespace=nowarn",
+        "-",
+        stdin=diff.encode("utf-8", "surrogateescape"),
+    )
 
 
 def take_diff(workspace: Path, baseline: str) -> str:
