@@ -6,7 +6,7 @@
 The patches travel inside the dispatch itself, so the workflow needs no write access and the bot
 pushes nothing. GitHub caps a dispatch's inputs (65,535 characters in all); a request over
 `MAX_REQUEST_CHARS` is refused with PatchesTooLarge before anything is sent. The workflow's own
-steps (.github/workflows/autofix-sandbox.yml) decode the same format.
+steps (.github/workflows/autofix-sandbox.yml) decode it; the local GitHub of the tests runs those steps.
 """
 
 from __future__ import annotations
@@ -14,20 +14,10 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 from jobs.sandbox.base import PatchesTooLarge
 
 MAX_REQUEST_CHARS = 60_000  # below GitHub's 65,535 for all inputs, leaving room for the others
-
-
-@dataclass(frozen=True)
-class SandboxRequest:
-    command: str
-    setup: str | None = None
-    failing: list[str] = field(default_factory=list)
-    timeout_s: int = 600
-    candidates: dict[str, str] = field(default_factory=dict)
 
 
 def build_request(
@@ -51,14 +41,3 @@ def build_request(
             f"the request is {len(encoded)} characters encoded, over {MAX_REQUEST_CHARS} ({sizes})"
         )
     return encoded
-
-
-def parse_request(encoded: str) -> SandboxRequest:
-    data = json.loads(base64.b64decode(encoded, validate=True))
-    return SandboxRequest(
-        command=str(data["command"]),
-        setup=data.get("setup"),
-        failing=[str(t) for t in data.get("failing") or []],
-        timeout_s=int(data.get("timeout_s") or 600),
-        candidates={str(k): str(v) for k, v in (data.get("candidates") or {}).items()},
-    )
