@@ -234,3 +234,34 @@ def test_files_that_are_not_utf8_are_read(tmp_path: Path, encoding: str) -> None
     assert context.locations[0].symbol == "greet"
     start, end = context.locations[0].start_line, context.locations[0].end_line
     assert "return '\u00e9t\u00e9' + who + 1" in context.snippets[f"greet.py:{start}-{end}"]
+
+
+def test_a_failing_doctest_points_at_its_function(tmp_path: Path) -> None:
+    ops = CALC["calc/ops.py"].replace(
+        "def mean(xs):\n", 'def mean(xs):\n    """\n    >>> mean([2, 4])\n    3.0\n    """\n'
+    )
+    root = write(tmp_path, CALC | {"calc/ops.py": ops})
+    report = build_report(pytest_log(root, "--doctest-modules", "calc"))
+    assert report.failing_tests == ["calc/ops.py::calc.ops.mean"]
+
+    context = build_context(root, report=report)
+
+    assert context.locations[0].symbol == "mean"
+    assert "its doctest fails" in context.locations[0].why
+    assert {"total", "add"} <= set(symbols(context, 4))
+
+
+def test_a_property_read_on_the_failing_line(tmp_path: Path) -> None:
+    root = write(tmp_path, {
+        "shapes.py": (
+            "class Square:\n    def __init__(self, side):\n        self.side = side\n\n"
+            "    @property\n    def area(self):\n        return self.side * 2\n\n"
+            "    def grow(self):\n        self.side += 1\n"
+        ),
+        "tests/test_shapes.py": (
+            "from shapes import Square\n\n\ndef test_area():\n    sq = Square(3)\n    assert sq.area == 9\n"
+        ),
+    })  # fmt: skip
+    context = build_context(root, report=build_report(pytest_log(root, "tests")))
+    assert symbols(context, 2) == ["Square.area", "Square.__init__"]
+    assert "Square.grow" not in symbols(context, 10)

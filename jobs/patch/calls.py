@@ -18,6 +18,7 @@ from jobs.patch.symbols import RepoIndex
 class Call:
     text: str  # `add`, `m.add`, `self.helper`, `?.spread` (receiver not a plain name)
     line: int
+    attribute: bool = False  # `obj.name` read, not called: a property, when `obj`'s class is known
 
 
 def _dotted(node: ast.expr) -> str:
@@ -38,7 +39,7 @@ def called(node: ast.AST, lines: tuple[int, int] | None = None) -> list[Call]:
     `c.__setitem__`, `k in c` `c.__contains__`, `len(c)` `c.__len__`, `for x in c` `c.__iter__`)."""
     found: list[Call] = []
     for sub in ast.walk(node):
-        text = None
+        text, attribute = None, False
         if isinstance(sub, ast.Call):
             text = _dotted(sub.func)
             if text == "len" and sub.args and isinstance(sub.args[0], ast.Name):
@@ -52,9 +53,12 @@ def called(node: ast.AST, lines: tuple[int, int] | None = None) -> list[Call]:
                 text = f"{sub.comparators[-1].id}.__contains__"
         elif isinstance(sub, ast.For) and isinstance(sub.iter, ast.Name):
             text = f"{sub.iter.id}.__iter__"
+        elif isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name):
+            text, attribute = f"{sub.value.id}.{sub.attr}", isinstance(sub.ctx, ast.Load)
+            text = text if attribute else None
         line = getattr(sub, "lineno", 0)
         if text is not None and (lines is None or lines[0] <= line <= lines[1]):
-            found.append(Call(text, line))
+            found.append(Call(text, line, attribute))
     return found
 
 
@@ -190,9 +194,16 @@ def callees(
         if lines is not None and not any(s <= call.line <= e for s, e in lines):
             continue
         head, _, attr = call.text.partition(".")
+        if call.attribute and head not in types and head not in ("self", "cls"):
+            continue  # a plain attribute of something unknown: no evidence of code
         if head in types and "." not in attr:
             maker = Call(types[head], call.line)
-            resolved = _typed_method(index, src, func, maker, attr or "__call__", files_in_play)
+            resolved = _typed_method(
+                index, src, func, maker, attr or "__call__", files_in_play, guess=not call.attribute
+            )
+        elif call.attribute:
+            owner = self_class or _enclosing_class(src, func)
+            resolved = find_method(index, src, owner, attr) if owner else []
         elif head == "self" and self_class and "." not in attr:
             resolved = find_method(index, src, self_class, attr) or resolve_call(
                 index, src, func, call, files_in_play
@@ -221,7 +232,13 @@ def callees(
 
 
 def _typed_method(
-    index: RepoIndex, src: SourceFile, func: Definition, maker: Call, attr: str, files_in_play: set[str]
+    index: RepoIndex,
+    src: SourceFile,
+    func: Definition,
+    maker: Call,
+    attr: str,
+    files_in_play: set[str],
+    guess: bool = True,
 ) -> list[tuple[str, Definition]]:
     """`attr` of what `maker` builds, when it builds one of the project's classes."""
     found = []
@@ -229,6 +246,6 @@ def _typed_method(
         other = index.source(path)
         if cls.kind == "class" and other is not None:
             found += find_method(index, other, cls.qualname, attr)
-    if not found and not attr.startswith("__"):
+    if not found and guess and not attr.startswith("__"):
         found = resolve_call(index, src, func, Call(f"?.{attr}", maker.line), files_in_play)
     return found

@@ -183,6 +183,8 @@ def _failing_tests(
     votes: dict[tuple[str, str], tuple[float, int, Definition, str]] = {}
     for path, test in tests.values():
         board.add_def(path, test, FAILING_TEST, "failing test")
+        if not is_test_path(path):  # a doctest id names the function whose docstring failed
+            board.add_def(path, test, FAILING_LINE_CALL, "its doctest fails")
         src = index.source(path)
         assert src is not None
         line = test_lines.get((path, test.qualname))
