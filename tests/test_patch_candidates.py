@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from jobs.patch.candidates import Proposal, propose
 from jobs.patch.copies import copy_checkout, diff_key, take_diff
 from jobs.patch.prompts import Task
@@ -175,3 +177,14 @@ def test_an_attempt_copy_has_no_hooks_keeps_links_and_diffs_new_files(tmp_path: 
     assert "+++ b/calc/median.py\n" in diff
     assert "-    assert mean([1, 2, 3]) == 2\n+    assert mean([1, 2, 3]) == 2.0\n" in diff
     assert diff_key(diff) == diff_key(diff.replace("index ", "index 0"))
+
+
+async def test_a_checkout_that_cannot_be_copied_fails_the_proposal_before_any_model_call(
+    tmp_path: Path,
+) -> None:
+    with served_anthropic() as fake:
+        fake.state.script(*fix_script())
+        with pytest.raises(ExceptionGroup) as failed:
+            await run_propose(tmp_path / "no-such-checkout", tmp_path / "scratch", fake.url, k=3)
+    assert failed.group_contains(FileNotFoundError, match="no checkout at")
+    assert fake.state.bodies == []

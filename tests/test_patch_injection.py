@@ -12,13 +12,11 @@ from typing import Any
 
 import pytest
 
-from jobs.patch.agent import Engine
-from jobs.patch.budget import JobBudget
+from jobs.patch.agent import build_engine
 from jobs.patch.candidates import propose
 from jobs.patch.copies import git_env
 from jobs.patch.localize import build_context
-from jobs.patch.prompts import Task, render
-from jobs.patch.providers import build_chain
+from jobs.patch.prompts import Task
 from sandbox_runner.failure import Frame
 from tests.fakes.anthropic_messages import reply, tool_use
 from tests.patch_support import (
@@ -26,7 +24,6 @@ from tests.patch_support import (
     DIAGNOSIS,
     FIXED,
     KEY,
-    ROOMY,
     STATS,
     make_repo,
     report,
@@ -120,7 +117,7 @@ async def test_injected_instructions_change_nothing(
             github_webhook_secret=WEBHOOK_SECRET,
             github_private_key=PRIVATE_KEY,
         )
-        engine = Engine(build_chain(settings), JobBudget(ROOMY), render("system"))
+        engine = build_engine(settings)
         try:
             proposal = await propose(
                 engine=engine, checkout=repo, scratch=tmp_path / "scratch", context=ctx, task=task, k=1

@@ -202,3 +202,9 @@ def test_any_path_resolves_inside_the_workspace_or_is_refused(ws: Workspace, par
         here = here / part
         assert not here.is_symlink()
         assert part != ".git"
+
+
+def test_text_that_cannot_be_written_is_an_error_result(ws: Workspace) -> None:
+    text, is_error = run(ws, "editor", command="create", path="calc/bad.py", file_text="x = '\ud800'\n")
+    assert is_error
+    assert "not valid Unicode" in text

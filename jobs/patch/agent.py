@@ -19,11 +19,12 @@ from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobs.patch.budget import JobBudget, estimate_tokens
+from app.settings import Settings
+from jobs.patch.budget import JobBudget, Limits, estimate_tokens
 from jobs.patch.context import Diagnosis, Usage
 from jobs.patch.prompts import render
 from jobs.patch.provider import ModelRequest, ModelTurn, RateLimited, Rejected, ToolCall, Unavailable
-from jobs.patch.providers import ProviderChain
+from jobs.patch.providers import ProviderChain, build_chain
 from jobs.patch.tools import TOOLS, ToolResult, Workspace, run_tool
 
 log = logging.getLogger("autofix.patch")
@@ -105,6 +106,11 @@ class Engine:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     max_output: int = MAX_OUTPUT
     models_used: set[str] = field(default_factory=set)
+
+
+def build_engine(settings: Settings) -> Engine:
+    """The engine of one job: providers in fallback order, the job's budget, the system prompt."""
+    return Engine(build_chain(settings), JobBudget(Limits.from_settings(settings)), render("system"))
 
 
 @dataclass

@@ -64,12 +64,14 @@ async def propose(
     """Run k attempts and return their candidates, judged."""
     warm = asyncio.Event()
     strategies = [STRATEGIES[i % len(STRATEGIES)] for i in range(k)]
-    runs = await asyncio.gather(
-        *(
-            _attempt(engine, checkout, scratch, i, build_first_message(context, task, s), warm)
+    async with asyncio.TaskGroup() as group:  # one failing attempt cancels the rest, none waits forever
+        tasks = [
+            group.create_task(
+                _attempt(engine, checkout, scratch, i, build_first_message(context, task, s), warm)
+            )
             for i, s in enumerate(strategies)
-        )
-    )
+        ]
+    runs = [t.result() for t in tasks]
     attempted = [Attempted(i, s, r, d) for i, (s, (r, d)) in enumerate(zip(strategies, runs, strict=True))]
     failing = task.report.failing_tests if task.report is not None else []
     candidates = [judge(c, failing, policy, str(checkout)) for c in merge(attempted)]

@@ -56,6 +56,8 @@ def source_files(checkout: Path) -> list[str]:
 
 def copy_checkout(checkout: Path, dest: Path) -> str:
     """Copy `checkout` to `dest` (a new directory) and return the baseline tree id."""
+    if not checkout.is_dir():
+        raise FileNotFoundError(f"no checkout at {checkout}")
     dest.mkdir(parents=True)
     for rel in source_files(checkout):
         src, out = checkout / rel, dest / rel

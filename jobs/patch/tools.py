@@ -221,3 +221,5 @@ def run_tool(ws: Workspace, call: ToolCall) -> ToolResult:
         return ToolResult(f"Error: {e}", is_error=True)
     except OSError as e:
         return ToolResult(f"Error: {e.strerror or e}", is_error=True)
+    except UnicodeError:
+        return ToolResult("Error: the text is not valid Unicode (lone surrogates?)", is_error=True)
