@@ -8,7 +8,9 @@ import json
 import os
 import random
 import resource
+import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from sandbox_runner.confine import Isolation, Limits, build_argv, build_env, pro
 from sandbox_runner.proctree import MARKER, run_supervised
 from tests.sandbox_support import (
     PYTHON,
+    ROOT,
     SECRETS,
     make_repo,
     pids_with,
@@ -303,3 +306,43 @@ def test_a_dead_runners_leftover_cgroups_are_removed_by_the_next_run() -> None:
         assert all(d.exists() for d in first.dirs.values())  # a live runner's group stays
     finally:
         first.remove()
+
+
+SYSTEM_PYTHON = Path("/usr/bin/python3")
+
+
+@needs_root
+@pytest.mark.skipif(not SYSTEM_PYTHON.exists(), reason="no /usr/bin/python3 for an unprivileged runner")
+def test_an_unprivileged_runner_isolates_through_a_user_namespace() -> None:
+    """How it runs on a CI runner (not root): unshare inside a user namespace, where the host allows it."""
+    work = Path(tempfile.mkdtemp(prefix="autofix-nobody-"))
+    try:
+        repo = make_repo(work / "repo", {"README": "x\n"})
+        for path in [work, *work.rglob("*")]:
+            os.chown(path, 65534, 65534, follow_symlinks=False)
+        command = "id -u; ls /proc | grep -c '^[0-9]'"
+        argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(SYSTEM_PYTHON)]
+        argv += [
+            "-m",
+            "sandbox_runner",
+            "run",
+            "--repo",
+            str(repo),
+            "--command",
+            command,
+            "--out",
+            str(work / "out"),
+        ]
+        env = {"PATH": "/usr/bin:/bin", "HOME": str(work), "PYTHONPATH": str(ROOT), **SECRETS}
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=50, cwd=work)
+        assert proc.returncode == 0, proc.stderr
+        r = result(work / "out")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    assert r.isolation["unprivileged"] is True
+    if not r.isolation["pid"]:
+        pytest.skip("unprivileged user namespaces are not allowed on this host")
+    assert r.isolation["network"] is True
+    uid, processes = r.log_head.split()
+    assert uid == "0"  # root inside the user namespace, nobody outside
+    assert int(processes) < 10
