@@ -153,3 +153,21 @@ async def test_scripts_can_be_chosen_by_the_first_message(
         model=MODEL, max_tokens=10, messages=[{"role": "user", "content": "caller"}]
     )
     assert [plain.content[0].text, caller.content[0].text] == ["for anyone", "for the caller"]  # type: ignore[union-attr]
+
+
+async def test_a_moved_breakpoint_still_reads_the_earlier_prefix(
+    client_and_state: tuple[anthropic.AsyncAnthropic, Any],
+) -> None:
+    client, state = client_and_state
+    state.script(reply(text("one")), reply(text("two")))
+    long = "context " * 400
+    turn1: Any = [{"role": "user", "content": [{"type": "text", "text": long, "cache_control": EPHEMERAL}]}]
+    first = await client.messages.create(model=MODEL, max_tokens=10, messages=turn1)
+    turn2: Any = [
+        {"role": "user", "content": [{"type": "text", "text": long}]},
+        {"role": "assistant", "content": "one"},
+        {"role": "user", "content": [{"type": "text", "text": "more", "cache_control": EPHEMERAL}]},
+    ]
+    second = await client.messages.create(model=MODEL, max_tokens=10, messages=turn2)
+    assert second.usage.cache_read_input_tokens == first.usage.cache_creation_input_tokens
+    assert 0 < second.usage.cache_creation_input_tokens < first.usage.cache_creation_input_tokens

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MAX_BREAKPOINTS = 4
+LOOKBACK = 20  # blocks before a breakpoint where the API still finds an earlier cache entry
 _TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 _ALPHABET = string.ascii_letters + string.digits
 
@@ -189,20 +190,30 @@ def _segments(body: dict[str, Any]) -> list[tuple[Any, bool]]:
 
 
 def simulate_usage(body: dict[str, Any], cache: set[str], min_cacheable: int) -> dict[str, int]:
-    """Input, cache-write and cache-read tokens for `body`, updating `cache` with its prefixes."""
+    """Input, cache-write and cache-read tokens for `body`, updating `cache` with its prefixes.
+
+    As the API does: a breakpoint writes the prefix up to it; a read is the longest cached prefix that
+    ends at a breakpoint or at one of the LOOKBACK blocks before it."""
     segments = _segments(body)
-    total, read, written_to = 0, 0, 0
     digest = hashlib.sha256(body["model"].encode())
-    for segment, breakpoint in segments:
-        total += tokens_of(segment)
+    keys: list[str] = []
+    totals: list[int] = []
+    for segment, _ in segments:
         digest.update(json.dumps(segment, sort_keys=True).encode())
-        if breakpoint and total >= min_cacheable:
-            key = digest.hexdigest()
-            if key in cache:
-                read = total
-            cache.add(key)
-            written_to = total
+        keys.append(digest.hexdigest())
+        totals.append((totals[-1] if totals else 0) + tokens_of(segment))
+    read, written_to = 0, 0
+    for n, (_, breakpoint) in enumerate(segments):
+        if not breakpoint or totals[n] < min_cacheable:
+            continue
+        hits = [totals[i] for i in range(max(0, n - LOOKBACK), n + 1) if keys[i] in cache]
+        read = max([read, *hits])
+        written_to = totals[n]
+    for n, (_, breakpoint) in enumerate(segments):
+        if breakpoint and totals[n] >= min_cacheable:
+            cache.add(keys[n])
     created = max(0, written_to - read)
+    total = totals[-1] if totals else 0
     return {
         "input_tokens": total - read - created,
         "cache_creation_input_tokens": created,
