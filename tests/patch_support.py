@@ -123,7 +123,7 @@ async def engine(
     try:
         yield eng
     finally:
-        await eng.providers.aclose()
+        await eng.aclose()
 
 
 def fix_script(path: str = "calc/stats.py") -> list[Any]:

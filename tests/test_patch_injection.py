@@ -123,7 +123,7 @@ async def test_injected_instructions_change_nothing(
                 engine=engine, checkout=repo, scratch=tmp_path / "scratch", context=ctx, task=task, k=1
             )
         finally:
-            await engine.providers.aclose()
+            await engine.aclose()
     # what the model saw: no secret in any request body, the injections only ever inside fences
     assert len(fake.state.bodies) == 10
     for body in fake.state.bodies:

@@ -107,6 +107,10 @@ class Engine:
     max_output: int = MAX_OUTPUT
     models_used: set[str] = field(default_factory=set)
 
+    async def aclose(self) -> None:
+        """Close the providers' HTTP clients; the job does this when its engine is done."""
+        await self.providers.aclose()
+
 
 def build_engine(settings: Settings) -> Engine:
     """The engine of one job: providers in fallback order, the job's budget, the system prompt."""
