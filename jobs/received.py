@@ -2,8 +2,8 @@
 
 Each one records what it received in the audit stream, then does its work: failed checks go to the
 fix pipeline (jobs/fix_check.py) when the worker has the App and a model configured; sandbox runs
-wake the job waiting on them. Issues, commands and PR outcomes are recorded only, until their
-pipelines land (see the issue list).
+wake the job waiting on them; closed bot PRs go to fix memory. Issues and commands are recorded
+only, until their pipelines land (see the issue list).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 from app.audit import append_audit
-from jobs import fix_check, names
+from jobs import fix_check, names, pr_outcome
 from jobs.sandbox.signals import post_run_finished
 
 log = logging.getLogger("autofix.jobs")
@@ -56,8 +56,11 @@ async def sandbox_finished(ctx: JSON, request: JSON) -> JSON:
 
 
 async def record_pr_outcome(ctx: JSON, request: JSON) -> JSON:
-    """One of our PRs was closed, merged or not. Records it (outcome statistics are issue 8)."""
-    return await _record(ctx, names.RECORD_PR_OUTCOME, request)
+    """One of our PRs was closed: merged or rejected, into fix memory and the open-PR count."""
+    await _record(ctx, names.RECORD_PR_OUTCOME, request)
+    settings = ctx.get("settings")
+    prefix = settings.autofix_branch_prefix if settings is not None else "autofix/"
+    return await pr_outcome.record_pr_outcome(ctx["redis"], request, prefix)
 
 
 async def record_installation(ctx: JSON, request: JSON) -> JSON:
