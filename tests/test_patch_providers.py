@@ -11,8 +11,9 @@ from app.settings import SettingsError
 from jobs.patch.agent import run_attempt
 from jobs.patch.llm import AnthropicProvider
 from jobs.patch.openai_compat import OpenAICompatProvider
+from jobs.patch.provider import ModelRequest, ProviderError, RateLimited, Rejected, Unavailable
 from jobs.patch.providers import build_chain
-from jobs.patch.tools import Workspace
+from jobs.patch.tools import TOOLS, Workspace
 from tests.fakes.anthropic_messages import error, reply, tool_use
 from tests.fakes.openai_compat import ChatTurn, call
 from tests.github_support import Clock
@@ -136,3 +137,36 @@ def test_a_configured_provider_missing_its_settings_is_named() -> None:
         build_chain(make_settings(autofix_providers="anthropic,openai-compat", anthropic_api_key="k"))
     with pytest.raises(ValueError, match="anthropic and/or openai-compat"):
         make_settings(autofix_providers="anthropic,gpt")
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after", "kind", "wait"),
+    [
+        (400, None, Rejected, None),
+        (413, None, Rejected, None),
+        (401, None, Unavailable, None),
+        (403, None, Unavailable, None),
+        (404, None, Unavailable, None),
+        (500, None, Unavailable, None),
+        (429, "11", RateLimited, 11.0),
+        (529, "2", RateLimited, 2.0),
+        (529, None, RateLimited, None),
+    ],
+)
+async def test_each_anthropic_error_maps_to_one_provider_error(
+    status: int, retry_after: str | None, kind: type[ProviderError], wait: float | None
+) -> None:
+    with served_anthropic() as fake:
+        fake.state.script(error(status, f"scripted {status}", retry_after=retry_after))
+        provider = anthropic_provider(fake.url)
+        request = ModelRequest("system", TOOLS, [first_message()], 100)
+        try:
+            with pytest.raises(kind) as caught:
+                await provider.complete(request)
+        finally:
+            await provider.aclose()
+    assert f"anthropic {status}" in str(caught.value)
+    assert f"scripted {status}" in str(caught.value)
+    if isinstance(caught.value, RateLimited):
+        assert caught.value.retry_after == wait
+    assert len(fake.state.bodies) == 1  # never retried inside the SDK
