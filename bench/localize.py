@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
+import html
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -74,14 +75,19 @@ def load_corpus(path: Path) -> tuple[dict[str, Library], list[Mutation]]:
 
 
 def fetch_sdist(lib: Library) -> Path:
+    """The pinned sdist, from PyPI's simple index (PEP 503), checked against the corpus's sha256."""
     target = OUT / "sdists" / lib.sdist
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
-        meta_url = f"https://pypi.org/pypi/{lib.name}/{lib.version}/json"
-        with urllib.request.urlopen(meta_url, timeout=60) as r:
-            meta = json.load(r)
-        url = next(u["url"] for u in meta["urls"] if u["packagetype"] == "sdist")
-        with urllib.request.urlopen(url, timeout=120) as r:  # noqa: S310
+        with urllib.request.urlopen(f"https://pypi.org/simple/{lib.name}/", timeout=60) as r:
+            page = r.read().decode()
+        links = re.findall(r'href="([^"#]+/' + re.escape(lib.sdist) + r')(?:#[^"]*)?"', page)
+        if not links:
+            raise SystemExit(f"{lib.sdist}: not on https://pypi.org/simple/{lib.name}/")
+        url = html.unescape(links[0])
+        if not url.startswith("https://"):
+            raise SystemExit(f"{lib.sdist}: unexpected link {url}")
+        with urllib.request.urlopen(url, timeout=120) as r:  # noqa: S310  # https only, checked above
             target.write_bytes(r.read())
     digest = hashlib.sha256(target.read_bytes()).hexdigest()
     if digest != lib.sha256:

@@ -25,6 +25,7 @@ from jobs.patch.issue_evidence import (
 from jobs.patch.outline import Definition
 from jobs.patch.regions import Board
 from jobs.patch.snippets import render_context
+from jobs.patch.state import self_reads, state_writers
 from jobs.patch.symbols import RepoIndex, is_test_path
 from jobs.patch.testsource import backward_slice, id_class, resolve_test_id, statement_lines
 from jobs.patch.textsearch import global_defs, message_names, rank_by_words
@@ -48,6 +49,7 @@ CHANGED = 8.0
 ISSUE_FRAME = 0.8  # a traceback quoted in an issue, relative to one from a log
 NAMED = 5.0
 IMPORT_TIME = 0.8
+STATE_WRITER = 3.0  # a method of the frame's class writing a `self.x` the frame's line reads
 MAX_TESTS = 20
 _WHERE = re.compile(r"^E\s+[+]?\s*(?:where|and)\b")
 
@@ -111,6 +113,9 @@ def _frames(
             for key, (weight, callee) in _reach(index, board.files(), seeds).items():
                 if key != (src.path, d.qualname):
                     board.add_def(key[0], callee, weight, "run by what a frame's line calls")
+            for writer in state_writers(src, d, self_reads(d, hot)):
+                board.add_def(src.path, writer, STATE_WRITER * FRAME_DECAY**depth * scale,
+                              "sets state the frame's line reads")  # fmt: skip
         depth += 1
 
 
@@ -237,7 +242,9 @@ def _reach(
             continue
         for c in callees(index, src, d, files | {path}, None, self_class if helper else None):
             step = 1.0 if helper else CLOSURE_DECAY if c.closure else REACH_DECAY
-            frontier.append((c.path, c.definition, weight * step * c.share, depth + (0 if helper else 1)))
+            frontier.append(
+                (c.path, c.definition, weight * step * c.share, depth + (0 if helper or c.closure else 1))
+            )
     return best
 
 

@@ -1,0 +1,63 @@
+"""Who set the state a failing line read: the methods of the same class that write the `self.x`
+attributes read there. A wrong value stored by one method often fails in another."""
+
+from __future__ import annotations
+
+import ast
+
+from jobs.patch.outline import Definition, SourceFile
+
+MUTATORS = frozenset(
+    {"append", "extend", "insert", "update", "add", "setdefault", "pop", "remove", "clear", "discard"}
+)
+
+
+def _self_attr(node: ast.AST) -> str | None:
+    """`self.x`, `self.x[k]`, `self.x.y` -> "x"."""
+    while isinstance(node, ast.Subscript | ast.Attribute):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
+            return node.attr
+        node = node.value
+    return None
+
+
+def self_reads(func: Definition, lines: list[tuple[int, int]]) -> set[str]:
+    """Attributes of `self` read on `lines` of `func` (methods called on `self` excluded)."""
+    called = {id(n.func) for n in ast.walk(func.node) if isinstance(n, ast.Call)}
+    return {
+        n.attr
+        for n in ast.walk(func.node)
+        if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Load) and id(n) not in called
+        and isinstance(n.value, ast.Name) and n.value.id == "self"
+        and any(s <= n.lineno <= e for s, e in lines)
+    }  # fmt: skip
+
+
+def _writes(method: Definition) -> set[str]:
+    found: set[str] = set()
+    for n in ast.walk(method.node):
+        targets: list[ast.expr] = []
+        if isinstance(n, ast.Assign):
+            targets = n.targets
+        elif isinstance(n, ast.AugAssign | ast.AnnAssign):
+            targets = [n.target]
+        elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in MUTATORS:
+            targets = [n.func.value]
+        for t in targets:
+            for part in ast.walk(t):
+                name = _self_attr(part) if isinstance(part, ast.Attribute | ast.Subscript) else None
+                if name:
+                    found.add(name)
+    return found
+
+
+def state_writers(src: SourceFile, method: Definition, names: set[str]) -> list[Definition]:
+    """Other methods of `method`'s class that write any of the attributes `names`."""
+    owner = method.qualname.rpartition(".")[0]
+    if not names or not any(d.qualname == owner and d.kind == "class" for d in src.defs):
+        return []
+    siblings = [
+        d for d in src.defs
+        if d.kind == "def" and d.qualname.rpartition(".")[0] == owner and d.qualname != method.qualname
+    ]  # fmt: skip
+    return [d for d in siblings if _writes(d) & names]
