@@ -101,3 +101,15 @@ def test_limits_come_from_the_settings() -> None:
     settings = make_settings(autofix_max_steps=12, autofix_max_tokens=50_000, autofix_max_dollars=0.5)
     assert Limits.from_settings(settings) == Limits(12, 50_000, 0.5)
     assert Limits.from_settings(make_settings()) == Limits(30, 2_000_000, 3.0)
+
+
+def test_the_repository_config_can_only_tighten_the_limits() -> None:
+    from app.repo_config import parse_repo_config
+    from tests.support import make_settings
+
+    settings = make_settings(autofix_max_steps=20, autofix_max_dollars=1.0)
+    tight = parse_repo_config("limits:\n  steps_per_candidate: 8\n  dollars_per_job: 0.25\n")
+    loose = parse_repo_config("limits:\n  steps_per_candidate: 100\n  dollars_per_job: 9\n")
+    assert Limits.from_settings(settings, tight) == Limits(8, 2_000_000, 0.25)
+    assert Limits.from_settings(settings, loose) == Limits(20, 2_000_000, 1.0)
+    assert Limits.from_settings(settings, parse_repo_config(None)) == Limits(20, 2_000_000, 1.0)

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.repo_config import RepoConfig
 from app.settings import Settings
 from jobs.patch.budget import JobBudget, Limits, estimate_tokens
 from jobs.patch.context import Diagnosis, Usage
@@ -112,9 +113,9 @@ class Engine:
         await self.providers.aclose()
 
 
-def build_engine(settings: Settings) -> Engine:
+def build_engine(settings: Settings, config: RepoConfig | None = None) -> Engine:
     """The engine of one job: providers in fallback order, the job's budget, the system prompt."""
-    return Engine(build_chain(settings), JobBudget(Limits.from_settings(settings)), render("system"))
+    return Engine(build_chain(settings), JobBudget(Limits.from_settings(settings, config)), render("system"))
 
 
 @dataclass

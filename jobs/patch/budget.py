@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.repo_config import RepoConfig
 from app.settings import Settings
 from jobs.patch.context import Usage
 from jobs.patch.pricing import Price, worst_case
@@ -27,8 +28,13 @@ class Limits:
     max_dollars: float  # per job
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Limits:
-        return cls(settings.autofix_max_steps, settings.autofix_max_tokens, settings.autofix_max_dollars)
+    def from_settings(cls, settings: Settings, config: RepoConfig | None = None) -> Limits:
+        """The operator's limits, tightened (never loosened) by the repository's `.github/autofix.yml`."""
+        limits = cls(settings.autofix_max_steps, settings.autofix_max_tokens, settings.autofix_max_dollars)
+        if config is None:
+            return limits
+        steps = min(limits.max_steps, int(config["limits.steps_per_candidate"]))
+        return cls(steps, limits.max_tokens, min(limits.max_dollars, float(config["limits.dollars_per_job"])))
 
 
 @dataclass(frozen=True)
