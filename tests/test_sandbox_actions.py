@@ -24,7 +24,13 @@ from app.routing import route
 from app.settings import Settings
 from jobs.received import sandbox_finished
 from jobs.sandbox import signals
-from jobs.sandbox.actions import ActionsSandbox, decide_conclusion, parse_artifact_zip, pick_artifacts
+from jobs.sandbox.actions import (
+    ActionsSandbox,
+    decide_conclusion,
+    missing_results,
+    parse_artifact_zip,
+    pick_artifacts,
+)
 from jobs.sandbox.base import (
     ArtifactsExpired,
     Limits,
@@ -37,7 +43,7 @@ from jobs.sandbox.base import (
     WorkflowRefused,
 )
 from sandbox_runner.result import Outcome
-from tests.fakes.github import gitstore
+from tests.fakes.github import faults, gitstore
 from tests.fakes.github.sandboxexec import SandboxFaults
 from tests.fakes.github.state import Repo
 from tests.fakes.github.webhooks import Hookshot
@@ -178,7 +184,7 @@ async def test_a_failing_setup_on_the_runner(gh: LocalGitHub, inst: Installation
     _, sha = make_repo(gh)
     sandbox = ActionsSandbox(inst, redis, poll_s=0.3)
     with pytest.raises(SetupFailed, match="exit code 7"):
-        await sandbox.run(f"{OWNER}/calc", sha, "exit 7", COMMAND, {"fix": FIX}, limits=LIMITS)
+        await sandbox.run(f"{OWNER}/calc", sha, "exit 7", COMMAND, {}, limits=LIMITS)
 
 
 @pytest.mark.parametrize(
@@ -186,7 +192,7 @@ async def test_a_failing_setup_on_the_runner(gh: LocalGitHub, inst: Installation
     [
         (SandboxFaults(cancel=True), RunCancelled),
         (SandboxFaults(expire_artifacts=True), ArtifactsExpired),
-        (SandboxFaults(drop_artifacts=True), ResultsMissing),
+        (SandboxFaults(drop_artifacts=True), ArtifactsExpired),  # deleted: a success uploaded them all
     ],
 )
 async def test_faults_become_outcomes(
@@ -198,6 +204,18 @@ async def test_faults_become_outcomes(
         await ActionsSandbox(inst, redis, poll_s=0.3).run(
             f"{OWNER}/calc", sha, None, COMMAND, {}, limits=LIMITS
         )
+
+
+async def test_an_artifact_that_expires_between_listing_and_download(
+    gh: LocalGitHub, inst: Installation, redis: Redis
+) -> None:
+    _, sha = make_repo(gh)
+    gh.state.faults.add("GET", r"/actions/artifacts/\d+/zip$", faults.status(410, "Artifact has expired"))
+    with pytest.raises(ArtifactsExpired, match="is gone"):
+        await ActionsSandbox(inst, redis, poll_s=0.3).run(
+            f"{OWNER}/calc", sha, None, COMMAND, {}, limits=LIMITS
+        )
+    assert [f[2] for f in gh.state.faults.fired] == ["status"]
 
 
 async def test_a_run_that_never_finishes_times_out(gh: LocalGitHub, inst: Installation, redis: Redis) -> None:
@@ -230,6 +248,8 @@ def test_conclusions_and_artifacts_decide_outcomes() -> None:
         with pytest.raises(error):
             decide_conclusion(run(conclusion))
     decide_conclusion(run("failure"))  # failing tests are results, not an error
+    assert isinstance(missing_results(run("success"), ["fix"]), ArtifactsExpired)
+    assert isinstance(missing_results(run("failure"), ["fix"]), ResultsMissing)
     live, old = Artifact(2, "result-baseline", 10, False), Artifact(1, "result-baseline", 10, True)
     assert pick_artifacts([live, old], ["baseline"]) == {"baseline": live}  # the newest wins (a rerun)
     with pytest.raises(ArtifactsExpired):

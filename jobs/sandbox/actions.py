@@ -93,6 +93,15 @@ def pick_artifacts(artifacts: Sequence[Artifact], wanted: Sequence[str]) -> dict
     return chosen
 
 
+def missing_results(run: WorkflowRun, missing: Sequence[str]) -> ArtifactsExpired | ResultsMissing:
+    """A run that succeeded uploaded every result (a job without one fails): if some are not
+    listed now, they were deleted or expired. A run that failed may simply not have written them."""
+    names = ", ".join(ARTIFACT_PREFIX + c for c in missing)
+    if run.conclusion == "success":
+        return ArtifactsExpired(f"{names} of run {run.html_url} are gone")
+    return ResultsMissing(f"run {run.html_url} ({run.conclusion}) has no {names}")
+
+
 class ActionsSandbox:
     def __init__(
         self,
@@ -174,9 +183,7 @@ class ActionsSandbox:
             except NotFound:
                 raise ArtifactsExpired(f"{artifact.name} of run {run.html_url} is gone") from None
             results.append(parse_artifact_zip(data))
-        if len(results) < len(wanted):
-            missing = [c for c in wanted if c not in chosen]
-            raise ResultsMissing(
-                f"run {run.html_url} ({run.conclusion}) has no result for {', '.join(missing)}"
-            )
+        missing = [c for c in wanted if c not in chosen]
+        if missing:
+            raise missing_results(run, missing)
         return results

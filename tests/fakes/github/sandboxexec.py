@@ -44,7 +44,6 @@ class SandboxFaults:
     release: threading.Event = field(default_factory=threading.Event)
     expire_artifacts: bool = False  # the run completes, its artifacts are already expired
     drop_artifacts: bool = False  # the run completes with no artifacts (deleted by someone)
-    finished: list[int] = field(default_factory=list)  # ids of runs executed to completion
 
 
 class StepError(Exception):
@@ -75,7 +74,7 @@ def expand(text: Any, ctx: dict[str, Any]) -> Any:
     return _EXPR.sub(lambda m: str(evaluate(m.group(1), ctx)), text)
 
 
-def caller_inputs(state: GitHubState, repo: Repo, run: WorkflowRun) -> dict[str, Any] | None:
+def caller_inputs(repo: Repo, run: WorkflowRun) -> dict[str, Any] | None:
     """The `with:` the caller passes to an autofix-sandbox.yml reusable workflow, or None."""
     head = gitstore.rev_parse(repo.path, f"refs/heads/{repo.default_branch}")
     if head is None:
@@ -93,7 +92,7 @@ def caller_inputs(state: GitHubState, repo: Repo, run: WorkflowRun) -> dict[str,
 
 def on_dispatch(state: GitHubState, repo: Repo, run: WorkflowRun) -> None:
     """Called by the dispatch route: start executing the run if it is the sandbox's."""
-    inputs = caller_inputs(state, repo, run)
+    inputs = caller_inputs(repo, run)
     if inputs is not None:
         threading.Thread(target=execute, args=(state, repo, run, inputs), daemon=True).start()
 
@@ -120,7 +119,7 @@ def execute(state: GitHubState, repo: Repo, run: WorkflowRun, given: dict[str, A
                 ctx = {"inputs": inputs, "needs": needs, "matrix": {"candidate": value}, "steps": {}}
                 where = Path(tmp) / f"{key}-{value or 'job'}"
                 where.mkdir()
-                passed, log = run_job(state, repo, job, ctx, where, artifacts)
+                passed, log = run_job(repo, job, ctx, where, artifacts)
                 ok = ok and passed
                 logs[str(expand(job.get("name", key), ctx))] = log
                 needs[key] = {"outputs": {k: expand(v, ctx) for k, v in (job.get("outputs") or {}).items()}}
@@ -132,11 +131,9 @@ def execute(state: GitHubState, repo: Repo, run: WorkflowRun, given: dict[str, A
     if faults.expire_artifacts:
         for artifact_id in run.artifact_ids:
             state.actions.artifacts[artifact_id].expires_at = state.clock() - 1
-    faults.finished.append(run.id)
 
 
 def run_job(
-    state: GitHubState,
     repo: Repo,
     job: dict[str, Any],
     ctx: dict[str, Any],
