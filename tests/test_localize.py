@@ -104,7 +104,7 @@ def test_an_assertion_on_a_returned_value_ranks_what_the_failing_line_calls(tmp_
     context = build_context(root, report=report)
 
     assert context.locations[0].symbol == "add"
-    assert "called on the test's failing line" in context.locations[0].why
+    assert "computes what the test's failing line checks" in context.locations[0].why
     assert "mean" not in symbols(context, 10)  # the passing test's callee is not evidence
     test = next(loc for loc in context.locations if loc.symbol == "test_add")
     assert test.file == "tests/test_add.py"

@@ -30,6 +30,11 @@ def _dotted(node: ast.expr) -> str:
 
 
 _CONTAINS = ("self.assertIn", "self.assertNotIn")  # unittest's membership checks run `in`
+_EQUALS = ("self.assertEqual", "self.assertNotEqual")  # unittest's equality checks run `==`
+_COMPARE: dict[type[ast.cmpop], str] = {
+    ast.Eq: "__eq__", ast.NotEq: "__ne__", ast.Lt: "__lt__",
+    ast.LtE: "__le__", ast.Gt: "__gt__", ast.GtE: "__ge__",
+}  # fmt: skip
 _SUBSCRIPT = {ast.Load: "__getitem__", ast.Store: "__setitem__", ast.Del: "__delitem__"}
 
 
@@ -46,11 +51,15 @@ def called(node: ast.AST, lines: tuple[int, int] | None = None) -> list[Call]:
                 found.append(Call(f"{sub.args[0].id}.__len__", sub.lineno))
             if text in _CONTAINS and len(sub.args) >= 2 and isinstance(sub.args[1], ast.Name):
                 found.append(Call(f"{sub.args[1].id}.__contains__", sub.lineno))
+            if text in _EQUALS and sub.args and isinstance(sub.args[0], ast.Name):
+                found.append(Call(f"{sub.args[0].id}.__eq__", sub.lineno))
         elif isinstance(sub, ast.Subscript) and isinstance(sub.value, ast.Name):
             text = f"{sub.value.id}.{_SUBSCRIPT.get(type(sub.ctx), '__getitem__')}"
-        elif isinstance(sub, ast.Compare) and isinstance(sub.comparators[-1], ast.Name):
-            if isinstance(sub.ops[-1], ast.In | ast.NotIn):
+        elif isinstance(sub, ast.Compare):
+            if isinstance(sub.ops[-1], ast.In | ast.NotIn) and isinstance(sub.comparators[-1], ast.Name):
                 text = f"{sub.comparators[-1].id}.__contains__"
+            elif type(sub.ops[0]) in _COMPARE and isinstance(sub.left, ast.Name):
+                text = f"{sub.left.id}.{_COMPARE[type(sub.ops[0])]}"
         elif isinstance(sub, ast.For) and isinstance(sub.iter, ast.Name):
             text = f"{sub.iter.id}.__iter__"
         elif isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name):
@@ -164,6 +173,16 @@ def resolve_call(
         if other is not None:
             hits += [(path, d) for d in other.defs if d.name == name and d.depth > 0 and d.kind == "def"]
     return hits[:4]
+
+
+def imported_files(index: RepoIndex, src: SourceFile) -> set[str]:
+    """The checkout's files that `src` imports from (modules, or the modules of imported names)."""
+    found = set()
+    for target in [*src.imports.values(), *src.star_imports]:
+        resolved = index.resolve(target)
+        if resolved is not None:
+            found.add(resolved[0])
+    return found
 
 
 CONSTRUCTORS = ("__init__", "__post_init__", "__new__")

@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from jobs.patch.calls import called, callees, resolve_call
+from jobs.patch.calls import called, callees, imported_files, resolve_call
 from jobs.patch.context import Context
 from jobs.patch.issue_evidence import (
     parse_location_blocks,
@@ -27,7 +27,7 @@ from jobs.patch.regions import Board
 from jobs.patch.snippets import render_context
 from jobs.patch.state import self_reads, state_writers
 from jobs.patch.symbols import RepoIndex, is_test_path
-from jobs.patch.testsource import backward_slice, id_class, resolve_test_id, statement_lines
+from jobs.patch.testsource import backward_slice, id_class, resolve_test_id, slice_levels, statement_lines
 from jobs.patch.textsearch import global_defs, message_names, rank_by_words
 from sandbox_runner.failure import Frame
 from sandbox_runner.report import FailureReport, build_report
@@ -36,13 +36,14 @@ FRAME = 10.0  # the innermost project frame outside the tests
 FRAME_DECAY = 0.7  # per frame outwards
 TEST_FRAME = 1.0
 FAILING_LINE_CALL = 6.0  # called on the line of the test that failed
+SLICE_DECAY = 0.8  # per assignment between a call and the failing line that uses its result
 TEST_CALL = 3.0  # called elsewhere in a failing test
 REACH_DECAY = 0.55  # per call further from the evidence
 CLOSURE_DECAY = 0.9  # a function nested in a reached one: it runs when the returned closure is called
 REACH_DEPTH = 3
 MAX_REACH = 400  # functions visited per search
 FRAME_LINE_CALL = 2.0  # called on the line where a project frame stopped
-FAILING_TEST = 1.5
+FAILING_TEST = 0.5
 MESSAGE = 4.0
 EXCERPT_FRAME = 6.0  # the innermost frame of another failure in the excerpt
 CHANGED = 8.0
@@ -76,7 +77,14 @@ def build_context(
         _changed(index, board, changed_lines)
     _failing_tests(index, board, report.failing_tests if report else [], test_lines)
     if report is not None:
-        _message_symbols(index, board, _message_text(report))
+        assertion = (report.exception_type or "").endswith("AssertionError")
+        where = "\n".join(ln for ln in report.excerpt.splitlines() if _WHERE.match(ln))
+        # an assertion's message shows values (reprs, data), a raised error's names what went wrong
+        message = "\n".join([report.exception_type or "", report.message or ""])
+        _message_symbols(
+            index, board, message, MESSAGE * (0.4 if assertion else 1.0), "named in the error message"
+        )
+        _message_symbols(index, board, where, MESSAGE, "named in pytest's `where` lines")
     _import_time_calls(index, board)
     return render_context(index, board.ranked(), budget_tokens)
 
@@ -193,28 +201,33 @@ def _failing_tests(
         src = index.source(path)
         assert src is not None
         line = test_lines.get((path, test.qualname))
-        hot = backward_slice(test, statement_lines(test, line)) if line else []
-        in_play = board.files() | {path}
+        in_play = board.files() | {path} | imported_files(index, src)
         owner = id_class(test_ids_of[(path, test.qualname)])
-        hot_calls = callees(index, src, test, in_play, hot, owner) if hot else []
-        seeds = [(c.path, c.definition, FAILING_LINE_CALL * c.share) for c in hot_calls]
+        levels = slice_levels(test, statement_lines(test, line)) if line else []
+        seeds = [
+            (c.path, c.definition, FAILING_LINE_CALL * SLICE_DECAY**distance * c.share)
+            for distance, level in enumerate(levels)
+            for c in callees(index, src, test, in_play, level, owner)
+        ]
         all_calls = callees(index, src, test, in_play, None, owner)
         seeds += [(c.path, c.definition, TEST_CALL * c.share) for c in all_calls]
         for key, (weight, d) in _reach(index, in_play, seeds, owner).items():
             old = votes.get(key)
-            why = (
-                "called on the test's failing line"
-                if weight >= FAILING_LINE_CALL
-                else (
-                    "called by a failing test" if weight >= TEST_CALL else "run by what a failing test calls"
-                )
-            )
+            why = _test_why(weight)
             if old is None:
                 votes[key] = (weight, 1, d, why)
             else:
                 votes[key] = (max(weight, old[0]), old[1] + 1, d, why if weight > old[0] else old[3])
     for (path, _), (weight, count, d, why) in votes.items():
-        board.add_def(path, d, weight * (0.5 + 0.5 * count / max(1, len(tests))), why)
+        board.add_def(path, d, weight * (0.2 + 0.8 * count / max(1, len(tests))), why)
+
+
+def _test_why(weight: float) -> str:
+    if weight >= FAILING_LINE_CALL:
+        return "called on the test's failing line"
+    if weight > TEST_CALL:
+        return "computes what the test's failing line checks"
+    return "called by a failing test" if weight == TEST_CALL else "run by what a failing test calls"
 
 
 def _reach(
@@ -271,12 +284,7 @@ def _import_time_calls(index: RepoIndex, board: Board) -> None:
                         board.add_def(path, d, IMPORT_TIME, "called when its module is imported")
 
 
-def _message_text(report: FailureReport) -> str:
-    where = [ln for ln in report.excerpt.splitlines() if _WHERE.match(ln)]
-    return "\n".join([report.exception_type or "", report.message or "", *where])
-
-
-def _message_symbols(index: RepoIndex, board: Board, text: str) -> None:
+def _message_symbols(index: RepoIndex, board: Board, text: str, weight: float, why: str) -> None:
     in_play = board.files()
     for name in message_names(text):
         hits = []
@@ -289,8 +297,8 @@ def _message_symbols(index: RepoIndex, board: Board, text: str) -> None:
             board.add_def(
                 path,
                 d,
-                MESSAGE / (2 if d.kind == "class" else 1) / len(hits[:4]) ** 0.5,
-                "named in the error message",
+                weight / (2 if d.kind == "class" else 1) / len(hits[:4]) ** 0.5,
+                why,
             )
 
 

@@ -127,23 +127,24 @@ def _imports(tree: ast.Module, package: str, stars: list[str]) -> dict[str, str]
     return found
 
 
-def _class_attrs(defs: list[Definition]) -> dict[str, str]:
-    """Class-level `name = dotted.name` assignments: `Cache = cachetools.LRUCache` in a test class."""
+def _aliases(body: list[ast.stmt], prefix: str, found: dict[str, str]) -> None:
+    for stmt in body:
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+            value = stmt.value
+            if isinstance(value, ast.Call):  # staticmethod(f), partial(f, ...)
+                value = value.args[0] if value.args else value.func
+            if isinstance(value, ast.Name | ast.Attribute):
+                found[f"{prefix}{stmt.targets[0].id}"] = ast.unparse(value)
+
+
+def _class_attrs(tree: ast.Module, defs: list[Definition]) -> dict[str, str]:
+    """`name = dotted.name` assignments at module level (`OMD = OrderedMultiDict`) and in class
+    bodies (`Cache = cachetools.LRUCache` in a test class, keyed `Class.Cache`)."""
     found: dict[str, str] = {}
+    _aliases(tree.body, "", found)
     for d in defs:
-        if not isinstance(d.node, ast.ClassDef):
-            continue
-        for stmt in d.node.body:
-            if (
-                isinstance(stmt, ast.Assign)
-                and len(stmt.targets) == 1
-                and isinstance(stmt.targets[0], ast.Name)
-            ):
-                value = stmt.value
-                if isinstance(value, ast.Call):  # staticmethod(f), partial(f, ...)
-                    value = value.args[0] if value.args else value.func
-                if isinstance(value, ast.Name | ast.Attribute):
-                    found[f"{d.qualname}.{stmt.targets[0].id}"] = ast.unparse(value)
+        if isinstance(d.node, ast.ClassDef):
+            _aliases(d.node.body, f"{d.qualname}.", found)
     return found
 
 
@@ -163,7 +164,7 @@ def parse_source(path: str, data: bytes) -> SourceFile:
     _walk_defs(tree, "", 0, src.defs)
     src.defs.sort(key=lambda d: (d.start, d.depth))
     src.imports = _imports(tree, ".".join(path.split("/")[:-1]), src.star_imports)
-    src.class_attrs = _class_attrs(src.defs)
+    src.class_attrs = _class_attrs(tree, src.defs)
     return src
 
 

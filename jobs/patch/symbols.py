@@ -141,6 +141,11 @@ class RepoIndex:
                 match = next((d for d in src.defs if d.qualname == qual), None)
                 if match is not None:
                     return path, match
+                alias = src.class_attrs.get(rest[0]) if len(rest) == 1 or rest[0] not in src.imports else None
+                if alias and hops > 0 and alias != rest[0]:  # `OMD = OrderedMultiDict`
+                    local = next((d for d in src.defs if d.qualname == ".".join([alias, *rest[1:]])), None)
+                    if local is not None:
+                        return path, local
                 target = src.imports.get(rest[0])
                 if target and hops > 0 and target != dotted:
                     found = self.resolve(".".join([target, *rest[1:]]), hops - 1)

@@ -25,9 +25,10 @@ def statement_lines(func: Definition, line: int) -> tuple[int, int]:
     return best
 
 
-def backward_slice(func: Definition, stmt: tuple[int, int]) -> list[tuple[int, int]]:
+def slice_levels(func: Definition, stmt: tuple[int, int]) -> list[list[tuple[int, int]]]:
     """The failing statement and the earlier statements of `func` that assigned the local names it
-    uses, transitively: `r = p.parse(s)` and `p = Parser(f)` for a failing `assert r[0] == 1`."""
+    uses, transitively, by distance: [[failing]], [`r = p.parse(s)`], [`p = Parser(f)`] for a failing
+    `assert r[0] == 1`."""
     assigns: list[tuple[set[str], tuple[int, int], set[str]]] = []
     for sub in ast.walk(func.node):
         if isinstance(sub, ast.Assign | ast.AnnAssign | ast.AugAssign | ast.With | ast.For):
@@ -43,17 +44,22 @@ def backward_slice(func: Definition, stmt: tuple[int, int]) -> list[tuple[int, i
             used = {n.id for n in ast.walk(value) if isinstance(n, ast.Name)} if value else set()
             end = sub.lineno if isinstance(sub, ast.With | ast.For) else (sub.end_lineno or sub.lineno)
             assigns.append((names, (sub.lineno, end), used))
-    spans, frontier = [stmt], _names_on(func.node, stmt)
+    levels, frontier = [[stmt]], _names_on(func.node, stmt)
     for _ in range(6):
-        new = set()
+        new, level = set(), []
         for names, span, used in assigns:
-            if names & frontier and span[0] < stmt[0] and span not in spans:
-                spans.append(span)
+            if names & frontier and span[0] < stmt[0] and not any(span in lv for lv in levels):
+                level.append(span)
                 new |= used
-        if not new:
+        if not level:
             break
+        levels.append(level)
         frontier = new
-    return spans
+    return levels
+
+
+def backward_slice(func: Definition, stmt: tuple[int, int]) -> list[tuple[int, int]]:
+    return [span for level in slice_levels(func, stmt) for span in level]
 
 
 def _names_on(node: ast.AST, span: tuple[int, int]) -> set[str]:
