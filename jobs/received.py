@@ -2,8 +2,9 @@
 
 Each one records what it received in the audit stream, then does its work: failed checks go to the
 fix pipeline (jobs/fix_check.py) when the worker has the App and a model configured; sandbox runs
-wake the job waiting on them; closed bot PRs go to fix memory. Issues and commands are recorded
-only, until their pipelines land (see the issue list).
+wake the job waiting on them; labelled issues to the issue
+pipeline (jobs/fix_issue.py); closed bot PRs go to fix memory. Commands are recorded only, until
+their pipeline lands (see the issue list).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from app.audit import append_audit
 from jobs import fix_check, names, pr_outcome
+from jobs import fix_issue as fix_issue_job
 from jobs.sandbox.signals import post_run_finished
 
 log = logging.getLogger("autofix.jobs")
@@ -38,8 +40,12 @@ async def fix_check_run(ctx: JSON, request: JSON) -> JSON:
 
 
 async def fix_issue(ctx: JSON, request: JSON) -> JSON:
-    """An issue labelled for autofix. Records what it received (the issue pipeline is issue 6)."""
-    return await _record(ctx, names.FIX_ISSUE, request)
+    """An issue labelled for autofix: recorded, then the issue pipeline (jobs/fix_issue.py) when the
+    worker has the App and a model configured."""
+    received = await _record(ctx, names.FIX_ISSUE, request)
+    if "deps" not in ctx:
+        return received
+    return await fix_issue_job.fix_issue(ctx, request)
 
 
 async def run_command(ctx: JSON, request: JSON) -> JSON:

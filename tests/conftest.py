@@ -89,3 +89,4 @@ async def client(redis: Redis, settings: Settings, redis_url: str) -> AsyncItera
 
 # the GitHub edge's doubles (App key, settings, fake clock, respx GitHub), shared by its test modules
 from tests.github_support import api, app_key, app_settings, clock, gh, github, inst, key  # noqa: E402, F401
+from tests.pipeline_support import deps, model  # noqa: E402, F401

@@ -37,6 +37,22 @@ def parse_comment(data: Json) -> Comment:
                    str(data.get("html_url") or ""))  # fmt: skip
 
 
+@dataclass(frozen=True)
+class IssueText:
+    number: int
+    title: str
+    body: str
+    state: str
+    author: str
+
+
+async def fetch_issue(inst: Installation, owner: str, repo: str, number: int) -> IssueText:
+    data = body(await inst.read(request("GET", f"/repos/{owner}/{repo}/issues/{number}")))
+    user = data.get("user") or {}
+    title, text = str(data.get("title") or ""), str(data.get("body") or "")
+    return IssueText(number, title, text, str(data.get("state")), str(user.get("login") or ""))
+
+
 def render_marker(name: str) -> str:
     return MARKER.format(name)
 

@@ -1,0 +1,348 @@
+"""fix_issue: an issue labelled `autofix` becomes a PR that fixes it and proves it with a new test.
+
+Evidence from the issue (text, quoted tracebacks, referenced files) → gate → workspace → localize →
+reproduce: the model writes a test that must fail on the current code, and the sandbox proves it does
+→ propose fixes on top of that test → validate: the new test passes and nothing that passed with it
+fails → publish a PR "Fixes #N" that includes the test. Without a proven reproduction, the repo
+config decides: a diagnosis comment (default) or a draft PR marked unproven.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from app.github.client import Installation
+from app.github.contents import fetch_default_branch, read_repo_config
+from app.github.conversation import IssueText, fetch_issue, upsert_sticky_comment
+from app.github.git_auth import clone_url
+from app.github.git_data import fetch_branch_sha
+from app.github.pulls import find_open_pr
+from app.repo_config import RepoConfig, RepoConfigError, parse_repo_config
+from jobs import names
+from jobs.assemble import build_facts, candidate_lines
+from jobs.budgets import BudgetLedger
+from jobs.deps import Deps, deps_of, sandbox_limits
+from jobs.evidence import issue_evidence
+from jobs.fix_check import Stop
+from jobs.gate import GateFacts, decide_gate
+from jobs.patch.agent import Engine, run_attempt
+from jobs.patch.candidates import propose
+from jobs.patch.context import Candidate, Context, Usage
+from jobs.patch.copies import apply_diff, copy_checkout, take_diff
+from jobs.patch.localize import build_context
+from jobs.patch.prompts import Task, build_first_message
+from jobs.patch.tools import Workspace
+from jobs.patch.workspace import open_workspace
+from jobs.publish.body import render_pr_body, render_unproven_comment
+from jobs.publish.executor import PublishPlan, publish_pr
+from jobs.publish.files import files_after
+from jobs.publish.naming import commit_message, pr_title
+from jobs.publish.status import STATUS_MARKER, render_status_comment
+from jobs.record import JobRecord, JobStore, PhaseRecord
+from jobs.repo_state import RepoState
+from jobs.sandbox.base import Limits, Sandbox, SandboxError, check_setup
+from sandbox_runner.patchguard import DEFAULT_FORBIDDEN, GuardPolicy, check_patch
+from sandbox_runner.proof import Verdict, choose, judge
+from sandbox_runner.report import FailureReport
+from sandbox_runner.result import Outcome, RunResult
+
+JSON = dict[str, Any]
+DEFAULT_COMMAND = "python -m pytest -q"
+REPRO_ID = "repro"
+_FAILED = (Outcome.FAILED, Outcome.ERROR)
+
+
+def new_failing_tests(baseline: RunResult, repro: RunResult) -> list[str]:
+    """Tests the reproduction added that fail: in the repro run, failing, and absent from the baseline."""
+    before = {t.id for t in baseline.tests}
+    return [t.id for t in repro.tests if t.id not in before and t.outcome in _FAILED]
+
+
+def issue_branch(prefix: str, number: int) -> str:
+    return f"{prefix}issue-{number}"
+
+
+class IssueJob:
+    def __init__(self, deps: Deps, request: JSON, job_id: str) -> None:
+        self.deps, self.request, self.job_id = deps, request, job_id
+        self.owner, self.name = str(request["repo"]).split("/", 1)
+        self.repo_id, self.number = int(request["repo_id"]), int(request["issue_number"])
+        self.inst: Installation = deps.github.installation(int(request["installation_id"]))
+        self.store = JobStore(deps.redis, clock=deps.clock)
+        self.ledger = BudgetLedger(deps.redis, self.repo_id)
+        self.phase: PhaseRecord | None = None
+        self.links: dict[str, str] = {}
+        self.usage = Usage()
+
+    async def enter(self, record: JobRecord, name: str) -> None:
+        if self.phase is not None and self.phase.status == "running":
+            await self.store.end(record, self.phase)
+        self.phase = await self.store.begin(record, name)
+        await self.show(record)
+
+    async def show(self, record: JobRecord, text: str | None = None) -> None:
+        text = text or render_status_comment(record, links=self.links)
+        await upsert_sticky_comment(self.inst, self.owner, self.name, self.number, STATUS_MARKER, text)
+
+    async def run(self) -> JSON:
+        record = await self.store.start(
+            self.job_id, names.FIX_ISSUE, f"{self.owner}/{self.name}", self.request
+        )
+        final: str | None = None
+        try:
+            outcome, reason, final = await self.work(record)
+        except Stop as stop:
+            outcome, reason = stop.outcome, stop.reason
+        except SandboxError as e:
+            outcome, reason = "sandbox_error", e.render()
+        if self.phase is not None and self.phase.status == "running":
+            await self.store.end(record, self.phase)
+        await self.store.finish(record, outcome, reason)
+        await self.ledger.record_spend(self.job_id, self.usage.dollars)
+        await self.show(record, final)
+        return {"outcome": outcome, "reason": reason, **self.links}
+
+    async def work(self, record: JobRecord) -> tuple[str, str, str | None]:
+        await self.enter(record, "evidence")
+        issue = await fetch_issue(self.inst, self.owner, self.name, self.number)
+        evidence = issue_evidence(f"{self.owner}/{self.name}", self.number, issue.title, issue.body)
+        await self.enter(record, "gate")
+        config = await self.config()
+        await self.gate(config, evidence.report.fingerprint)
+        default = await fetch_default_branch(self.inst, self.owner, self.name)
+        sha = await fetch_branch_sha(self.inst, self.owner, self.name, default)
+        await self.enter(record, "workspace")
+        self.deps.scratch.mkdir(parents=True, exist_ok=True)
+        api = self.deps.settings.github_api_url
+        async with open_workspace(
+            api, self.owner, self.name, sha, self.inst.token, parent=self.deps.scratch
+        ) as ws:
+            return await self.fix(record, config, issue, evidence.report, ws.path, sha, default)
+
+    async def config(self) -> RepoConfig:
+        try:
+            return parse_repo_config(await read_repo_config(self.inst, self.owner, self.name))
+        except RepoConfigError as e:
+            problems = "\n".join(f"- {p}" for p in e.problems)
+            text = f"**`.github/autofix.yml` does not validate**, so Autofix did nothing:\n\n{problems}"
+            raise Stop("config_error", text) from None
+
+    async def gate(self, config: RepoConfig, fingerprint: str) -> None:
+        state = RepoState(self.deps.redis, self.repo_id)
+        usage = await self.ledger.usage()
+        open_pr = await find_open_pr(self.inst, self.owner, self.name, self.branch())
+        facts = GateFacts(
+            kind="issue",
+            repo_paused=await state.paused(),
+            fingerprint=fingerprint,
+            fingerprint_ignored=await state.is_ignored(fingerprint),
+            open_bot_pr_for_fingerprint=open_pr.number if open_pr else None,
+            jobs_last_hour=usage.jobs_last_hour,
+            jobs_today=usage.jobs_today,
+            dollars_today=usage.dollars_today,
+            dollars_this_month=usage.dollars_this_month,
+            open_bot_prs=await state.open_prs(),
+            branch_prefix=self.deps.settings.autofix_branch_prefix,
+        )
+        decision = decide_gate(facts, config)
+        if self.phase is not None:
+            self.phase.outcome = decision.reason
+        if not decision.proceed:
+            raise Stop("skipped", decision.detail)
+        await self.ledger.record_attempt(self.job_id)
+
+    def branch(self) -> str:
+        return issue_branch(self.deps.settings.autofix_branch_prefix, self.number)
+
+    async def fix(
+        self,
+        record: JobRecord,
+        config: RepoConfig,
+        issue: IssueText,
+        report: FailureReport,
+        checkout: Path,
+        sha: str,
+        base: str,
+    ) -> tuple[str, str, str | None]:
+        text = f"{issue.title}\n\n{issue.body}"
+        task = Task(report if (report.frames or report.failing_tests) else None, text)
+        command = config["test"] or DEFAULT_COMMAND
+        source = clone_url(self.deps.settings.github_api_url, self.owner, self.name)
+        sandbox, limits = self.deps.sandbox(self.inst), sandbox_limits(self.deps.settings, config)
+        policy = GuardPolicy(
+            forbidden=(*DEFAULT_FORBIDDEN, *config["paths.forbidden"]), allowed=tuple(config["paths.allowed"])
+        )
+        engine = self.deps.engine(config)
+        scratch = checkout.parent / "attempts"
+        try:
+            await self.enter(record, "localize")
+            context = build_context(checkout, report=task.report, issue_text=text)
+            await self.enter(record, "reproduce")
+            repro = await write_reproduction(
+                engine, checkout, scratch, context, Task(issue_text=text), policy
+            )
+            self.usage.add(repro.usage)
+
+            async def run(patches: dict[str, str]) -> tuple[RunResult, list[RunResult]]:
+                return await _run(sandbox, source, sha, config["setup"], command, patches, limits)
+
+            failing: list[str] = []
+            if repro.diff:
+                baseline, (repro_run,) = await run({REPRO_ID: repro.diff})
+                failing = new_failing_tests(baseline, repro_run)
+            if self.phase is not None:
+                self.phase.outcome = "reproduced" if failing else "no_reproduction"
+                self.phase.detail["tests"] = failing
+            if not failing:
+                return await self.unproven(record, report, repro, [], [], "no failing reproduction test")
+            await self.enter(record, "propose")
+            with_test = scratch / "with-test"
+            await asyncio.to_thread(copy_checkout, checkout, with_test)
+            await asyncio.to_thread(apply_diff, with_test, repro.diff)
+            proposal = await propose(
+                engine=engine,
+                checkout=with_test,
+                scratch=scratch / "fix",
+                context=context,
+                task=task,
+                k=int(config["candidates"]),
+                policy=policy,
+            )
+            self.usage.add(proposal.usage)
+            patches = {
+                c.id: repro.diff + c.diff
+                for c in proposal.candidates
+                if c.diff and c.outcome == "submitted" and not c.rejected_because
+            }
+            await self.enter(record, "validate")
+            verdicts: list[Verdict] = []
+            if patches:
+                _, runs = await run(patches)
+                verdicts = [judge(repro_run, r, failing) for r in runs]
+            best = choose(verdicts)
+            chosen = next((c for c in proposal.candidates if best and c.id == best.candidate_id), None)
+            if chosen is None:
+                return await self.unproven(
+                    record, report, repro, proposal.candidates, verdicts, "no proven fix"
+                )
+            await self.enter(record, "publish")
+            facts = build_facts(
+                report=replace(report, failing_tests=failing),
+                job_id=self.job_id,
+                run_url=None,
+                base_sha=sha,
+                chosen=chosen,
+                candidates=proposal.candidates,
+                verdicts=verdicts,
+                baseline=repro_run,
+                chosen_run=next(r for r in runs if r.candidate_id == chosen.id),
+                usage=self.usage,
+                minutes=(self.deps.clock() - record.created_at) / 60,
+                attempt=record.tries,
+                issue_number=self.number,
+            )
+            changes = files_after(checkout, patches[chosen.id])
+            title = pr_title(facts.root_cause, list(changes))
+            message = commit_message(
+                title,
+                f"Fixes #{self.number}",
+                fingerprint=report.fingerprint,
+                run_url=None,
+                job_id=self.job_id,
+            )
+            plan = PublishPlan(
+                owner=self.owner,
+                repo=self.name,
+                base_branch=base,
+                base_sha=sha,
+                head_branch=self.branch(),
+                title=title,
+                body=render_pr_body(facts),
+                commit_message=message,
+                changes=changes,
+                draft=bool(config["pull_request.draft"]),
+                labels=list(config["pull_request.labels"]),
+            )
+            published = await publish_pr(self.inst, self.store, record, plan)
+            await RepoState(self.deps.redis, self.repo_id).add_open_pr(published.number)
+            self.links["pull_request"] = published.url
+            return (
+                "pr_opened",
+                f"Opened #{published.number}: the new test fails before the fix and passes after.",
+                None,
+            )
+        finally:
+            await engine.providers.aclose()
+
+    async def unproven(
+        self,
+        record: JobRecord,
+        report: FailureReport,
+        repro: Candidate,
+        candidates: list[Candidate],
+        verdicts: list[Verdict],
+        why: str,
+    ) -> tuple[str, str, str | None]:
+        await self.enter(record, "publish")
+        facts = build_facts(
+            report=report,
+            job_id=self.job_id,
+            run_url=None,
+            base_sha="",
+            chosen=None,
+            candidates=[repro, *candidates],
+            verdicts=verdicts,
+            baseline=None,
+            chosen_run=None,
+            usage=self.usage,
+            minutes=(self.deps.clock() - record.created_at) / 60,
+            attempt=record.tries,
+            issue_number=self.number,
+        )
+        best = next((c.diff for c in candidates if c.diff and not c.rejected_because), None)
+        text = render_unproven_comment(facts, best, candidate_lines([repro, *candidates], verdicts))
+        return "unproven", f"Autofix could not prove a fix: {why}.", text
+
+
+async def write_reproduction(
+    engine: Engine, checkout: Path, scratch: Path, context: Context, task: Task, policy: GuardPolicy
+) -> Candidate:
+    """One attempt that writes a failing test (the `reproduce` strategy); its diff, guarded."""
+    where = scratch / "reproduce"
+    baseline = await asyncio.to_thread(copy_checkout, checkout, where)
+    result = await run_attempt(engine, Workspace(where), build_first_message(context, task, "reproduce"))
+    diff = await asyncio.to_thread(take_diff, where, baseline)
+    ending = result.ending
+    rejected = check_patch(diff, policy=policy) if diff else []
+    outcome = ending.outcome if diff or ending.outcome != "submitted" else "no_change"
+    return Candidate(
+        REPRO_ID,
+        "reproduce",
+        diff,
+        ending.diagnosis,
+        outcome,
+        result.usage,
+        ending.steps,
+        rejected_because=rejected,
+    )
+
+
+async def _run(
+    sandbox: Sandbox,
+    source: str,
+    sha: str,
+    setup: str | None,
+    command: str,
+    patches: dict[str, str],
+    limits: Limits,
+) -> tuple[RunResult, list[RunResult]]:
+    results = await sandbox.run(source, sha, setup, command, patches, limits=limits)
+    check_setup(results)
+    return results[0], results[1:]
+
+
+async def fix_issue(ctx: JSON, request: JSON) -> JSON:
+    return await IssueJob(deps_of(ctx), request, str(ctx.get("job_id"))).run()

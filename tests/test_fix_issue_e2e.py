@@ -1,0 +1,107 @@
+"""fix_issue end to end: a labelled issue with a traceback becomes a reproduction test plus a fix, in
+a PR that says "Fixes #N"; an issue nobody can reproduce gets a comment and no PR. The local GitHub,
+the scripted model server, the real LocalSandbox and a real Redis."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jobs.deps import Deps
+from jobs.fix_issue import fix_issue, new_failing_tests
+from sandbox_runner.result import BASELINE, Outcome, RunResult, TestOutcome
+from tests.fakes.anthropic_messages import reply, tool_use
+from tests.patch_support import BUGGY, DIAGNOSIS, FIXED, Served
+from tests.pipeline_support import FILES, show
+from tests.support import OWNER, LocalGitHub
+
+ISSUE = """mean() is wrong: mean([1, 2, 3]) gives 1.5, not 2.
+
+```
+Traceback (most recent call last):
+  File "/home/me/app/calc/stats.py", line 2, in mean
+AssertionError: 1.5 != 2
+```
+"""
+REPRO_TEST = "from calc.stats import mean\n\n\ndef test_mean_of_three():\n    assert mean([1, 2, 3]) == 2\n"
+
+
+def request_for(gh: LocalGitHub, repo: Any, number: int) -> dict[str, Any]:
+    return {
+        "repo_id": repo.id,
+        "repo": repo.full_name,
+        "installation_id": gh.installation_id,
+        "issue_number": number,
+        "label_event": "2026-11-21T07:00:00Z",
+        "sender": "mona",
+    }
+
+
+def test_new_failing_tests_are_those_the_reproduction_added() -> None:
+    base = RunResult(BASELINE, None, 0, 1.0, [TestOutcome("t.py::a", Outcome.PASSED)], "junit")
+    repro = RunResult(
+        "repro", None, 1, 1.0, [*base.tests, TestOutcome("t_new.py::b", Outcome.FAILED)], "junit"
+    )
+    assert new_failing_tests(base, repro) == ["t_new.py::b"]
+
+
+async def test_a_labelled_issue_gets_a_reproduction_test_and_a_fix(
+    gh: LocalGitHub, deps: Deps, model: Served[Any]
+) -> None:
+    files = FILES | {
+        "calc/stats.py": FILES["calc/stats.py"],
+        "tests/test_stats.py": "def test_nothing():\n    pass\n",
+    }
+    repo = gh.sim.create_repo(OWNER, "demo", files=files)
+    issue = gh.sim.open_issue(repo, "mean() divides by the wrong count", ISSUE)
+    model.state.script(
+        reply(
+            tool_use(
+                "editor", {"command": "create", "path": "tests/test_issue_repro.py", "file_text": REPRO_TEST}
+            )
+        ),
+        reply(tool_use("submit_diagnosis", DIAGNOSIS | {"where": "tests/test_issue_repro.py"})),
+        reply(
+            tool_use(
+                "editor",
+                {"command": "str_replace", "path": "calc/stats.py", "old_str": BUGGY, "new_str": FIXED},
+            )
+        ),
+        reply(tool_use("submit_diagnosis", DIAGNOSIS)),
+    )
+
+    result = await fix_issue({"deps": deps, "job_id": "issue:1"}, request_for(gh, repo, issue.number))
+
+    assert result["outcome"] == "pr_opened", result
+    (pr,) = [i for i in repo.issues.values() if i.pull is not None]
+    assert pr.pull is not None
+    assert pr.pull.head_ref == f"autofix/issue-{issue.number}"
+    assert (pr.body or "").startswith(f"Fixes #{issue.number}")
+    assert "| `tests/test_issue_repro.py::test_mean_of_three` | failed | passed |" in (pr.body or "")
+    assert show(repo, f"{pr.pull.head_ref}:tests/test_issue_repro.py") == REPRO_TEST
+    assert FIXED in show(repo, f"{pr.pull.head_ref}:calc/stats.py")
+    status = [c for c in gh.state.comments.values() if c.issue_number == issue.number]
+    assert len(status) == 1
+    assert "Autofix finished: pr opened." in status[0].body
+
+
+async def test_an_issue_without_a_failing_reproduction_gets_a_comment_only(
+    gh: LocalGitHub, deps: Deps, model: Served[Any]
+) -> None:
+    repo = gh.sim.create_repo(OWNER, "demo", files=FILES)
+    issue = gh.sim.open_issue(repo, "mean() is slow", "It takes a while on big lists.")
+    passing = "from calc.stats import mean\n\n\ndef test_mean_one():\n    assert mean([0]) == 0\n"
+    model.state.script(
+        reply(
+            tool_use(
+                "editor", {"command": "create", "path": "tests/test_issue_repro.py", "file_text": passing}
+            )
+        ),
+        reply(tool_use("submit_diagnosis", DIAGNOSIS | {"where": "tests/test_issue_repro.py"})),
+    )
+
+    result = await fix_issue({"deps": deps, "job_id": "issue:2"}, request_for(gh, repo, issue.number))
+
+    assert result["outcome"] == "unproven", result
+    assert not [i for i in repo.issues.values() if i.pull is not None]
+    (comment,) = [c for c in gh.state.comments.values() if c.issue_number == issue.number]
+    assert comment.body.startswith("**Autofix could not prove a fix**")
