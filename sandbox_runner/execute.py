@@ -18,7 +18,8 @@ from sandbox_runner.proctree import MARKER, Exit, run_supervised
 
 # what a process prints when an rlimit (rather than a cgroup) refused it something
 _MEMORY_TEXT = re.compile(rb"MemoryError|Cannot allocate memory|std::bad_alloc|out of memory", re.I)
-_FORK_TEXT = re.compile(rb"Resource temporarily unavailable|BlockingIOError: \[Errno 11\]|fork: retry")
+_FORK_TEXT = re.compile(rb"Resource temporarily unavailable|BlockingIOError: \[Errno 11\]")
+_SHELL_FORK_TEXT = re.compile(rb"Cannot fork|fork: retry|fork: Resource temporarily")  # whatever the exit
 _FSIZE_TEXT = re.compile(rb"File too large|Errno 27")
 
 
@@ -81,7 +82,7 @@ def execute(
 
 
 def decide_limits_hit(done: Exit, capture: OutputCapture, cgroup_hits: list[str]) -> list[str]:
-    """The limits a run ran into, from its exit status, its cgroup's counters and its last output."""
+    """The limits a run ran into, from its exit status, its cgroup's counters and its output's ends."""
     hit = set(cgroup_hits)
     code = done.exit_code
     if code == 128 + signal.SIGXCPU:
@@ -90,13 +91,16 @@ def decide_limits_hit(done: Exit, capture: OutputCapture, cgroup_hits: list[str]
         hit.add("file_size")
     if capture.truncated:
         hit.add("output")
-    tail = capture.last(1 << 16)
+    head, tail = capture.excerpts(1 << 16)
+    text = (head + tail).encode(errors="replace")
+    if _SHELL_FORK_TEXT.search(text):  # a shell that could not fork carries on, and may exit 0
+        hit.add("processes")
     if code not in (0, None) or done.timed_out:
-        if _MEMORY_TEXT.search(tail):
+        if _MEMORY_TEXT.search(text):
             hit.add("memory")
-        if _FORK_TEXT.search(tail):
+        if _FORK_TEXT.search(text):
             hit.add("processes")
-        if _FSIZE_TEXT.search(tail):
+        if _FSIZE_TEXT.search(text):
             hit.add("file_size")
     order = ("cpu", "memory", "processes", "file_size", "output")
     return [h for h in order if h in hit]

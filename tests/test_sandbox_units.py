@@ -204,6 +204,7 @@ def test_parse_user() -> None:
         (None, True, b"BlockingIOError: [Errno 11] Resource temporarily unavailable", [], ["processes"]),
         (None, True, b"", ["processes"], ["processes"]),
         (0, False, b"test_memoryerror_is_raised PASSED", [], []),  # words in a passing run are not hits
+        (0, False, b"/bin/sh: 1: Cannot fork\ndone", [], ["processes"]),  # but a shell's fork failure is
     ],
 )
 def test_limits_hit(
