@@ -1,0 +1,121 @@
+"""More of the fix-check scenarios users meet: the same failure in several matrix jobs, a broken pull
+request from this repository, a budget that is spent, and a fix that was rejected before."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from arq import Retry
+
+from jobs.deps import Deps
+from jobs.fix_check import fix_check_run
+from jobs.patch.memory import FixMemory
+from jobs.publish.naming import branch_name
+from jobs.publish.state_block import parse_state
+from tests.fakes.anthropic_messages import reply, tool_use
+from tests.patch_support import BUGGY, DIAGNOSIS, FIXED, STATS, Served
+from tests.pipeline_support import FILES, failing_check, real_pytest_log, show
+from tests.support import LocalGitHub
+
+
+def fix_turns() -> list[Any]:
+    edit = {"command": "str_replace", "path": "calc/stats.py", "old_str": BUGGY, "new_str": FIXED}
+    return [reply(tool_use("editor", edit)), reply(tool_use("submit_diagnosis", DIAGNOSIS))]
+
+
+def pulls(repo: Any) -> list[Any]:
+    return [i for i in repo.issues.values() if i.pull is not None]
+
+
+async def test_three_matrix_jobs_failing_alike_make_one_pr(
+    gh: LocalGitHub, deps: Deps, model: Served[Any], tmp_path: Path
+) -> None:
+    repo, request = failing_check(gh, tmp_path, FILES)
+    log = real_pytest_log(tmp_path / "again", FILES)
+    requests = [request]
+    for name in ("tests (3.12)", "tests (3.13)"):
+        check = gh.sim.fail_check(repo, request["head_sha"], name, log=log)
+        requests.append(request | {"check_run_id": check.id, "check_name": name})
+    model.state.script(*fix_turns())
+
+    jobs = [fix_check_run({"deps": deps, "job_id": f"check:{i}"}, r) for i, r in enumerate(requests)]
+    results = await asyncio.gather(*jobs, return_exceptions=True)
+
+    opened = [r for r in results if isinstance(r, dict) and r["outcome"] == "pr_opened"]
+    deferred = [r for r in results if isinstance(r, Retry)]
+    assert (len(opened), len(deferred)) == (1, 2), results
+    for i, r in enumerate(requests):  # arq runs the deferred jobs again: they find the PR
+        if isinstance(results[i], Retry):
+            again = await fix_check_run({"deps": deps, "job_id": f"check:{i}"}, r)
+            assert again["outcome"] == "skipped"
+    assert len(pulls(repo)) == 1
+
+
+async def test_a_broken_pr_gets_a_fix_into_its_branch_and_a_link(
+    gh: LocalGitHub, deps: Deps, model: Served[Any], tmp_path: Path
+) -> None:
+    good = FILES | {"calc/stats.py": STATS.replace(BUGGY, FIXED)}
+    repo = gh.sim.create_repo("octo-org", "demo", files=good)
+    sha = gh.sim.commit(repo, "feature", {"calc/stats.py": STATS}, "Rework mean()", "mona")
+    broken = gh.sim.open_pr(repo, "feature", title="Rework mean()")
+    check = gh.sim.fail_check(repo, sha, "tests", log=real_pytest_log(tmp_path, FILES))
+    request = {
+        "repo_id": repo.id,
+        "repo": repo.full_name,
+        "installation_id": gh.installation_id,
+        "check_run_id": check.id,
+        "check_name": "tests",
+        "head_sha": sha,
+        "head_branch": "feature",
+        "pull_requests": [broken.number],
+    }
+    model.state.script(*fix_turns())
+
+    result = await fix_check_run({"deps": deps, "job_id": "check:pr"}, request)
+
+    assert result["outcome"] == "pr_opened", result
+    (fix,) = [p for p in pulls(repo) if p.number != broken.number]
+    assert fix.pull is not None
+    assert (fix.pull.base_ref, fix.pull.head_ref) == ("feature", branch_name("autofix/", _fp(fix), "feature"))
+    assert FIXED in show(repo, f"{fix.pull.head_ref}:calc/stats.py")
+    on_broken = [c.body for c in gh.state.comments.values() if c.issue_number == broken.number]
+    assert any(f"in #{fix.number}" in body for body in on_broken), "a comment links the fix"
+    assert any(body.startswith("**Autofix finished: pr opened.**") for body in on_broken), "the sticky status"
+
+
+def _fp(pr: Any) -> str:
+    state = parse_state(pr.body)
+    assert state is not None
+    return str(state["fingerprint"])
+
+
+async def test_a_spent_budget_skips_with_the_reason(
+    gh: LocalGitHub, deps: Deps, model: Served[Any], tmp_path: Path
+) -> None:
+    files = FILES | {".github/autofix.yml": FILES[".github/autofix.yml"] + "limits: {jobs_per_day: 0}\n"}
+    _, request = failing_check(gh, tmp_path, files)
+    result = await fix_check_run({"deps": deps, "job_id": "j"}, request)
+    assert (result["outcome"], result["reason"]) == ("skipped", "Budget reached: 0 of 0 fix attempts today.")
+    assert model.state.bodies == []
+
+
+async def test_a_fingerprint_whose_fix_was_rejected_is_not_tried_again(
+    gh: LocalGitHub, deps: Deps, model: Served[Any], tmp_path: Path
+) -> None:
+    repo, request = failing_check(gh, tmp_path, FILES)
+    model.state.script(*fix_turns())
+    first = await fix_check_run({"deps": deps, "job_id": "j1"}, request)
+    assert first["outcome"] == "pr_opened"
+    (pr,) = pulls(repo)
+    memory = FixMemory(deps.redis, repo.id)
+    assert await memory.set_pr(_fp(pr), pr.number, "closed")  # a maintainer closed it unmerged
+    gh.sim.close_pr(repo, pr.number)
+
+    again = await fix_check_run({"deps": deps, "job_id": "j2"}, request)
+
+    assert (again["outcome"], again["reason"]) == (
+        "skipped",
+        "A fix for this failure was closed unmerged or reverted before.",
+    )
