@@ -25,38 +25,56 @@ def add_run_parser(sub: Any) -> None:
     r = sub.add_parser(
         "run", help="run the test command on the baseline and on each candidate patch, confined"
     )
-    r.add_argument("--repo", required=True, type=Path, help="a git checkout at the commit to test")
-    r.add_argument(
-        "--command", dest="test_command", required=True, help="the test command, run with sh -c in the tree"
+    add = r.add_argument
+    add("--repo", required=True, type=Path, metavar="DIR", help="a git checkout at the commit to test")
+    add("--command", dest="test_command", required=True, metavar="CMD", help="the test command (sh -c)")
+    add("--setup", metavar="CMD", help="the set-up command (installs dependencies into $VIRTUAL_ENV)")
+    add("--venv-without-pip", action="store_true", help="make the set-up venv without pip (faster)")
+    add(
+        "--patch",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help="a candidate diff; id: its stem",
     )
-    r.add_argument("--setup", help="the set-up command (installs dependencies into $VIRTUAL_ENV)")
-    r.add_argument(
-        "--venv-without-pip", action="store_true", help="make the set-up venv without pip (faster)"
+    add(
+        "--out",
+        type=Path,
+        default=Path("sandbox-out"),
+        metavar="DIR",
+        help="OUT/<id>/result.json (%(default)s)",
     )
-    r.add_argument("--patch", action="append", default=[], type=Path, help="a candidate diff; id = file stem")
-    r.add_argument("--out", type=Path, default=Path("sandbox-out"), help="where OUT/<id>/result.json go")
-    r.add_argument("--timeout", type=float, default=DEFAULTS.timeout_s, help="wall-clock seconds per run")
-    r.add_argument(
-        "--setup-timeout", type=float, default=SETUP_TIMEOUT_S, help="wall-clock seconds for set-up"
+    add(
+        "--timeout", type=float, default=DEFAULTS.timeout_s, metavar="S", help="seconds per run (%(default)s)"
     )
-    r.add_argument("--cpu-seconds", type=int, default=DEFAULTS.cpu_seconds, help="CPU seconds per process")
-    r.add_argument(
-        "--memory-mb", type=int, default=DEFAULTS.memory_mb, help="memory of the run (0: no limit)"
+    add("--setup-timeout", type=float, default=SETUP_TIMEOUT_S, metavar="S", help="seconds for set-up")
+    add("--cpu-seconds", type=int, default=DEFAULTS.cpu_seconds, metavar="N", help="CPU seconds per process")
+    add(
+        "--memory-mb",
+        type=int,
+        default=DEFAULTS.memory_mb,
+        metavar="N",
+        help="run memory, 0: none (%(default)s)",
     )
-    r.add_argument("--max-processes", type=int, default=DEFAULTS.max_processes)
-    r.add_argument(
-        "--max-file-mb", type=int, default=DEFAULTS.max_file_mb, help="largest file a run may write"
+    add("--max-processes", type=int, default=DEFAULTS.max_processes, metavar="N", help="(%(default)s)")
+    add(
+        "--max-file-mb",
+        type=int,
+        default=DEFAULTS.max_file_mb,
+        metavar="N",
+        help="largest file (%(default)s)",
     )
-    r.add_argument("--max-output-mb", type=int, default=DEFAULTS.max_output_mb, help="output kept per run")
-    r.add_argument("--user", help="run set-up and tests as UID[:GID] or NAME (the runner must be root)")
-    r.add_argument("--no-cgroup", action="store_true", help="no cgroup per run (rlimits and namespaces only)")
-    r.add_argument("--no-namespaces", action="store_true", help="no unshare (the host is itself a sandbox)")
-    r.add_argument("--parallel", type=int, default=1, help="runs at once")
-    r.add_argument("--cache", type=Path, help="set-up environments, reused across runs and jobs")
-    r.add_argument(
-        "--forbid", action="append", default=[], help="a glob patches may not touch (adds to defaults)"
+    add("--max-output-mb", type=int, default=DEFAULTS.max_output_mb, metavar="N", help="kept (%(default)s)")
+    add("--user", metavar="UID[:GID]", help="run set-up and tests as this user (the runner must be root)")
+    add("--no-cgroup", action="store_true", help="no cgroup per run (rlimits and namespaces only)")
+    add("--no-namespaces", action="store_true", help="no unshare (the host is itself a sandbox)")
+    add("--parallel", type=int, default=1, metavar="N", help="runs at once (%(default)s)")
+    add("--cache", type=Path, metavar="DIR", help="set-up environments, reused across runs and jobs")
+    add("--forbid", action="append", default=[], metavar="GLOB", help="a path patches may not touch")
+    add(
+        "--failing", action="append", default=[], metavar="TEST_ID", help="a failing test: write summary.json"
     )
-    r.add_argument("--failing", action="append", default=[], help="a failing test id: write summary.json")
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
