@@ -119,3 +119,43 @@ async def test_a_fingerprint_whose_fix_was_rejected_is_not_tried_again(
         "skipped",
         "A fix for this failure was closed unmerged or reverted before.",
     )
+
+
+async def test_a_flaky_failure_gets_the_evidence_and_no_patch(
+    gh: LocalGitHub, deps: Deps, model: Served[Any], tmp_path: Path
+) -> None:
+    counter = tmp_path / "runs"  # outside the checkout: every run of the test counts, CI's included
+    flaky = (
+        "from pathlib import Path\n\n\ndef test_sometimes():\n"
+        f"    p = Path({str(counter)!r})\n"
+        "    n = int(p.read_text()) + 1 if p.exists() else 1\n"
+        "    p.write_text(str(n))\n"
+        "    assert n % 2 == 0, 'odd run'\n"
+    )
+    files = FILES | {"calc/stats.py": STATS.replace(BUGGY, FIXED), "tests/test_stats.py": flaky}
+    repo = gh.sim.create_repo(
+        "octo-org", "demo", files=FILES | {"calc/stats.py": STATS.replace(BUGGY, FIXED)}
+    )
+    sha = gh.sim.commit(repo, "feature", {"tests/test_stats.py": flaky}, "A timing test", "mona")
+    pr = gh.sim.open_pr(repo, "feature", title="A timing test")
+    check = gh.sim.fail_check(repo, sha, "tests", log=real_pytest_log(tmp_path, files))  # run 1: fails
+    request = {
+        "repo_id": repo.id,
+        "repo": repo.full_name,
+        "installation_id": gh.installation_id,
+        "check_run_id": check.id,
+        "check_name": "tests",
+        "head_sha": sha,
+        "head_branch": "feature",
+        "pull_requests": [pr.number],
+    }
+
+    result = await fix_check_run({"deps": deps, "job_id": "check:flaky"}, request)
+
+    assert result["outcome"] == "flaky", result
+    assert model.state.bodies == []  # no model call for a flaky test
+    assert len(pulls(repo)) == 1
+    bodies = [c.body for c in gh.state.comments.values() if c.issue_number == pr.number]
+    flaky_comment = next(b for b in bodies if b.startswith("**This failure looks flaky**"))
+    assert "- run 1: passed" in flaky_comment
+    assert "- run 2: failed" in flaky_comment
