@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
 import pytest
 import respx
 
@@ -18,10 +17,10 @@ BASE = "6dcb09b5b57875f334f61aebed695e2e4193db5e"
 TREE = "9c48853fa3dc5c1c3d6f1f1cd1f2743e72652840"
 
 
-def test_tree_entries_write_blobs_and_delete_with_none() -> None:
-    assert build_tree_entries({"b.py": "sha-b", "a/old.py": None}) == [
+def test_tree_entries_carry_the_text_inline_and_delete_with_a_null_sha() -> None:
+    assert build_tree_entries({"b.py": "x = 1\n", "a/old.py": None}) == [
         {"path": "a/old.py", "mode": "100644", "type": "blob", "sha": None},
-        {"path": "b.py", "mode": "100644", "type": "blob", "sha": "sha-b"},
+        {"path": "b.py", "mode": "100644", "type": "blob", "content": "x = 1\n"},
     ]
 
 
@@ -39,13 +38,11 @@ def _git_commit(sha: str, tree: str, parents: list[str]) -> dict[str, Any]:
     }  # fmt: skip
 
 
-async def test_commit_files_makes_blobs_a_tree_on_the_base_and_a_commit(
+async def test_commit_files_makes_a_tree_on_the_base_and_a_commit_in_two_writes(
     inst: Installation, api: respx.MockRouter
 ) -> None:
     api.get(f"/repos/o/r/git/commits/{BASE}").respond(200, json=_git_commit(BASE, TREE, []))
-    blobs = api.post("/repos/o/r/git/blobs").mock(
-        side_effect=[httpx.Response(201, json={"sha": f"blob{i}", "url": "u"}) for i in (1, 2)]
-    )
+    blobs = api.post("/repos/o/r/git/blobs").respond(201, json={"sha": "unused", "url": "u"})
     trees = api.post("/repos/o/r/git/trees").respond(201, json={"sha": "newtree", "url": "u", "tree": []})
     commits = api.post("/repos/o/r/git/commits").respond(
         201, json=_git_commit("newcommit", "newtree", [BASE])
@@ -55,16 +52,12 @@ async def test_commit_files_makes_blobs_a_tree_on_the_base_and_a_commit(
     sha = await commit_files(inst, "o", "r", BASE, changes, "Fix add()")
 
     assert sha == "newcommit"
-    sent_blobs = [json.loads(c.request.content) for c in blobs.calls]
-    assert sent_blobs == [
-        {"content": "def add(a, b):\n    return a + b\n", "encoding": "utf-8"},
-        {"content": "hi\n", "encoding": "utf-8"},
-    ]
+    assert not blobs.called, "the tree carries the text: no write per file"
     tree = json.loads(trees.calls.last.request.content)
     assert tree["base_tree"] == TREE
-    assert {e["path"]: e["sha"] for e in tree["tree"]} == {
-        "src/calc.py": "blob1",
-        "README.md": "blob2",
+    assert {e["path"]: e.get("content", e.get("sha")) for e in tree["tree"]} == {
+        "src/calc.py": "def add(a, b):\n    return a + b\n",
+        "README.md": "hi\n",
         "old.py": None,
     }
     commit = json.loads(commits.calls.last.request.content)

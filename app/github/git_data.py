@@ -15,11 +15,15 @@ from app.github.rest import Json, body, request, segment
 FILE_MODE = "100644"
 
 
-def build_tree_entries(blobs: Mapping[str, str | None]) -> list[Json]:
-    """Tree entries for changed paths: a blob sha writes the file, None deletes it.
-    (New and changed files get mode 100644: an executable bit on a changed file is not kept.)"""
+def build_tree_entries(changes: Mapping[str, str | None]) -> list[Json]:
+    """Tree entries for changed paths: the new text inline (GitHub makes the blob: one write instead
+    of one per file), or a null sha to delete. New and changed files get mode 100644: an executable
+    bit on a changed file is not kept."""
     return [
-        {"path": path, "mode": FILE_MODE, "type": "blob", "sha": sha} for path, sha in sorted(blobs.items())
+        {"path": path, "mode": FILE_MODE, "type": "blob", "sha": None}
+        if text is None
+        else {"path": path, "mode": FILE_MODE, "type": "blob", "content": text}
+        for path, text in sorted(changes.items())
     ]
 
 
@@ -47,10 +51,7 @@ async def commit_files(
     if not changes:
         raise ValueError("nothing to commit")
     base_tree = await fetch_commit_tree(inst, owner, repo, base_sha)
-    blobs: dict[str, str | None] = {}
-    for path, text in changes.items():
-        blobs[path] = None if text is None else await create_blob(inst, owner, repo, text)
-    tree_body = {"base_tree": base_tree, "tree": build_tree_entries(blobs)}
+    tree_body = {"base_tree": base_tree, "tree": build_tree_entries(changes)}
     tree = body(await inst.write(request("POST", f"/repos/{owner}/{repo}/git/trees", json=tree_body)))
     commit_body = {"message": message, "tree": tree["sha"], "parents": [base_sha]}
     commit = body(await inst.write(request("POST", f"/repos/{owner}/{repo}/git/commits", json=commit_body)))
