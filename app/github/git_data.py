@@ -32,12 +32,6 @@ async def fetch_commit_tree(inst: Installation, owner: str, repo: str, sha: str)
     return str(body(response)["tree"]["sha"])
 
 
-async def create_blob(inst: Installation, owner: str, repo: str, text: str) -> str:
-    payload = {"content": text, "encoding": "utf-8"}
-    response = await inst.write(request("POST", f"/repos/{owner}/{repo}/git/blobs", json=payload))
-    return str(body(response)["sha"])
-
-
 async def commit_files(
     inst: Installation,
     owner: str,
