@@ -10,6 +10,7 @@ from jobs.patch.outline import Definition, SourceFile
 from jobs.patch.symbols import is_test_path
 
 LINE_WINDOW = 6  # lines either side of a frame outside any function
+OTHER_EVIDENCE = 0.2  # the strongest evidence counts in full, the rest (often the same fact) less
 
 
 @dataclass
@@ -22,6 +23,7 @@ class Region:
     score: float = 0.0
     why: list[str] = field(default_factory=list)
     focus: list[int] = field(default_factory=list)  # lines the evidence named (frame lines)
+    parts: list[float] = field(default_factory=list)  # each piece of evidence's weight
 
     def location(self) -> CodeLocation:
         return CodeLocation(
@@ -36,7 +38,9 @@ class Board:
     def add(self, region: Region, weight: float, why: str, focus: int | None = None) -> Region:
         key = (region.file, region.symbol, region.start if region.symbol is None else 0)
         held = self.regions.setdefault(key, region)
-        held.score += weight
+        held.parts.append(weight)
+        best = max(held.parts)
+        held.score = best + OTHER_EVIDENCE * (sum(held.parts) - best)
         if why not in held.why:
             held.why.append(why)
         if focus is not None and focus not in held.focus:
