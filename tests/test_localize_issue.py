@@ -8,6 +8,8 @@ import pytest
 
 from jobs.patch.issue_evidence import parse_text_evidence
 from jobs.patch.localize import build_context
+from jobs.patch.symbols import RepoIndex
+from jobs.patch.testsource import resolve_test_id
 from sandbox_runner.report import build_report
 from tests.test_localize import CALC, write
 
@@ -94,3 +96,27 @@ def test_parse_text_evidence() -> None:
     assert {"CamelCase", "snake_case_name", "parse_date"} <= set(ev.identifiers)
     assert "the" not in ev.words
     assert {"slugify", "camel", "case"} <= ev.words
+
+
+@pytest.mark.parametrize(
+    ("test_id", "expected"),
+    [
+        ("tests/t.py::test_f", ("tests/t.py", "test_f")),
+        ("tests/t.py::TestC::test_m[a::b-/x]", ("tests/t.py", "TestC.test_m")),
+        ("/home/runner/work/r/r/tests/t.py::TestC::test_m", ("tests/t.py", "TestC.test_m")),
+        ("test_m (tests.t.TestC)", ("tests/t.py", "TestC.test_m")),
+        ("test_m (tests.t.TestC.test_m)", ("tests/t.py", "TestC.test_m")),
+        ("tests.t.TestC.test_m", ("tests/t.py", "TestC.test_m")),
+        ("tests/t.py::Sub::test_m", ("tests/t.py", "TestC.test_m")),  # inherited
+        ("tests/t.py::test_missing", ("tests/t.py", None)),
+        ("elsewhere.py::test_f", None),
+    ],
+)
+def test_resolve_test_ids(tmp_path: Path, test_id: str, expected: tuple[str, str | None] | None) -> None:
+    write(tmp_path, {"tests/t.py": (
+        "def test_f():\n    pass\n\n\nclass TestC:\n    def test_m(self):\n        pass\n\n\n"
+        "class Sub(TestC):\n    pass\n"
+    )})  # fmt: skip
+    found = resolve_test_id(RepoIndex.build(tmp_path), test_id)
+    got = None if found is None else (found[0], found[1].qualname if found[1] else None)
+    assert got == expected

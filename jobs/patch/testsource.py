@@ -11,7 +11,7 @@ from jobs.patch.outline import Definition
 from jobs.patch.symbols import RepoIndex
 
 _UNITTEST_ID = re.compile(r"^(?P<method>\w+) \((?P<where>[\w.]+)\)")
-_PARAMS = re.compile(r"\[.*\]$")
+_PARAMS = re.compile(r"\[.*\]$", re.S)
 
 
 def statement_lines(func: Definition, line: int) -> tuple[int, int]:
@@ -72,6 +72,7 @@ def _names_on(node: ast.AST, span: tuple[int, int]) -> set[str]:
 def resolve_test_id(index: RepoIndex, test_id: str) -> tuple[str, Definition | None] | None:
     """`tests/test_x.py::TestC::test_m[p]`, `test_m (pkg.test_x.TestC)`, `pkg.test_x.TestC.test_m`,
     doctest `pkg/mod.py::pkg.mod.func` -> (file, definition)."""
+    test_id = _PARAMS.sub("", test_id.strip())  # parameters may hold anything, `::` included
     if "::" in test_id:
         file_part, *names = test_id.split("::")
         path = index.map_path(file_part)
@@ -110,6 +111,7 @@ def resolve_test_id(index: RepoIndex, test_id: str) -> tuple[str, Definition | N
 
 def id_class(test_id: str) -> str | None:
     """`tests/test_x.py::TestC::test_m[p]` -> "TestC"; unittest's `test_m (pkg.mod.TestC)` -> "TestC"."""
+    test_id = _PARAMS.sub("", test_id.strip())
     if "::" in test_id:
         return ".".join(test_id.split("::")[1:-1]) or None
     m = re.match(r"^\w+ \((?:[\w.]+\.)?(\w+)\)", test_id)
