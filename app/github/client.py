@@ -41,16 +41,21 @@ TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 TOKEN_KEY = "autofix:gh:token:{}"  # noqa: S105  # a key name, not a secret
 TOKEN_MARGIN_S = 5 * 60
 WRITE_KEY = "autofix:gh:writes:{}"
-WRITE_SPACING_S = 1.0
+WRITE_SPACING_S = 1.0  # sustained: one content-creating request a second (GitHub allows 80 a minute)
+WRITE_BURST = 4  # writes that may go at once after a quiet spell: one fix's tree, commit, branch and PR
 MAX_WRITE_WAIT_S = 30.0
 
-# reserve the next write slot for an installation; returns the slot (as a string: Lua numbers
-# come back as integers), or a slot beyond max_wait without reserving it
+# Reserve the next write slot for an installation, by the generic cell rate algorithm: the key holds
+# the theoretical arrival time (TAT) of the next write at the sustained rate; a write may go up to
+# (burst - 1) spacings before it. Returns the slot (as a string: Lua numbers come back as integers),
+# or a slot beyond max_wait without reserving it.
 _RESERVE_WRITE = """
-local now, spacing, max_wait = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local slot = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
+local now, spacing = tonumber(ARGV[1]), tonumber(ARGV[2])
+local max_wait, burst = tonumber(ARGV[3]), tonumber(ARGV[4])
+local tat = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
+local slot = math.max(now, tat - (burst - 1) * spacing)
 if slot - now > max_wait then return tostring(slot) end
-redis.call('SET', KEYS[1], tostring(slot + spacing), 'PX', math.ceil((slot + spacing - now) * 1000) + 1000)
+redis.call('SET', KEYS[1], tostring(tat + spacing), 'PX', math.ceil((tat + spacing - now) * 1000) + 1000)
 return tostring(slot)
 """
 
@@ -167,7 +172,8 @@ class Installation:
         now = self.app.clock()
         slot = float(
             await self.app._reserve_write(
-                keys=[WRITE_KEY.format(self.id)], args=[repr(now), WRITE_SPACING_S, MAX_WRITE_WAIT_S]
+                keys=[WRITE_KEY.format(self.id)],
+                args=[repr(now), WRITE_SPACING_S, MAX_WRITE_WAIT_S, WRITE_BURST],
             )
         )
         if slot - now > MAX_WRITE_WAIT_S:
