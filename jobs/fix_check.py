@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ from jobs.publish.body import (
 from jobs.publish.executor import PublishPlan, publish_pr
 from jobs.publish.files import files_after
 from jobs.publish.naming import commit_message, pr_title
+from jobs.publish.reporter import StatusReporter
 from jobs.publish.status import (
     CHECK_NAME,
     STATUS_MARKER,
@@ -78,6 +80,13 @@ class Stop(Exception):
         self.outcome, self.reason, self.view = outcome, reason, view
 
 
+@dataclass(frozen=True)
+class Status:
+    view: CheckView
+    pr: int | None
+    comment: str | None
+
+
 class CheckJob:
     def __init__(self, deps: Deps, request: JSON, job_id: str) -> None:
         self.deps, self.request, self.job_id = deps, request, job_id
@@ -92,6 +101,7 @@ class CheckJob:
         self.target: Target | None = None
         self.phase: PhaseRecord | None = None
         self.links: dict[str, str] = {}
+        self.reporter: StatusReporter[Status] = StatusReporter(self.write_status)
 
     # -- the record and what people see -----------------------------------------------------------
 
@@ -106,9 +116,18 @@ class CheckJob:
                 self.phase.outcome = outcome
             await self.store.end(record, self.phase)
 
+    def status(self, record: JobRecord, view: CheckView | None = None) -> Status:
+        """What the check run and the broken PR's sticky comment should say now (a snapshot)."""
+        pr = self.target.pr.number if self.target is not None and self.target.pr is not None else None
+        comment = render_status_comment(record, links=self.links) if pr is not None else None
+        return Status(view or render_check(record), pr, comment)
+
     async def show(self, record: JobRecord, view: CheckView | None = None) -> None:
-        view = view or render_check(record)
-        output = CheckOutput(view.title, view.summary)
+        """Progress: paced and coalesced in the background (see jobs/publish/reporter.py)."""
+        self.reporter.update(self.status(record, view))
+
+    async def write_status(self, status: Status) -> None:
+        view = status.view
         conclusion = view.conclusion if view.status == "completed" else None
         await create_check_run(
             self.inst,
@@ -119,12 +138,11 @@ class CheckJob:
             external_id=self.job_id,
             status=view.status,
             conclusion=conclusion,
-            output=output,
+            output=CheckOutput(view.title, view.summary),
         )
-        if self.target is not None and self.target.pr is not None:
-            text = render_status_comment(record, links=self.links)
+        if status.pr is not None and status.comment is not None:
             await upsert_sticky_comment(
-                self.inst, self.owner, self.name, self.target.pr.number, STATUS_MARKER, text
+                self.inst, self.owner, self.name, status.pr, STATUS_MARKER, status.comment
             )
 
     # -- the phases -------------------------------------------------------------------------------
@@ -153,7 +171,7 @@ class CheckJob:
                 await lock.release()
         await self.leave(record)
         await self.store.finish(record, outcome, reason)
-        await self.show(record, view)
+        await self.reporter.flush(self.status(record, view))
         return {"outcome": outcome, "reason": reason, **self.links}
 
     async def evidence(self, record: JobRecord) -> FailureReport:

@@ -40,6 +40,7 @@ from jobs.publish.body import render_pr_body, render_unproven_comment
 from jobs.publish.executor import PublishPlan, publish_pr
 from jobs.publish.files import files_after
 from jobs.publish.naming import commit_message, pr_title
+from jobs.publish.reporter import StatusReporter
 from jobs.publish.status import STATUS_MARKER, render_status_comment
 from jobs.record import JobRecord, JobStore, PhaseRecord
 from jobs.repo_state import RepoState
@@ -76,6 +77,7 @@ class IssueJob:
         self.phase: PhaseRecord | None = None
         self.links: dict[str, str] = {}
         self.usage = Usage()
+        self.reporter: StatusReporter[str] = StatusReporter(self.write_status)
 
     async def enter(self, record: JobRecord, name: str) -> None:
         if self.phase is not None and self.phase.status == "running":
@@ -83,8 +85,10 @@ class IssueJob:
         self.phase = await self.store.begin(record, name)
         await self.show(record)
 
-    async def show(self, record: JobRecord, text: str | None = None) -> None:
-        text = text or render_status_comment(record, links=self.links)
+    async def show(self, record: JobRecord) -> None:
+        self.reporter.update(render_status_comment(record, links=self.links))
+
+    async def write_status(self, text: str) -> None:
         await upsert_sticky_comment(self.inst, self.owner, self.name, self.number, STATUS_MARKER, text)
 
     async def run(self) -> JSON:
@@ -102,7 +106,7 @@ class IssueJob:
             await self.store.end(record, self.phase)
         await self.store.finish(record, outcome, reason)
         await self.ledger.record_spend(self.job_id, self.usage.dollars)
-        await self.show(record, final)
+        await self.reporter.flush(final or render_status_comment(record, links=self.links))
         return {"outcome": outcome, "reason": reason, **self.links}
 
     async def work(self, record: JobRecord) -> tuple[str, str, str | None]:

@@ -1,0 +1,70 @@
+"""Progress shown on GitHub without slowing the job: status writes are coalesced and paced.
+
+Every write to GitHub takes a slot in the installation's write pacing (a second apart), so a job that
+updated its check run and sticky comment at every phase would push its own commit and PR back by
+seconds. `StatusReporter` writes the first status at once, then at most one every `interval_s` (the
+latest state wins; intermediate ones are dropped), in the background; `flush()` writes the final
+state and waits for it. A failed status write is logged and does not fail the job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+log = logging.getLogger("autofix.jobs.status")
+T = TypeVar("T")
+INTERVAL_S = 15.0
+
+
+class StatusReporter(Generic[T]):
+    def __init__(
+        self,
+        write: Callable[[T], Awaitable[None]],
+        *,
+        interval_s: float = INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.write, self.interval_s, self.clock = write, interval_s, clock
+        self.latest: T | None = None
+        self.version = self.written = 0
+        self.last_write: float | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    def update(self, value: T) -> None:
+        """Show `value` soon: now if nothing was written for `interval_s`, else when that has passed."""
+        self.latest, self.version = value, self.version + 1
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        while self.written < self.version:
+            if self.last_write is not None:
+                wait = self.last_write + self.interval_s - self.clock()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            await self._write_latest()
+
+    async def _write_latest(self) -> None:
+        version, value = self.version, self.latest
+        self.last_write = self.clock()
+        self.written = version
+        if value is None:
+            return
+        try:
+            await self.write(value)
+        except Exception:
+            log.warning("status write failed", exc_info=True)
+
+    async def flush(self, value: T) -> None:
+        """Write `value` now (the final state) and wait; any pending paced write is dropped."""
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+        self.latest, self.version = value, self.version + 1
+        await self._write_latest()
