@@ -360,3 +360,15 @@ def test_an_unprivileged_runner_isolates_through_a_user_namespace() -> None:
     uid, processes = r.log_head.split()
     assert uid == "0"  # root inside the user namespace, nobody outside
     assert int(processes) < 10
+
+
+def test_a_command_that_closes_its_output_and_keeps_running_is_killed_at_the_deadline(
+    repo: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    n = random.randrange(10**6, 10**7)
+    run_runner(repo, f"echo before; exec > /dev/null 2>&1; sleep $(({n}+1))", out, "--timeout", "2")
+    r = result(out)
+    assert r.timed_out
+    assert r.log_head == "before\n"
+    assert not pids_with(f"\0{n + 1}")

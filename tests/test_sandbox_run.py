@@ -306,3 +306,40 @@ def test_without_namespaces_or_cgroup_it_still_runs_and_says_so(repo: Path, tmp_
     assert r.isolation["pid"] is False
     assert r.isolation["cgroup"] is False
     assert r.isolation["env_scrubbed"] is True
+
+
+def test_a_fix_that_shrinks_the_collected_set_is_tampering(tmp_path: Path) -> None:
+    other = "def test_other():\n    assert True\n"
+    repo = make_repo(tmp_path / "repo", {**FILES, "tests/test_other.py": other})
+    fixed = {"calc.py": "def add(a, b):\n    return a + b\n"}
+    shrink = make_patch(
+        repo, tmp_path / "shrink.patch", {**fixed, "conftest.py": 'collect_ignore = ["tests"]\n'}
+    )
+    shrink_one = make_patch(
+        repo, tmp_path / "hide.patch", {**fixed, "conftest.py": 'collect_ignore = ["tests/test_other.py"]\n'}
+    )
+    out = tmp_path / "out"
+    failing = "tests/test_calc.py::test_add"
+    run_runner(repo, PYTEST, out, "--patch", str(shrink), "--patch", str(shrink_one), "--failing", failing)
+    assert result(out).collected == 3
+    assert result(out, "hide").collected == 2
+    assert result(out, "hide").outcome_of(failing) is Outcome.PASSED  # it did fix the test, and yet
+    verdicts = {v["candidate_id"]: v for v in json.loads((out / "summary.json").read_text())["verdicts"]}
+    assert verdicts["hide"]["proven"] is False
+    assert verdicts["hide"]["tampering"]
+    assert verdicts["shrink"]["proven"] is False
+
+
+def test_two_runners_sharing_a_cache_build_the_environment_once(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", {"requirements.txt": "# none\n"})
+    builds, cache = tmp_path / "builds", tmp_path / "cache"
+    setup = f"sleep 1; echo built >> {builds}"
+    argvs = [
+        runner_argv(repo, "true", tmp_path / f"out{i}", "--setup", setup, "--cache", str(cache), *NO_PIP)
+        for i in range(2)
+    ]
+    procs = [subprocess.Popen(argv, env=runner_env(), stdout=subprocess.DEVNULL) for argv in argvs]
+    assert [p.wait(timeout=50) for p in procs] == [0, 0]
+    assert builds.read_text().count("built") == 1
+    cached = sorted(bool(result(tmp_path / f"out{i}").setup["cached"]) for i in range(2))  # type: ignore[index]
+    assert cached == [False, True]
