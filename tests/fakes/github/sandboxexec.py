@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from tests.fakes.github.state import GitHubState, Repo
 
 PROJECT = Path(__file__).resolve().parents[3]
 REUSABLE = PROJECT / ".github" / "workflows" / "autofix-sandbox.yml"
+MATRIX_WIDTH = 4
 _EXPR = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 
 
@@ -114,15 +116,21 @@ def execute(state: GitHubState, repo: Repo, run: WorkflowRun, given: dict[str, A
     ok = True
     with tempfile.TemporaryDirectory(prefix="fake-runner-") as tmp:
         for key, job in workflow["jobs"].items():
-            matrix = expand((job.get("strategy") or {}).get("matrix", {}).get("candidate"), {"needs": needs})
-            for value in matrix if isinstance(matrix, list) else [None]:
+
+            def one(value: Any, key: str = key, job: dict[str, Any] = job) -> tuple[bool, str, str, Any]:
                 ctx = {"inputs": inputs, "needs": needs, "matrix": {"candidate": value}, "steps": {}}
                 where = Path(tmp) / f"{key}-{value or 'job'}"
                 where.mkdir()
                 passed, log = run_job(repo, job, ctx, where, artifacts)
-                ok = ok and passed
-                logs[str(expand(job.get("name", key), ctx))] = log
-                needs[key] = {"outputs": {k: expand(v, ctx) for k, v in (job.get("outputs") or {}).items()}}
+                outputs = {k: expand(v, ctx) for k, v in (job.get("outputs") or {}).items()}
+                return passed, str(expand(job.get("name", key), ctx)), log, outputs
+
+            matrix = expand((job.get("strategy") or {}).get("matrix", {}).get("candidate"), {"needs": needs})
+            with ThreadPoolExecutor(MATRIX_WIDTH) as pool:  # matrix jobs run side by side, as on GitHub
+                for passed, name, log, outputs in pool.map(
+                    one, matrix if isinstance(matrix, list) else [None]
+                ):
+                    ok, logs[name], needs[key] = ok and passed, log, {"outputs": outputs}
             if not ok:
                 break
     if faults.drop_artifacts:
