@@ -16,10 +16,7 @@ from redis.asyncio import Redis
 from app.github.client import GitHubApp, Installation
 from app.repo_config import RepoConfig
 from app.settings import Settings
-from jobs.patch.agent import Engine
-from jobs.patch.budget import JobBudget, Limits
-from jobs.patch.prompts import render
-from jobs.patch.providers import build_chain
+from jobs.patch.agent import Engine, build_engine
 from jobs.sandbox.actions import ActionsSandbox
 from jobs.sandbox.base import Limits as SandboxLimits
 from jobs.sandbox.base import Sandbox
@@ -35,19 +32,6 @@ class Deps:
     engine: Callable[[RepoConfig], Engine]
     scratch: Path  # where workspaces and candidate copies live
     clock: Callable[[], float] = time.time
-
-
-def job_limits(settings: Settings, config: RepoConfig) -> Limits:
-    """The per-job model budget: the operator's caps, lowered by the repository's own."""
-    return Limits(
-        max_steps=min(settings.autofix_max_steps, int(config["limits.steps_per_candidate"])),
-        max_tokens=settings.autofix_max_tokens,
-        max_dollars=min(settings.autofix_max_dollars, float(config["limits.dollars_per_job"])),
-    )
-
-
-def build_engine(settings: Settings, config: RepoConfig) -> Engine:
-    return Engine(build_chain(settings), JobBudget(job_limits(settings, config)), render("system"))
 
 
 def build_sandbox(settings: Settings, redis: Redis) -> Callable[[Installation], Sandbox]:

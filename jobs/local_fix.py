@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 from app.repo_config import RepoConfigError, parse_repo_config
 from app.settings import Settings
-from jobs.deps import build_engine
+from jobs.patch.agent import build_engine
 from jobs.patch.candidates import propose
 from jobs.patch.localize import build_context
 from jobs.patch.prompts import Task

@@ -16,7 +16,8 @@ from redis.asyncio import Redis
 
 from app.github.client import GitHubApp
 from app.settings import Settings
-from jobs.deps import Deps, build_engine
+from jobs.deps import Deps
+from jobs.patch.agent import build_engine
 from jobs.sandbox.local import LocalSandbox
 from tests.fakes.github.state import Repo
 from tests.github_support import Clock
