@@ -23,6 +23,7 @@ from app.init_cmd import WORKFLOW_PATH, render_caller
 from app.routing import route
 from app.settings import Settings
 from jobs.received import sandbox_finished
+from jobs.reproduce import Verdict, reproduce
 from jobs.sandbox import signals
 from jobs.sandbox.actions import (
     ActionsSandbox,
@@ -42,6 +43,7 @@ from jobs.sandbox.base import (
     WorkflowMissing,
     WorkflowRefused,
 )
+from sandbox_runner.report import FailureReport
 from sandbox_runner.result import Outcome
 from tests.fakes.github import faults, gitstore
 from tests.fakes.github.sandboxexec import SandboxFaults
@@ -280,3 +282,12 @@ async def test_the_signal_is_keyed_by_correlation_id_and_waits_for_its_waiter(re
     assert await signals.wait_run_finished(redis, "af-fedcba9876543210", 0.1) is None
     assert await redis.exists(signals.PREFIX + "af-0123456789abcdef") == 0  # consumed
     assert signals.new_correlation_id() != signals.new_correlation_id()
+
+
+async def test_reproduce_on_the_users_runners(gh: LocalGitHub, inst: Installation, redis: Redis) -> None:
+    _, sha = make_repo(gh)
+    report = FailureReport(source={"kind": "log"}, failure_class="test", fixable=True, failing_tests=FAILING)
+    sandbox = ActionsSandbox(inst, redis, poll_s=0.3)
+    got = await reproduce(sandbox, report, repo=f"{OWNER}/calc", sha=sha, command=COMMAND, limits=LIMITS)
+    assert (got.verdict, got.failing) == (Verdict.REPRODUCED, FAILING)
+    assert len(gh.state.actions.runs) == 1
