@@ -343,3 +343,34 @@ def test_two_runners_sharing_a_cache_build_the_environment_once(tmp_path: Path) 
     assert builds.read_text().count("built") == 1
     cached = sorted(bool(result(tmp_path / f"out{i}").setup["cached"]) for i in range(2))  # type: ignore[index]
     assert cached == [False, True]
+
+
+FORGER = """import re
+
+
+def pytest_sessionfinish(session, exitstatus):
+    session.exitstatus = 0  # "green"
+
+
+def pytest_unconfigure(config):  # and a JUnit XML without the failure
+    path = config.option.xmlpath
+    if path:
+        with open(path) as f:
+            text = f.read()
+        text = re.sub(r"<failure.*?</failure>", "", text, flags=re.S)
+        with open(path, "w") as f:
+            f.write(re.sub(r'failures="\\\\d+"', 'failures="0"', text))
+"""
+
+
+def test_a_test_the_output_shows_failing_is_failed_whatever_the_junit_xml_says(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", {**FILES, "conftest.py": FORGER})
+    out = tmp_path / "out"
+    run_runner(repo, PYTEST, out)
+    r = result(out)
+    assert r.exit_code == 0  # the forger's work
+    assert r.tests_source == "junit"
+    add = next(t for t in r.tests if t.id == "tests/test_calc.py::test_add")
+    assert add.outcome is Outcome.FAILED
+    assert add.message == "passed in the JUnit XML, failed in the output"
+    assert r.outcome_of("tests/test_calc.py::test_zero") is Outcome.PASSED
