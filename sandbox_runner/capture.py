@@ -13,6 +13,7 @@ from pathlib import Path
 
 TAIL_BYTES = 1 << 20  # kept in memory for the parsers: pytest's summary sits at the end
 EXCERPT_BYTES = 32 << 10  # the log_head and log_tail in result.json, each
+LINE_BYTES = 64 << 10  # the longest line the parsers get; longer ones arrive in pieces
 TRUNCATION_MARK = "[... {n} bytes of output not kept ...]"
 
 
@@ -55,7 +56,7 @@ class OutputCapture:
         """What was kept, as lines (at most `head_bytes` of the head); a mark where output was dropped."""
         read = 0
         with self.spool_path.open("rb") as f:
-            for line in f:
+            for line in iter(lambda: f.readline(LINE_BYTES), b""):  # a 60 MB line arrives in pieces
                 if head_bytes is not None and read + len(line) > head_bytes:
                     break
                 read += len(line)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox_runner.capture import TRUNCATION_MARK, OutputCapture
+from sandbox_runner.capture import LINE_BYTES, TRUNCATION_MARK, OutputCapture
 from sandbox_runner.cli_run import render_line
 from sandbox_runner.confine import Isolation, Limits, build_argv, build_env, parse_user
 from sandbox_runner.execute import decide_limits_hit
@@ -266,3 +266,12 @@ def test_the_parsers_read_a_bounded_head_then_the_tail(tmp_path: Path) -> None:
     assert lines[5] == b"\n" + TRUNCATION_MARK.format(n=10_000 - 50 - 100).encode() + b"\n"
     assert lines[-1] == b"line 0999\n"
     assert len(lines) == 5 + 1 + 10
+
+
+def test_a_huge_line_reaches_the_parsers_in_pieces(tmp_path: Path) -> None:
+    cap = OutputCapture(tmp_path / "spool", max_bytes=8 << 20)
+    cap.feed(b"x" * (LINE_BYTES * 3 + 5) + b"\nend\n")
+    cap.close()
+    lines = list(cap.lines())
+    assert [len(line) for line in lines] == [LINE_BYTES, LINE_BYTES, LINE_BYTES, 6, 4]
+    assert b"".join(lines) == b"x" * (LINE_BYTES * 3 + 5) + b"\nend\n"
