@@ -8,8 +8,9 @@ of what it saw, and asked for its `Finding` at the end. Every parser sees every 
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 MAX_TESTS = 200  # failing test ids kept per finding
 MAX_FRAMES = 60  # frames kept per traceback (the innermost ones when cut)
@@ -111,6 +112,15 @@ class LineParser(Protocol):
     def feed(self, line: str) -> None: ...
 
     def result(self) -> Finding | None: ...
+
+
+class GatedLineParser(LineParser, Protocol):
+    """A LineParser that says when it may skip a line: while `idle` (not collecting a block), a line
+    its `trigger` does not `search` to a match leaves its state as it was, so the caller need not
+    feed it. Most lines of a log concern one parser at most; skipping them is most of the speed."""
+
+    trigger: ClassVar[re.Pattern[str]]
+    idle: bool
 
 
 def is_project_path(path: str) -> bool:

@@ -12,9 +12,9 @@ import re
 import shlex
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
-from sandbox_runner.failure import FailureClass, Finding, Frame, LineParser, Location
+from sandbox_runner.failure import FailureClass, Finding, Frame, GatedLineParser, LineParser, Location
 from sandbox_runner.fingerprint import fingerprint
 from sandbox_runner.logclean import LogCleaner, clean_lines
 from sandbox_runner.parsers.generic import GenericParser
@@ -108,10 +108,13 @@ def build_report(
     """The FailureReport of a log, read in one pass."""
     cleaner = LogCleaner()
     parsers = [make() for make in PARSERS]
-    feeds = [p.feed for p in parsers]
+    feeds, gated = _split_gated(parsers)
     for line in clean_lines(lines, cleaner):
         for feed in feeds:
             feed(line)
+        for parser, feed, wants in gated:  # GatedLineParser: an idle one only needs what it looks for
+            if not parser.idle or wants(line):
+                feed(line)
     findings = [f for f in (p.result() for p in parsers) if f is not None and not f.is_empty()]
     finding = choose_finding(findings)
     cls = classify(finding, list(cleaner.errors))
@@ -135,6 +138,24 @@ def build_report(
         failing_step=redact(cleaner.failing_step) if cleaner.failing_step else None,
         exit_code=cleaner.exit_code,
     )
+
+
+_Feed = Callable[[str], None]
+_Gated = tuple[GatedLineParser, _Feed, Callable[[str], object]]
+
+
+def _split_gated(parsers: list[LineParser]) -> tuple[list[_Feed], list[_Gated]]:
+    """The feeds of parsers that read every line, and the gated parsers with their feed and trigger."""
+    feeds: list[_Feed] = []
+    gated: list[_Gated] = []
+    for parser in parsers:
+        if isinstance(getattr(parser, "trigger", None), re.Pattern):
+            g = cast(GatedLineParser, parser)
+            wants: Callable[[str], object] = g.trigger.search
+            gated.append((g, g.feed, wants))
+        else:
+            feeds.append(parser.feed)
+    return feeds, gated
 
 
 def choose_finding(findings: list[Finding]) -> Finding:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import cast
 
 import pytest
 
-from sandbox_runner.failure import FailureClass, Finding, Frame, Location
+from sandbox_runner.failure import FailureClass, Finding, Frame, GatedLineParser, Location
+from sandbox_runner.logclean import clean_lines
 from sandbox_runner.report import (
+    PARSERS,
     FailureReport,
     build_report,
     choose_finding,
@@ -380,3 +384,26 @@ def test_a_class_another_parser_recognised_fills_an_unknown() -> None:
     assert report.parser == "traceback"
     assert report.failure_class == FailureClass.TIMEOUT.value
     assert report.fixable is False
+
+
+# --- gated parsers ------------------------------------------------------------------------------
+
+GATED = [make for make in PARSERS if isinstance(getattr(make, "trigger", None), re.Pattern)]
+
+
+@pytest.mark.parametrize("name", sorted(p.name.removesuffix(".log") for p in LOGS.glob("*.log")))
+def test_gated_parsers_skip_only_lines_they_would_ignore(name: str) -> None:
+    """A gated parser fed only the lines build_report gives it finds what it finds in every line."""
+    lines = list(clean_lines((LOGS / f"{name}.log").read_bytes()))
+    assert GATED
+    for make in GATED:
+        every, gated = make(), cast(GatedLineParser, make())
+        skipped = 0
+        for line in lines:
+            every.feed(line)
+            if not gated.idle or gated.trigger.search(line):
+                gated.feed(line)
+            else:
+                skipped += 1
+        assert every.result() == gated.result()
+        assert skipped > 0

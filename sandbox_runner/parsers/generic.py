@@ -10,18 +10,24 @@ from collections import deque
 
 from sandbox_runner.failure import MAX_ERROR_LINES, MAX_MESSAGE_CHARS, FailureClass, Finding
 
+# Every branch starts with a literal, so the regex engine skips ahead to where one could begin; the
+# word-boundary tests come after the literal as look-behinds (`error:(?<![\w-]error:)` is
+# `(?<![\w-])error:`), and the two tests anchored at the line's start are a separate `match`.
 _ERROR = re.compile(
-    r"##\[error\]|Error:|(?<![\w-])error:|(?<![\w-])ERROR:|\[ERROR\]|KeyboardInterrupt|\bFAILED\b|\bfatal:"
-    r"|^\s*Traceback \(most recent call last\)"
-    r"|^\s*Killed\b|OOMKilled|out of memory|OutOfMemoryError|timed out|\bTimeout\b|exceeded the maximum"
+    r"##\[error\]|Error:|error:(?<![\w-]error:)|ERROR:(?<![\w-]ERROR:)|\[ERROR\]|KeyboardInterrupt"
+    r"|FAILED(?<!\wFAILED)\b|fatal:(?<!\wfatal:)"
+    r"|OOMKilled|out of memory|OutOfMemoryError|timed out|Timeout(?<!\wTimeout)\b|exceeded the maximum"
     r"|shutdown signal|lost communication|Could not resolve host|Failed building wheel|ResolutionImpossible"
     r"|No matching distribution"
 )
-# cheap literal test first: most lines of a log hold none of these, and the precise pattern is slower
-_MAYBE = re.compile(
-    r"rror|ERROR|KeyboardInterrupt|FAILED|fatal:|Traceback|Killed|out of memory|timed out|Timeout"
-    r"|exceeded the maximum|shutdown signal|lost communication|Could not resolve|Failed building"
-    r"|ResolutionImpossible|No matching distribution|Exception|Interrupt|Exit|Expired"
+_ERROR_AT_START = re.compile(r"\s*(?:Traceback \(most recent call last\)|Killed\b)")
+# A cheap test first: most lines of a log hold none of these substrings, one of which is in every
+# line `_ERROR`, `_ERROR_AT_START` or `_EXCEPTION` matches. Substring tests are much faster than a
+# regex search, which costs tens of instructions a character.
+_MAYBE = (
+    *("rror", "ERROR", "Interrupt", "FAIL", "Fail", "fatal:", "Trace", "Kill", "out of memory", "timed out"),
+    *("Timeout", "exceeded the maximum", "shutdown signal", "lost communication", "Could not resolve"),
+    *("Resolution", "No matching", "Exception", "Exit", "Expired"),
 )
 # a script's own text, not what it printed: shell traces, echo commands, a step's header
 _NOT_OUTPUT = ("+ ", "echo ", "##[group]", "##[command]", "[command]")
@@ -55,8 +61,17 @@ _CLASSES: tuple[tuple[FailureClass, re.Pattern[str]], ...] = (
     ),
     (FailureClass.TIMEOUT, re.compile(r"timed out|\bTimeout\b|TimeoutError|TimeoutExpired")),
 )
-# whether any telltale is in a line at all: one search instead of one per class, for most error lines
-_ANY_CLASS = re.compile("|".join(f"(?:{pattern.pattern})" for _, pattern in _CLASSES))
+# Whether a telltale may be in a line at all: one search, not one per class, for most error lines.
+# Literals only (a superset of every pattern above: anchors and word boundaries left out), so fast.
+_ANY_CLASS = re.compile(
+    r"out of memory|OutOfMemoryError|OOMKilled|Killed|MemoryError|exit code 137|timed out|Timeout"
+    r"|exceeded the maximum execution time|runner has received a shutdown signal"
+    r"|lost communication with the server|Could not resolve host|Temporary failure in name resolution"
+    r"|No space left on device|The operation was canceled|subprocess-exited-with-error"
+    r"|Failed building wheel|Failed to build one or more wheels|ResolutionImpossible|No matching distribution"
+    r"|Could not find a version that satisfies|npm ERR! code E(?:RESOLVE|NOTFOUND)"
+    r"|Could not resolve dependencies"
+)
 
 
 def _cap(text: str) -> str:
@@ -77,13 +92,16 @@ class GenericParser:
         self.message: str | None = None
 
     def feed(self, line: str) -> None:
-        if not _MAYBE.search(line):
+        for needle in _MAYBE:
+            if needle in line:
+                break
+        else:
             return
         if line.lstrip().startswith(_NOT_OUTPUT):
             return
         if m := _EXCEPTION.match(line):
             self.exception_type, self.message = m["type"], _cap(m["msg"]) if m["msg"] else None
-        elif not _ERROR.search(line):
+        elif not (_ERROR.search(line) or _ERROR_AT_START.match(line)):
             return
         self._classify(line)
         kept = _cap(line)

@@ -186,6 +186,8 @@ class TracebackParser:
     of every link, root cause first, and `frames` those of every link (root cause first)."""
 
     name = "traceback"
+    trigger = re.compile(r"Traceback \(")
+    idle = True
 
     def __init__(self) -> None:
         self._reader = TracebackReader()
@@ -196,6 +198,7 @@ class TracebackParser:
         done = self._reader.feed(line)
         if done is not None:
             self._take(done)
+        self.idle = self._reader.state == "idle"
 
     def _take(self, chain: Chain) -> None:
         self._count += 1

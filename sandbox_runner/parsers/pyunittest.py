@@ -52,6 +52,8 @@ class UnittestParser(_FirstChain):
     """`python -m unittest` output: `FAIL: test_x (module.Class.test_x)` blocks; ids `module.Class.test_x`."""
 
     name = "unittest"
+    trigger = re.compile(r"^(?:FAIL|ERROR|UNEXPECTED SUCCESS): ")
+    idle = True
 
     def __init__(self) -> None:
         super().__init__()
@@ -71,12 +73,15 @@ class UnittestParser(_FirstChain):
             if line.startswith("Ran ") and " test" in line:
                 self._in_block = False
             self._take(self._reader.feed(line))
+        self.idle = not self._in_block
 
 
 class DoctestParser(_FirstChain):
     """`python -m doctest` / `--doctest` output: `File "x.py", line N, in mod.func` + `Failed example:`."""
 
     name = "doctest"
+    trigger = re.compile(r'^File "')
+    idle = True
 
     def __init__(self) -> None:
         super().__init__()
@@ -84,6 +89,10 @@ class DoctestParser(_FirstChain):
         self._in_block = False
 
     def feed(self, line: str) -> None:
+        self._feed(line)
+        self.idle = self._pending is None and not self._in_block
+
+    def _feed(self, line: str) -> None:
         if m := _DOCTEST_FILE.match(line):
             self._pending = (m["file"], m["line"], m["name"])
             return

@@ -158,16 +158,24 @@ class ToolParser:
     def feed(self, line: str) -> None:
         if line.startswith("##["):  # a marker the cleaner did not know
             line = _GHA_PREFIX.sub("", line)
-        try:
-            self._feed(line)
-        finally:
-            self._prev = line
+        prev, self._prev = self._prev, line
+        # Every shape read here names a file with an extension, but for a lintrunner header and a
+        # Python `File "<string>"`; a line with none of them only matters inside a block.
+        if (
+            "." in line
+            or 'File "' in line
+            or line.startswith(">>> Lint for ")
+            or self._py_file is not None
+            or self._lr_file is not None
+            or self._eslint_file is not None
+        ):
+            self._feed(line, prev)
 
-    def _feed(self, line: str) -> None:
+    def _feed(self, line: str, prev: str) -> None:
         if self._feed_python_syntax(line) or self._feed_lintrunner(line) or self._feed_eslint(line):
             return
         if "-->" in line and (m := _RUFF_ARROW.match(line)):
-            head = _RUFF_HEAD.match(self._prev.strip())
+            head = _RUFF_HEAD.match(prev.strip())
             if head:
                 kind = _SYNTAX if head["code"] == "invalid-syntax" else _LINT
                 loc = _loc(m["path"], m["line"], m["col"], head["msg"], head["code"])
