@@ -8,7 +8,6 @@ the broken PR when there is one, show the phase and then the outcome.
 
 from __future__ import annotations
 
-import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,6 @@ from jobs.deps import Deps, deps_of, sandbox_limits
 from jobs.evidence import fetch_check_evidence
 from jobs.gate import Action, decide_gate
 from jobs.locks import FingerprintLock
-from jobs.patch.candidates import propose
 from jobs.patch.context import Candidate, Diagnosis, Usage
 from jobs.patch.memory import FixMemory
 from jobs.patch.prompts import Task
@@ -56,7 +54,7 @@ from jobs.publish.status import (
     render_status_comment,
 )
 from jobs.record import JobRecord, JobStore, PhaseRecord
-from jobs.repair import Repair, RepairInputs, repair
+from jobs.repair import Repair, RepairInputs, engine_steps, repair
 from jobs.repo_state import RepoState
 from jobs.reproduce import Reproduction, Verdict, reproduce
 from jobs.sandbox.base import Limits as SandboxLimits
@@ -275,12 +273,12 @@ class CheckJob:
         scratch = inputs.checkout.parent / "attempts"
         k = int(config["candidates"])
         try:
+            propose_step, refine_step = engine_steps(engine, inputs.checkout, scratch, k=k, policy=policy)
             return await repair(
                 inputs,
                 sandbox=sandbox,
-                propose=functools.partial(
-                    _propose, engine=engine, checkout=inputs.checkout, scratch=scratch, k=k, policy=policy
-                ),
+                propose=propose_step,
+                refine=refine_step,
                 limits=limits,
                 on_phase=lambda name: self.enter(record, name),
             )
@@ -407,10 +405,6 @@ def _best_unproven_diff(result: Repair | None) -> str | None:
     if result is None:
         return None
     return next((c.diff for c in result.candidates if c.diff and not c.rejected_because), None)
-
-
-async def _propose(context: Any, task: Task, **kwargs: Any) -> Any:
-    return await propose(context=context, task=task, **kwargs)
 
 
 async def fix_check_run(ctx: JSON, request: JSON) -> JSON:

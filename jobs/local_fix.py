@@ -8,7 +8,6 @@ Exit codes: 0 a proven fix (or nothing failing), 1 no proven fix, 2 bad input or
 
 from __future__ import annotations
 
-import functools
 import json
 import subprocess
 import sys
@@ -19,10 +18,9 @@ from typing import Any, TextIO
 from app.repo_config import RepoConfigError, parse_repo_config
 from app.settings import Settings
 from jobs.patch.agent import build_engine
-from jobs.patch.candidates import propose
 from jobs.patch.localize import build_context
 from jobs.patch.prompts import Task
-from jobs.repair import Repair, RepairInputs, repair
+from jobs.repair import Repair, RepairInputs, engine_steps, repair
 from jobs.sandbox.base import Limits, SandboxError
 from jobs.sandbox.local import LocalSandbox
 from sandbox_runner.patchguard import DEFAULT_FORBIDDEN, GuardPolicy
@@ -141,28 +139,21 @@ async def _run(req: FixRequest, load: Any, out: TextIO, err: TextIO) -> int:
         forbidden=(*DEFAULT_FORBIDDEN, *config["paths.forbidden"]), allowed=tuple(config["paths.allowed"])
     )
     scratch = settings.autofix_data_dir / "work" / f"local-{sha[:12]}"
+    propose_step, refine_step = engine_steps(
+        engine, req.path, scratch, k=int(config["candidates"]), policy=policy
+    )
     try:
         result = await repair(
             RepairInputs(req.path, str(req.path), sha, command, Task(report, issue_text), config["setup"]),
             sandbox=sandbox,
-            propose=functools.partial(
-                _propose,
-                engine=engine,
-                checkout=req.path,
-                scratch=scratch,
-                k=int(config["candidates"]),
-                policy=policy,
-            ),
+            propose=propose_step,
+            refine=refine_step,
             limits=limits,
             on_phase=_progress(err, req.as_json),
         )
     finally:
         await engine.providers.aclose()
     return _finish(req, result, out)
-
-
-async def _propose(context: Any, task: Task, **kwargs: Any) -> Any:
-    return await propose(context=context, task=task, **kwargs)
 
 
 def _finish(req: FixRequest, result: Repair, out: TextIO) -> int:

@@ -12,16 +12,19 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jobs.patch.candidates import Proposal
+from jobs.patch.agent import Engine
+from jobs.patch.candidates import Proposal, propose
 from jobs.patch.context import Candidate, Context, Usage
 from jobs.patch.localize import build_context
 from jobs.patch.prompts import Task
+from jobs.patch.refine import refine
 from jobs.sandbox.base import DEFAULT_LIMITS, Limits, Sandbox, check_setup
+from sandbox_runner.patchguard import GuardPolicy
 from sandbox_runner.proof import Verdict, choose, judge
 from sandbox_runner.result import RunResult
 
 Propose = Callable[[Context, Task], Awaitable[Proposal]]
-Refine = Callable[[Candidate, RunResult], Awaitable[Candidate | None]]
+Refine = Callable[[Context, Task, Candidate, str], Awaitable[Candidate | None]]  # ..., best, feedback
 Phase = Callable[[str], Awaitable[None]]  # told when a phase starts: "localize", "propose", "validate"
 
 
@@ -54,6 +57,31 @@ class Repair:
 
     def candidate(self, candidate_id: str) -> Candidate | None:
         return next((c for c in self.candidates if c.id == candidate_id), None)
+
+
+def engine_steps(
+    engine: Engine, checkout: Path, scratch: Path, *, k: int, policy: GuardPolicy
+) -> tuple[Propose, Refine]:
+    """The patch engine's two steps, bound to one job's engine, checkout and guard policy."""
+
+    async def propose_step(context: Context, task: Task) -> Proposal:
+        return await propose(
+            engine=engine, checkout=checkout, scratch=scratch, context=context, task=task, k=k, policy=policy
+        )
+
+    async def refine_step(context: Context, task: Task, best: Candidate, feedback: str) -> Candidate | None:
+        return await refine(
+            engine=engine,
+            checkout=checkout,
+            scratch=scratch,
+            context=context,
+            task=task,
+            best=best,
+            feedback=feedback,
+            policy=policy,
+        )
+
+    return propose_step, refine_step
 
 
 def sendable(candidates: Sequence[Candidate]) -> dict[str, str]:
@@ -120,7 +148,7 @@ def _record(result: Repair, runs: list[RunResult], failing: list[str]) -> None:
 async def _refine(
     inputs: RepairInputs, sandbox: Sandbox, refine: Refine, result: Repair, failing: list[str], limits: Limits
 ) -> None:
-    """One more round: the best unproven candidate gets its own sandbox output back."""
+    """One more round: the best unproven candidate gets its verdict and its sandbox output back."""
     tried = [v for v in result.verdicts if not v.tampering and v.candidate_id in result.runs]
     if not tried:
         return
@@ -128,7 +156,9 @@ async def _refine(
     candidate = result.candidate(best.candidate_id)
     if candidate is None:
         return
-    refined = await refine(candidate, result.runs[best.candidate_id])
+    run = result.runs[best.candidate_id]
+    feedback = f"{best.reason}\n\n{run.log_tail or run.log_head}".strip()
+    refined = await refine(result.context, inputs.task, candidate, feedback)
     result.refined = True
     if refined is None:
         return

@@ -90,3 +90,23 @@ async def test_no_proven_candidate_means_no_pr(
     assert not [i for i in repo.issues.values() if i.pull is not None]
     check = bot_check(gh, request["head_sha"])
     assert check.conclusion == "action_required"
+
+
+async def test_an_unproven_first_round_is_refined_into_a_proven_pr(
+    gh: LocalGitHub, deps: Deps, model: Served[Any], tmp_path: Path
+) -> None:
+    repo, request = failing_check(gh, tmp_path, FILES)
+    wrong = FIXED.replace("len(values)", "len(values) * 2")
+    edit = {"command": "str_replace", "path": "calc/stats.py"}
+    model.state.script(
+        reply(tool_use("editor", edit | {"old_str": BUGGY, "new_str": wrong})),
+        reply(tool_use("submit_diagnosis", DIAGNOSIS)),
+        reply(tool_use("editor", edit | {"old_str": wrong, "new_str": FIXED})),  # the refinement round
+        reply(tool_use("submit_diagnosis", DIAGNOSIS)),
+    )
+    result = await fix_check_run({"deps": deps, "job_id": "j"}, request)
+    assert result["outcome"] == "pr_opened", result
+    (pr,) = [i for i in repo.issues.values() if i.pull is not None]
+    assert "`c1-refined`" in (pr.body or "")
+    refine_request = model.state.bodies[2]
+    assert "did not pass in the sandbox" in str(refine_request["messages"][0]["content"])

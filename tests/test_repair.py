@@ -140,13 +140,13 @@ async def test_the_real_fix_is_proven_and_tampering_is_not(
 async def test_one_refinement_round_when_nothing_is_proven(
     project: tuple[Path, str, Task], tmp_path: Path
 ) -> None:
-    fed_back: list[tuple[str, RunResult]] = []
+    fed_back: list[tuple[str, str]] = []
 
     async def propose(context: Context, task: Task) -> Proposal:
         return Proposal([cand("c1", WRONG)], Usage())
 
-    async def refine(candidate: Candidate, run: RunResult) -> Candidate | None:
-        fed_back.append((candidate.id, run))
+    async def refine(context: Context, task: Task, candidate: Candidate, feedback: str) -> Candidate | None:
+        fed_back.append((candidate.id, feedback))
         return cand("c1r", FIX)
 
     result = await repair(
@@ -160,7 +160,8 @@ async def test_one_refinement_round_when_nothing_is_proven(
     assert result.refined
     (fed,) = fed_back
     assert fed[0] == "c1"
-    assert "assert" in fed[1].log_head + fed[1].log_tail, "the refinement sees the sandbox's output"
+    assert fed[1].startswith("still failing: test_calc.py::test_add")
+    assert "assert" in fed[1], "the refinement sees the sandbox's output"
     best = result.best()
     assert best is not None
     assert best.candidate_id == "c1r"
