@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from arq import Retry
@@ -18,32 +17,20 @@ from arq import Retry
 from app.github.checks import CheckOutput, create_check_run
 from app.github.client import Installation
 from app.github.contents import read_repo_config
-from app.github.conversation import add_labels, upsert_sticky_comment
+from app.github.conversation import upsert_sticky_comment
 from app.github.git_auth import clone_url
 from app.repo_config import RepoConfig, RepoConfigError, parse_repo_config
 from jobs import names
-from jobs.assemble import Kind, Publication, build_facts, candidate_lines, decide_publication
 from jobs.budgets import BudgetLedger
 from jobs.check_facts import Target, fetch_gate_facts, fetch_target
+from jobs.check_publish import CheckPublishing
 from jobs.deps import Deps, deps_of, sandbox_limits
 from jobs.evidence import fetch_check_evidence
 from jobs.gate import Action, decide_gate
 from jobs.locks import FingerprintLock
-from jobs.patch.context import Candidate, Diagnosis, Usage
 from jobs.patch.memory import FixMemory
 from jobs.patch.prompts import Task
 from jobs.patch.workspace import open_workspace
-from jobs.publish.body import (
-    FixFacts,
-    render_broken_base_comment,
-    render_flaky_comment,
-    render_fork_suggestion,
-    render_pr_body,
-    render_unproven_comment,
-)
-from jobs.publish.executor import PublishPlan, publish_pr
-from jobs.publish.files import files_after
-from jobs.publish.naming import commit_message, pr_title
 from jobs.publish.reporter import StatusReporter
 from jobs.publish.status import (
     CHECK_NAME,
@@ -56,16 +43,14 @@ from jobs.publish.status import (
 from jobs.record import JobRecord, JobStore, PhaseRecord
 from jobs.repair import Repair, RepairInputs, engine_steps, repair
 from jobs.repo_state import RepoState
-from jobs.reproduce import Reproduction, Verdict, reproduce
+from jobs.reproduce import Verdict, reproduce
 from jobs.sandbox.base import Limits as SandboxLimits
 from jobs.sandbox.base import Sandbox, SandboxError
 from sandbox_runner.patchguard import DEFAULT_FORBIDDEN, GuardPolicy
 from sandbox_runner.report import FailureReport
-from sandbox_runner.result import RunResult
 
 log = logging.getLogger("autofix.jobs.fix_check")
 JSON = dict[str, Any]
-NEEDS_HUMAN = "autofix:needs-human"
 LOCK_RETRY_S = 60
 NO_COMMAND = "The log does not say how to run the failing tests: set `test:` in .github/autofix.yml."
 
@@ -85,7 +70,7 @@ class Status:
     comment: str | None
 
 
-class CheckJob:
+class CheckJob(CheckPublishing):
     def __init__(self, deps: Deps, request: JSON, job_id: str) -> None:
         self.deps, self.request, self.job_id = deps, request, job_id
         self.owner, self.name = str(request["repo"]).split("/", 1)
@@ -287,124 +272,6 @@ class CheckJob:
 
     def clone_url(self) -> str:
         return clone_url(self.deps.settings.github_api_url, self.owner, self.name)
-
-    # -- publishing -------------------------------------------------------------------------------
-
-    async def publish(
-        self,
-        record: JobRecord,
-        report: FailureReport,
-        config: RepoConfig,
-        reproduction: Reproduction,
-        result: Repair | None,
-        checkout: Path | None = None,
-    ) -> tuple[str, str]:
-        assert self.target is not None
-        await self.enter(record, "publish")
-        verdicts = result.verdicts if result else []
-        candidates = result.candidates if result else []
-        publication = decide_publication(reproduction, verdicts, candidates, fork=self.target.fork)
-        chosen = result.candidate(publication.chosen.candidate_id) if result and publication.chosen else None
-        facts = build_facts(
-            report=report,
-            job_id=self.job_id,
-            run_url=report.source.get("url"),
-            base_sha=self.head_sha,
-            chosen=chosen,
-            candidates=candidates,
-            verdicts=verdicts,
-            baseline=result.baseline if result else None,
-            chosen_run=result.runs.get(chosen.id) if result and chosen else None,
-            usage=result.usage if result else Usage(),
-            minutes=(self.deps.clock() - record.created_at) / 60,
-            attempt=record.tries,
-        )
-        await self.ledger.record_spend(self.job_id, facts.dollars)
-        if publication.kind is Kind.PR and chosen is not None and checkout is not None:
-            return await self.open_pr(record, report, config, facts, chosen.diff, checkout)
-        return await self.explain(publication, facts, result, reproduction)
-
-    async def open_pr(
-        self,
-        record: JobRecord,
-        report: FailureReport,
-        config: RepoConfig,
-        facts: FixFacts,
-        diff: str,
-        checkout: Path,
-    ) -> tuple[str, str]:
-        assert self.target is not None
-        changes = files_after(checkout, diff)
-        title = pr_title(facts.root_cause, list(changes))
-        plan = PublishPlan(
-            owner=self.owner,
-            repo=self.name,
-            base_branch=self.target.base_branch,
-            base_sha=self.head_sha,
-            head_branch=self.target.bot_branch(self.deps.settings.autofix_branch_prefix, report.fingerprint),
-            title=title,
-            body=render_pr_body(facts),
-            commit_message=commit_message(
-                title,
-                facts.root_cause,
-                fingerprint=report.fingerprint,
-                run_url=facts.run_url,
-                job_id=self.job_id,
-            ),
-            changes=changes,
-            draft=bool(config["pull_request.draft"]),
-            labels=list(config["pull_request.labels"]),
-            link_on=self.target.pr.number if self.target.fixing_a_pr and self.target.pr else None,
-        )
-        published = await publish_pr(self.inst, self.store, record, plan)
-        await self.state.add_open_pr(published.number)
-        self.links["pull_request"] = published.url
-        await self.remember(report, diff, facts)
-        return "pr_opened", f"Opened #{published.number} with a fix proven in the sandbox."
-
-    async def remember(self, report: FailureReport, diff: str, facts: FixFacts) -> None:
-        diagnosis = Diagnosis(facts.root_cause, facts.where, facts.why_right, facts.not_covered)
-        await self.memory.remember(report, Candidate("chosen", "", diff, diagnosis, "submitted"))
-
-    async def explain(
-        self, publication: Publication, facts: FixFacts, result: Repair | None, reproduction: Reproduction
-    ) -> tuple[str, str]:
-        """Every outcome without a PR of ours: said on the broken PR when there is one, else on the check."""
-        assert self.target is not None
-        kind = publication.kind
-        if kind is Kind.SUGGEST and result is not None and publication.chosen is not None:
-            chosen = result.candidate(publication.chosen.candidate_id)
-            text = render_fork_suggestion(facts, chosen.diff if chosen else "")
-        elif kind is Kind.FLAKY:
-            text = render_flaky_comment(facts, [_run_line(i, r) for i, r in enumerate(reproduction.runs, 1)])
-        elif kind is Kind.BROKEN_BASE:
-            text = render_broken_base_comment(facts, self.target.pr.base_sha if self.target.pr else "")
-        elif kind is Kind.CANNOT_REPRODUCE:
-            return "cannot_reproduce", reproduction.reason
-        else:
-            best = _best_unproven_diff(result)
-            tried = candidate_lines(result.candidates, result.verdicts) if result else []
-            text = render_unproven_comment(facts, best, tried)
-        if self.target.pr is not None:
-            await upsert_sticky_comment(
-                self.inst, self.owner, self.name, self.target.pr.number, kind.value, text
-            )
-            if kind is Kind.UNPROVEN:
-                await add_labels(self.inst, self.owner, self.name, self.target.pr.number, [NEEDS_HUMAN])
-        else:
-            self.links["diagnosis"] = "on the Autofix check run"
-        return kind.value, publication.reason or kind.value.replace("_", " ")
-
-
-def _run_line(i: int, run: RunResult) -> str:
-    state = "timed out" if run.timed_out else ("passed" if run.exit_code == 0 else "failed")
-    return f"run {i}: {state} ({run.duration_s:.0f} s)"
-
-
-def _best_unproven_diff(result: Repair | None) -> str | None:
-    if result is None:
-        return None
-    return next((c.diff for c in result.candidates if c.diff and not c.rejected_because), None)
 
 
 async def fix_check_run(ctx: JSON, request: JSON) -> JSON:
