@@ -100,8 +100,6 @@ def _base_args(payload: JSON) -> JSON:
 def _check_run(payload: JSON, settings: Settings) -> Routed:
     run = get_dict(payload, "check_run")
     conclusion = opt_str(run, "conclusion")
-    if conclusion not in FAILED_CONCLUSIONS:
-        return ignore(f"check run concluded {conclusion!r}, not a failure")
     name = get_str(run, "name")
     app_id = run["app"].get("id") if isinstance(run.get("app"), dict) else None
     if settings.github_app_id is not None and app_id == settings.github_app_id:
@@ -110,7 +108,9 @@ def _check_run(payload: JSON, settings: Settings) -> Routed:
         return ignore("check run is autofix's own sandbox workflow")
     branch = opt_str(run.get("check_suite"), "head_branch")
     if branch and branch.startswith(settings.autofix_branch_prefix):
-        return ignore(f"check run is on autofix's own branch {branch!r}")
+        return _bot_branch_check(payload, run, branch, name, conclusion)
+    if conclusion not in FAILED_CONCLUSIONS:
+        return ignore(f"check run concluded {conclusion!r}, not a failure")
     head_sha = get_str(run, "head_sha")
     args = _base_args(payload) | {
         "check_run_id": get_int(run, "id"),
@@ -123,6 +123,22 @@ def _check_run(payload: JSON, settings: Settings) -> Routed:
     }
     job_id = f"check:{args['repo_id']}:{head_sha}:{name}"
     return Routed([JobRequest(names.FIX_CHECK_RUN, job_id, args)])
+
+
+def _bot_branch_check(payload: JSON, run: JSON, branch: str, name: str, conclusion: str | None) -> Routed:
+    """CI on one of autofix's own branches is followed (is the fix green in real CI?), never fixed."""
+    head_sha = get_str(run, "head_sha")
+    args = _base_args(payload) | {
+        "check_run_id": get_int(run, "id"),
+        "check_name": name,
+        "head_sha": head_sha,
+        "head_branch": branch,
+        "conclusion": conclusion,
+        "details_url": opt_str(run, "details_url"),
+        "pull_requests": [get_int(pr, "number") for pr in get_list(run, "pull_requests")],
+    }
+    job_id = f"botci:{args['repo_id']}:{head_sha}:{name}:{args['check_run_id']}"
+    return Routed([JobRequest(names.RECORD_BOT_CHECK, job_id, args)])
 
 
 # -- issues and comments -------------------------------------------------------------------------

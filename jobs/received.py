@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from app.audit import append_audit
-from jobs import fix_check, names, pr_outcome
+from jobs import bot_ci, fix_check, names, pr_outcome
 from jobs import fix_issue as fix_issue_job
 from jobs.sandbox.signals import post_run_finished
 
@@ -74,6 +74,19 @@ async def record_installation(ctx: JSON, request: JSON) -> JSON:
     return await _record(ctx, names.RECORD_INSTALLATION, request)
 
 
+async def record_bot_check(ctx: JSON, request: JSON) -> JSON:
+    """CI finished a check on one of our own branches: recorded, and said on the bot PR."""
+    await _record(ctx, names.RECORD_BOT_CHECK, request)
+    settings, github = ctx.get("settings"), ctx.get("github")
+    prefix = settings.autofix_branch_prefix if settings is not None else "autofix/"
+    inst = (
+        github.installation(int(request["installation_id"]))
+        if github and request.get("installation_id")
+        else None
+    )
+    return await bot_ci.record_bot_check(ctx["redis"], request, prefix, inst)
+
+
 FUNCTIONS = {
     names.FIX_CHECK_RUN: fix_check_run,
     names.FIX_ISSUE: fix_issue,
@@ -81,4 +94,5 @@ FUNCTIONS = {
     names.SANDBOX_FINISHED: sandbox_finished,
     names.RECORD_PR_OUTCOME: record_pr_outcome,
     names.RECORD_INSTALLATION: record_installation,
+    names.RECORD_BOT_CHECK: record_bot_check,
 }

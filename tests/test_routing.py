@@ -106,12 +106,15 @@ def test_our_own_check_runs_are_ignored() -> None:
     assert _route("check_run.completed.1.json", payload).ignored == "check run belongs to autofix itself"
 
 
-def test_our_own_branches_are_ignored() -> None:
-    payload = _failed_check()
-    payload["check_run"]["check_suite"]["head_branch"] = "autofix/check-123"
-    assert "own branch" in (_route("check_run.completed.1.json", payload).ignored or "")
+@pytest.mark.parametrize("conclusion", ["failure", "success"])
+def test_ci_on_our_own_branches_is_followed_never_fixed(conclusion: str) -> None:
+    payload = _failed_check(conclusion=conclusion)
+    payload["check_run"]["check_suite"]["head_branch"] = "autofix/v1-0123456789abcdef"
+    [job] = _route("check_run.completed.1.json", payload).jobs
+    assert job.function == "record_bot_check"
+    assert (job.args["conclusion"], job.args["head_branch"]) == (conclusion, "autofix/v1-0123456789abcdef")
     routed = _route("check_run.completed.1.json", payload, autofix_branch_prefix="bot/")
-    assert len(routed.jobs) == 1
+    assert [j.function for j in routed.jobs] == (["fix_check_run"] if conclusion == "failure" else [])
 
 
 def test_our_sandbox_workflow_checks_are_ignored() -> None:
