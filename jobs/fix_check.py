@@ -219,7 +219,7 @@ class CheckJob(CheckPublishing):
         base_sha = self.target.pr.base_sha if self.target.pr is not None else None
         reproduction = await reproduce(
             sandbox, report, repo=source, sha=self.head_sha, command=command, setup=config["setup"],
-            base_sha=base_sha, limits=limits,
+            base_sha=base_sha, limits=limits, reruns=self.deps.settings.autofix_reproduce_reruns,
         )  # fmt: skip
         if self.phase is not None:
             self.phase.outcome = reproduction.verdict.value
