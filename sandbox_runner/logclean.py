@@ -99,14 +99,16 @@ class LogCleaner:
             if step != self.current.name:
                 self._new_step(step)
             line = line[m.end() :]
-        else:
+        elif line[:1].isdigit() or line[:1] == "\ufeff":
             m2 = _TIMESTAMP.match(line)
             if m2:
                 line = line[m2.end() :]
         if "\r" in line:
             parts = [p for p in line.split("\r") if p]
             line = parts[-1] if parts else ""
-        line = strip_ansi(line)[:MAX_LINE_CHARS]
+        if "\x1b" in line:
+            line = _ANSI.sub("", line)
+        line = line[:MAX_LINE_CHARS]
         if line.startswith("##["):
             return self._marker(line)
         if self.current.in_header:

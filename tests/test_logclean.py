@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from sandbox_runner import logclean
 from sandbox_runner.logclean import MAX_LINE_CHARS, LogCleaner, clean_lines
 
 LOGS = Path(__file__).parent / "fixtures" / "logs"
@@ -63,6 +64,16 @@ def test_binary_file_decoding_replaces_bad_bytes_and_skips_overlong_rest() -> No
     assert set(lines[1]) == {"y"}
     assert lines[2] == "after"
     assert len(lines) == 3
+
+
+def test_binary_lines_cut_at_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Short and empty lines, a multi-byte character, lines one short of, at and far over the cap,
+    and no final newline."""
+    monkeypatch.setattr(logclean, "MAX_RAW_LINE_BYTES", 8)
+    data = b"abc\n\nxy\xc3\xa9z\n" + b"L" * 7 + b"\n" + b"M" * 8 + b"\n" + b"N" * 30 + b"\nlast"
+    want = [part[:8].decode("utf-8", "replace") for part in data.split(b"\n")]
+    for text in (data, data + b"\n"):
+        assert [line.rstrip("\n") for line in logclean.iter_raw_lines(io.BytesIO(text))] == want
 
 
 def test_whole_text_and_bytes_are_split() -> None:
