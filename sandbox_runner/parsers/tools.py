@@ -172,7 +172,11 @@ class ToolParser:
             self._feed(line, prev)
 
     def _feed(self, line: str, prev: str) -> None:
-        if self._feed_python_syntax(line) or self._feed_lintrunner(line) or self._feed_eslint(line):
+        if (self._py_file is not None or 'File "' in line) and self._feed_python_syntax(line):
+            return
+        if (self._lr_file is not None or line.startswith(">>> Lint for ")) and self._feed_lintrunner(line):
+            return
+        if self._feed_eslint(line):
             return
         if "-->" in line and (m := _RUFF_ARROW.match(line)):
             head = _RUFF_HEAD.match(prev.strip())
