@@ -137,6 +137,9 @@ async def test_nothing_from_a_hostile_repository_runs(
         assert (ws.path / "leak").read_text() == "/etc/hostname"  # the link's text, not its target
         assert list((ws.path / "sub").iterdir()) == []  # the submodule is not cloned
         assert not (ws.path / ".git" / "modules").exists()
+        plain = _run("git", "-C", str(ws.path), "status", "--porcelain", env={"PATH": "/usr/bin:/bin"})
+        assert plain.returncode == 0
+        assert plain.stdout == ""  # plain git, later, sees an unchanged checkout and runs no hook
 
     assert not marker.exists()
 

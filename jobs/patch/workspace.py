@@ -41,6 +41,17 @@ SAFE_CONFIG = (
 )
 
 
+# Written to the checkout's .git/config too, so later git calls in it (diffs of candidates, made
+# by code that does not pass this environment) keep them: no hooks, and symlinks stay text (else
+# plain git would see every checked-out link as changed).
+PERSISTED = (
+    ("core.hooksPath", os.devnull),
+    ("core.symlinks", "false"),
+    ("core.fsmonitor", "false"),
+    ("protocol.file.allow", "never"),
+)
+
+
 class WorkspaceError(Exception):
     """The commit could not be fetched or checked out; the message is git's, without the token."""
 
@@ -110,6 +121,7 @@ async def open_workspace(
         init = ("init", "--quiet", "--template=", str(checkout))
         await _git(env, top, *init, token=secret, seconds=git_seconds)
         for args in (
+            *(("config", key, value) for key, value in PERSISTED),
             ("remote", "add", "origin", url),
             ("fetch", "--quiet", "--depth=1", "--no-tags", "--no-recurse-submodules", "origin", sha),
             ("checkout", "--quiet", "--detach", "FETCH_HEAD"),
