@@ -3,8 +3,7 @@
 Each one records what it received in the audit stream, then does its work: failed checks go to the
 fix pipeline (jobs/fix_check.py) when the worker has the App and a model configured; sandbox runs
 wake the job waiting on them; labelled issues to the issue
-pipeline (jobs/fix_issue.py); closed bot PRs go to fix memory. Commands are recorded only, until
-their pipeline lands (see the issue list).
+pipeline (jobs/fix_issue.py); `/autofix` comments to jobs/commands/; closed bot PRs go to fix memory.
 """
 
 from __future__ import annotations
@@ -15,6 +14,8 @@ from typing import Any
 from app.audit import append_audit
 from jobs import bot_ci, fix_check, names, pr_outcome
 from jobs import fix_issue as fix_issue_job
+from jobs.commands import run as commands_run
+from jobs.deps import deps_of
 from jobs.sandbox.signals import post_run_finished
 
 log = logging.getLogger("autofix.jobs")
@@ -49,8 +50,13 @@ async def fix_issue(ctx: JSON, request: JSON) -> JSON:
 
 
 async def run_command(ctx: JSON, request: JSON) -> JSON:
-    """A `/autofix` comment. Records what it received (permissions and commands are issue 7)."""
-    return await _record(ctx, names.RUN_COMMAND, request)
+    """A `/autofix` comment: recorded, then answered (jobs/commands/run.py) when the worker has the
+    App and a model configured."""
+    received = await _record(ctx, names.RUN_COMMAND, request)
+    if "deps" not in ctx:
+        return received
+    job_id = str(ctx.get("job_id") or request.get("job_id"))
+    return await commands_run.run_command(deps_of(ctx), request, job_id)
 
 
 async def sandbox_finished(ctx: JSON, request: JSON) -> JSON:

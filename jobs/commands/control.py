@@ -1,0 +1,81 @@
+"""The Redis flags commands leave for the fix jobs: stop, and a raised budget, per thread.
+
+`/autofix stop` sets a flag on the thread (and on each of its running jobs); the fix jobs call
+`check_stop` at every phase boundary and end there, posting nothing more. New jobs for a stopped
+thread end at their first phase, until `/autofix retry` clears the flag. `/autofix budget` keeps the
+thread's per-attempt dollar cap, which retries carry in their request (`dollars_per_job`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from redis.asyncio import Redis
+
+STOP_THREAD = "autofix:stop:{repo_id}:{number}"
+STOP_JOB = "autofix:stop:job:{job_id}"
+BUDGET = "autofix:cmdbudget:{repo_id}:{number}"
+REFUSED = "autofix:cmdrefused:{repo_id}:{number}:{login}"
+STOP_TTL_S = 90 * 86_400
+JOB_STOP_TTL_S = 2 * 86_400
+REFUSAL_EVERY_S = 3600  # one refusal reply per user and thread per hour
+STOPPED = "A maintainer stopped this with `/autofix stop`."
+
+
+class Stopped(Exception):
+    """A fix job reached a phase boundary after `/autofix stop`: it ends here, quietly."""
+
+    def __init__(self) -> None:
+        super().__init__(STOPPED)
+
+
+def request_numbers(request: dict[str, Any]) -> list[int]:
+    numbers = [n for n in request.get("pull_requests") or [] if isinstance(n, int)]
+    numbers += [n for n in request.get("threads") or [] if isinstance(n, int)]
+    if isinstance(request.get("issue_number"), int):
+        numbers.append(int(request["issue_number"]))
+    return numbers
+
+
+async def stop_thread(redis: Redis, repo_id: int, numbers: list[int], job_ids: list[str]) -> None:
+    async with redis.pipeline(transaction=True) as pipe:
+        for n in numbers:
+            pipe.set(STOP_THREAD.format(repo_id=repo_id, number=n), "1", ex=STOP_TTL_S)
+        for job_id in job_ids:
+            pipe.set(STOP_JOB.format(job_id=job_id), "1", ex=JOB_STOP_TTL_S)
+        await pipe.execute()
+
+
+async def resume_thread(redis: Redis, repo_id: int, numbers: list[int]) -> None:
+    if numbers:
+        await redis.delete(*(STOP_THREAD.format(repo_id=repo_id, number=n) for n in numbers))
+
+
+async def is_stopped(redis: Redis, repo_id: int, numbers: list[int]) -> bool:
+    keys = [STOP_THREAD.format(repo_id=repo_id, number=n) for n in numbers]
+    return bool(keys) and bool(await redis.exists(*keys))
+
+
+async def check_stop(redis: Redis, job_id: str, request: dict[str, Any]) -> None:
+    """Raise Stopped when this job, or a thread it belongs to, was stopped (call at phase boundaries)."""
+    keys = [STOP_JOB.format(job_id=job_id)]
+    repo_id = request.get("repo_id")
+    if isinstance(repo_id, int):
+        keys += [STOP_THREAD.format(repo_id=repo_id, number=n) for n in request_numbers(request)]
+    if await redis.exists(*keys):
+        raise Stopped()
+
+
+async def set_thread_budget(redis: Redis, repo_id: int, number: int, dollars: float) -> None:
+    await redis.set(BUDGET.format(repo_id=repo_id, number=number), repr(dollars), ex=STOP_TTL_S)
+
+
+async def thread_budget(redis: Redis, repo_id: int, number: int) -> float | None:
+    raw = await redis.get(BUDGET.format(repo_id=repo_id, number=number))
+    return float(raw) if raw else None
+
+
+async def first_refusal(redis: Redis, repo_id: int, number: int, login: str) -> bool:
+    """True the first time in an hour that `login` is refused on this thread (then: reply once)."""
+    key = REFUSED.format(repo_id=repo_id, number=number, login=login.lower())
+    return bool(await redis.set(key, "1", nx=True, ex=REFUSAL_EVERY_S))

@@ -1,0 +1,44 @@
+"""Who may run a command: a pure decision over the commenter's repository permission.
+
+The permission is asked from GitHub at run time (`fetch_permission`), not read from the webhook's
+`author_association`, which misreports private organisation members. The default is write; the
+repo config can require more for all commands (`commands.permission`) or one (`commands.require`),
+and less only for commands that change nothing (`help`, `status`, `explain`): on a public repository
+everyone has read, so a command that spends money or writes code needs write whatever the config
+says, and `budget` (the owner's money) needs maintain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.repo_config import RepoConfig
+
+LEVELS = ("none", "read", "triage", "write", "maintain", "admin")
+READ_ONLY = frozenset({"help", "status", "explain"})
+FLOORS = {"budget": "maintain"}  # the least a command needs, whatever the config says
+
+
+@dataclass(frozen=True)
+class Allowed:
+    ok: bool
+    needed: str  # the least permission the command needs here
+    have: str
+
+
+def rank(level: str) -> int:
+    return LEVELS.index(level) if level in LEVELS else 0
+
+
+def needed_for(verb: str, config: RepoConfig) -> str:
+    configured = config.permission_for(verb)
+    floor = FLOORS.get(verb, "read" if verb in READ_ONLY else "write")
+    return configured if rank(configured) >= rank(floor) else floor
+
+
+def decide_permission(verb: str, permission: str, config: RepoConfig, *, is_bot: bool = False) -> Allowed:
+    """May someone with `permission` run `verb` here? Bots never may (no loops between bots)."""
+    needed = needed_for(verb, config)
+    if is_bot:
+        return Allowed(False, needed, "bot")
+    return Allowed(rank(permission) >= rank(needed), needed, permission)

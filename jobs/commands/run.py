@@ -1,0 +1,114 @@
+"""run_command: a `/autofix` comment, answered.
+
+👀 on the comment at once; then the repo config, the commenter's permission asked from GitHub (not
+the webhook's `author_association`), and the command's handler; then 🚀 or 😕 and a short reply.
+Someone without the permission gets one short reply per hour and thread, and nothing happens. Bots
+are never answered. Every command, allowed or not, goes to the audit trail: who asked for what.
+A retried job does not reply twice (the reply is checkpointed in the job record).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from app.audit import append_audit
+from app.commands import Command
+from app.github.contents import read_repo_config
+from app.github.conversation import add_reaction, create_comment, fetch_permission
+from app.repo_config import RepoConfig, RepoConfigError, parse_repo_config
+from jobs import names
+from jobs.commands import attempts, control, replies, simple
+from jobs.commands.context import Answer, Asked
+from jobs.commands.permissions import decide_permission
+from jobs.deps import Deps
+
+log = logging.getLogger("autofix.jobs.commands")
+JSON = dict[str, Any]
+Handler = Callable[[Asked], Awaitable[Answer]]
+
+
+async def _not_yet(asked: Asked) -> Answer:
+    return Answer(False, replies.render_outcome("not_yet", verb=asked.command.verb))
+
+
+HANDLERS: dict[str, Handler] = {
+    "help": simple.run_help,
+    "status": simple.run_status,
+    "explain": simple.run_explain,
+    "stop": simple.run_stop,
+    "ignore": simple.run_ignore,
+    "budget": simple.run_budget,
+    "retry": attempts.run_retry,
+    "fix": attempts.run_fix,
+    "revise": _not_yet,
+    "apply": _not_yet,
+    "undo": _not_yet,
+}
+
+
+def is_bot_login(login: str) -> bool:
+    return login.endswith("[bot]")
+
+
+async def run_command(deps: Deps, request: JSON, job_id: str) -> JSON:
+    command = Command.from_json(dict(request.get("command") or {}))
+    owner, name = str(request["repo"]).split("/", 1)
+    author, number = str(request["author"]), int(request["number"])
+    inst = deps.github.installation(int(request["installation_id"]))
+    audit = {"job_id": job_id, "repo": request["repo"], "number": number, "author": author,
+             "verb": command.verb, "raw": command.raw}  # fmt: skip
+    if is_bot_login(author):
+        await append_audit(deps.redis, "command.ignored", **audit, reason="bot")
+        return {"outcome": "ignored", "reason": "bot"}
+    await add_reaction(inst, owner, name, "eyes", comment_id=int(request["comment_id"]))
+    config, config_error = await _config(inst, owner, name)
+    asked = Asked(deps, request, command, config, inst, job_id)
+    permission = await fetch_permission(inst, owner, name, author)
+    allowed = decide_permission(command.verb, permission, config)
+    if not allowed.ok:
+        answer = await _refused(asked, allowed.needed, permission)
+    elif config_error is not None:
+        answer = Answer(False, replies.render_outcome("config", error=config_error))
+    elif not config["triggers.commands"]:
+        answer = Answer(False, replies.render_outcome("off"))
+    else:
+        answer = await HANDLERS[command.verb](asked)
+    await add_reaction(
+        inst, owner, name, "rocket" if answer.ok else "confused", comment_id=int(request["comment_id"])
+    )
+    if answer.reply is not None:
+        await _reply_once(asked, answer.reply)
+    kind = "command.done" if answer.ok else "command.refused" if not allowed.ok else "command.failed"
+    await append_audit(deps.redis, kind, **audit, permission=permission, result=answer.audit or {})
+    return {
+        "outcome": "done" if answer.ok else "refused" if not allowed.ok else "failed",
+        **(answer.audit or {}),
+    }
+
+
+async def _config(inst: Any, owner: str, name: str) -> tuple[RepoConfig, str | None]:
+    """The repo config, or the defaults and the problem (permissions are then checked by default)."""
+    try:
+        return parse_repo_config(await read_repo_config(inst, owner, name)), None
+    except RepoConfigError as e:
+        return RepoConfig(), str(e)
+
+
+async def _refused(asked: Asked, needed: str, have: str) -> Answer:
+    first = await control.first_refusal(asked.deps.redis, asked.repo_id, asked.number, asked.author)
+    text = replies.render_refusal(asked.author, needed, have) if first else None
+    return Answer(False, text, {"needed": needed, "have": have})
+
+
+async def _reply_once(asked: Asked, text: str) -> None:
+    store = asked.store
+    record = await store.start(asked.job_id, names.RUN_COMMAND, str(asked.request["repo"]), asked.request)
+
+    async def post() -> int:
+        comment = await create_comment(asked.inst, asked.owner, asked.name, asked.number, text)
+        return comment.id
+
+    await store.once(record, "reply", post)
+    await store.finish(record, "replied", asked.command.verb)
