@@ -265,3 +265,17 @@ def test_a_property_read_on_the_failing_line(tmp_path: Path) -> None:
     context = build_context(root, report=build_report(pytest_log(root, "tests")))
     assert symbols(context, 2) == ["Square.area", "Square.__init__"]
     assert "Square.grow" not in symbols(context, 10)
+
+
+def test_a_file_too_big_to_parse_is_shown_by_lines(tmp_path: Path) -> None:
+    filler = "".join(f"TABLE_{i} = {'x' * 60!r}\n" for i in range(30_000))  # ~2.3 MB
+    root = write(tmp_path, {"gen.py": filler + "def lookup(k):\n    return TABLE[k]\n"})
+    log = 'Traceback (most recent call last):\n  File "gen.py", line 30002, in lookup\nNameError: TABLE\n'
+
+    context = build_context(root, report=build_report(log))
+
+    top = context.locations[0]
+    assert (top.file, top.symbol) == ("gen.py", None)
+    assert top.start_line <= 30002 <= top.end_line
+    assert context.outline["gen.py"][0].startswith("# not outlined:")
+    assert "30002      return TABLE[k]" in "".join(context.snippets.values())
