@@ -120,3 +120,25 @@ def test_resolve_test_ids(tmp_path: Path, test_id: str, expected: tuple[str, str
     found = resolve_test_id(RepoIndex.build(tmp_path), test_id)
     got = None if found is None else (found[0], found[1].qualname if found[1] else None)
     assert got == expected
+
+
+def test_odd_evidence_and_odd_files_do_not_break_it(root: Path) -> None:
+    write(root, {
+        "deep.py": "x = " + "(" * 5000 + "1" + ")" * 5000 + "\n",  # too deep for the parser
+        "bin.py": bytes(range(256)) * 4,
+        "calc/empty.py": "",
+    })  # fmt: skip
+    log = (
+        "FAILED tests/nowhere.py::T::test[x] - boom\n"
+        "calc/ops.py:99999: in add\n"
+        'File "calc/empty.py", line 3, in f\n'
+        "deep.py:1: RecursionError\n"
+        "bin.py:2: ValueError\n"
+    )
+    issue = '`calc.ops.` `..` calc/ops.py:0 ```\nTraceback (most recent call last):\n  File "x", line 1\n'
+    context = build_context(
+        root, report=build_report(log), issue_text=issue, changed_lines={"bin.py": [(1, 9)]}
+    )
+    assert context.tokens <= context.budget
+    assert {loc.file for loc in context.locations} <= {"calc/ops.py", "calc/empty.py", "deep.py", "bin.py"}
+    assert context.outline.get("deep.py", ["# not outlined: RecursionError"])[0].startswith("# not outlined")

@@ -156,7 +156,7 @@ def parse_source(path: str, data: bytes) -> SourceFile:
         return src
     try:
         tree = ast.parse(text, filename=path)
-    except (SyntaxError, ValueError) as e:
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
         where = f" at line {e.lineno}" if isinstance(e, SyntaxError) and e.lineno else ""
         src.note = f"not outlined: {type(e).__name__}{where}"
         return src
