@@ -14,7 +14,7 @@ from app.github.client import Installation
 from app.github.contents import fetch_default_branch
 from app.github.errors import NotFound
 from app.github.git_data import fetch_branch_sha
-from app.github.pulls import PullRequest, fetch_pr, find_open_pr
+from app.github.pulls import PullRequest, fetch_pr, find_open_pr, find_prs_for_commit
 from jobs.budgets import BudgetLedger
 from jobs.gate import GateFacts
 from jobs.patch.memory import FixMemory
@@ -50,6 +50,9 @@ async def fetch_target(inst: Installation, owner: str, repo: str, request: dict[
         pr = await fetch_pr(inst, owner, repo, int(number))
         if pr.state == "open":
             break
+    if pr is None and request.get("head_branch") != default:  # a fork's commit lists no PRs: ask
+        found = await find_prs_for_commit(inst, owner, repo, str(request["head_sha"]))
+        pr = next((p for p in found if p.state == "open"), None)
     fork = pr is not None and pr.from_fork(f"{owner}/{repo}")
     return Target(default, request.get("head_branch"), pr, fork)
 

@@ -15,6 +15,7 @@ from jobs.patch.memory import FixMemory
 from jobs.publish.naming import branch_name
 from jobs.publish.state_block import parse_state
 from tests.fakes.anthropic_messages import reply, tool_use
+from tests.fakes.github import gitstore, pullfacts
 from tests.patch_support import BUGGY, DIAGNOSIS, FIXED, STATS, Served
 from tests.pipeline_support import FILES, failing_check, real_pytest_log, show
 from tests.support import LocalGitHub
@@ -159,3 +160,42 @@ async def test_a_flaky_failure_gets_the_evidence_and_no_patch(
     flaky_comment = next(b for b in bodies if b.startswith("**This failure looks flaky**"))
     assert "- run 1: passed" in flaky_comment
     assert "- run 2: failed" in flaky_comment
+
+
+async def test_a_broken_fork_pr_gets_the_proven_patch_as_a_comment_and_nothing_is_pushed(
+    gh: LocalGitHub, deps: Deps, model: Served[Any], tmp_path: Path
+) -> None:
+    good = FILES | {"calc/stats.py": STATS.replace(BUGGY, FIXED)}
+    repo = gh.sim.create_repo("octo-org", "demo", files=good)
+    fork, pr = gh.sim.open_fork_pr(repo, "mallory", "patch-1", {"calc/stats.py": STATS}, "Rework mean()")
+    assert pr.pull is not None
+    sha = pullfacts.refresh(repo, pr).head_sha
+    check = gh.sim.fail_check(repo, sha, "tests", log=real_pytest_log(tmp_path, FILES))
+    request = {  # as GitHub sends it for a fork's commit: no pull_requests, the fork's branch name
+        "repo_id": repo.id,
+        "repo": repo.full_name,
+        "installation_id": gh.installation_id,
+        "check_run_id": check.id,
+        "check_name": "tests",
+        "head_sha": sha,
+        "head_branch": "patch-1",
+        "pull_requests": [],
+    }
+    base_refs, fork_refs = refs(repo), refs(fork)
+    model.state.script(*fix_turns())
+
+    result = await fix_check_run({"deps": deps, "job_id": "check:fork"}, request)
+
+    assert result["outcome"] == "suggested", result
+    assert len(pulls(repo)) == 1, "no PR of ours"
+    assert (refs(repo), refs(fork)) == (base_refs, fork_refs), "nothing pushed anywhere"
+    bodies = [c.body for c in gh.state.comments.values() if c.issue_number == pr.number]
+    suggestion = next(b for b in bodies if b.startswith("**Autofix found and proved a fix**"))
+    assert "It does not push to forks" in suggestion
+    assert FIXED.strip() in suggestion
+    touched_fork = [r for r in gh.state.requests if "/mallory/" in r.path]
+    assert touched_fork == [], "no call, read or write, was made against the fork"
+
+
+def refs(repo: Any) -> dict[str, str]:
+    return gitstore.list_refs(repo.path, "refs/heads/")

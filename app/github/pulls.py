@@ -63,6 +63,13 @@ async def fetch_pr(inst: Installation, owner: str, repo: str, number: int) -> Pu
     return parse_pull(body(await inst.read(request("GET", f"/repos/{owner}/{repo}/pulls/{number}"))))
 
 
+async def find_prs_for_commit(inst: Installation, owner: str, repo: str, sha: str) -> list[PullRequest]:
+    """The pull requests whose head is `sha`, forks included (a check run on a fork's commit lists no
+    `pull_requests`: this is how the PR is found)."""
+    found = items(await inst.read(request("GET", f"/repos/{owner}/{repo}/commits/{sha}/pulls")))
+    return [pr for pr in map(parse_pull, found) if pr.head_sha == sha]
+
+
 async def _create(inst: Installation, owner: str, repo: str, fields: Json) -> PullRequest:
     return parse_pull(body(await inst.write(request("POST", f"/repos/{owner}/{repo}/pulls", json=fields))))
 

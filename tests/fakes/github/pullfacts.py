@@ -22,7 +22,10 @@ def refresh(repo: Repo, issue: Issue) -> Pull:
     """Follow the branches of an open pull request; a closed one keeps its pinned shas."""
     pull = pull_of(issue)
     if issue.state == "open":
-        pull.head_sha = gitstore.rev_parse(repo.path, f"refs/heads/{pull.head_ref}") or pull.head_sha
+        head = (
+            f"refs/pull/{issue.number}/head" if pull.head_repo is not None else f"refs/heads/{pull.head_ref}"
+        )
+        pull.head_sha = gitstore.rev_parse(repo.path, head) or pull.head_sha
         pull.base_sha = gitstore.rev_parse(repo.path, f"refs/heads/{pull.base_ref}") or pull.base_sha
     return pull
 

@@ -103,7 +103,7 @@ def render_pull(api: str, repo: Repo, issue: Issue, facts: PullFacts) -> dict[st
         "assignees": [],
         "requested_reviewers": [],
         "requested_teams": [],
-        "head": render_end(api, repo, pull.head_ref, facts.head_sha),
+        "head": render_end(api, pull.head_repo or repo, pull.head_ref, facts.head_sha),
         "base": render_end(api, repo, pull.base_ref, facts.base_sha),
         "_links": links,
         "author_association": association(repo, issue.user),

@@ -17,6 +17,7 @@ from tests.fakes.github import (
     api_issues,
     api_pulls,
     api_repos,
+    forks,
     smart_http,
 )
 from tests.fakes.github.errors import ApiError, error_body
@@ -35,6 +36,7 @@ def api_routes() -> list[BaseRoute]:
         *api_checks.ROUTES,
         *api_actions.ROUTES,
         *api_downloads.ROUTES,
+        *forks.ROUTES,
     ]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from tests.fakes.github import actionruns, events, gitstore, pulls, pushes
+from tests.fakes.github import actionruns, events, forks, gitstore, pulls, pushes
 from tests.fakes.github.actionstate import WorkflowRun
 from tests.fakes.github.events import person_of
 from tests.fakes.github.state import CheckRun, Comment, GitHubState, Issue, Repo
@@ -148,6 +148,23 @@ class Sim:
         """A person opens a pull request from branch `head` (sends pull_request.opened)."""
         base = base or repo.default_branch
         return pulls.open_pull(self.state, repo, head, base, title, body, self.state.user(user), draft)
+
+    def open_fork_pr(
+        self, repo: Repo, owner: str, branch: str, files: Mapping[str, str | None], title: str = "A change"
+    ) -> tuple[Repo, Issue]:
+        """`owner` forks `repo`, commits `files` on `branch` of the fork and opens a PR from it."""
+        fork = forks.fork_repo(self.state, repo, owner)
+        parent = gitstore.rev_parse(fork.path, f"refs/heads/{fork.default_branch}")
+        assert parent is not None
+        entries = [
+            ("100644", path, None if text is None else gitstore.hash_blob(fork.path, text.encode()))
+            for path, text in files.items()
+        ]
+        tree = gitstore.write_tree(fork.path, f"{parent}^{{tree}}", entries)
+        who = person_of(self.state.user(owner), self.state.clock())
+        sha = gitstore.commit_tree(fork.path, tree, [parent], title + "\n", who, who)
+        gitstore.update_ref(fork.path, f"refs/heads/{branch}", sha)
+        return fork, forks.open_fork_pull(self.state, repo, fork, branch, title)
 
     def close_pr(self, repo: Repo, number: int, user: str = "mona") -> None:
         """A person closes a pull request unmerged (sends pull_request.closed, merged false)."""

@@ -130,6 +130,7 @@ class Pull:
     head_sha: str = ""  # pinned when merged or closed; live from the branch otherwise
     base_sha: str = ""
     maintainer_can_modify: bool = False
+    head_repo: Repo | None = None  # a fork's repository (None: the branch is in the base repository)
 
 
 @dataclass
