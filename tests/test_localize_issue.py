@@ -142,3 +142,13 @@ def test_odd_evidence_and_odd_files_do_not_break_it(root: Path) -> None:
     assert context.tokens <= context.budget
     assert {loc.file for loc in context.locations} <= {"calc/ops.py", "calc/empty.py", "deep.py", "bin.py"}
     assert context.outline.get("deep.py", ["# not outlined: RecursionError"])[0].startswith("# not outlined")
+
+
+def test_changed_paths_outside_the_checkout_are_ignored(
+    root: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    outside = tmp_path_factory.mktemp("outside") / "secret.py"
+    outside.write_text("def secret():\n    return 's3cr3t-value'\n")
+    context = build_context(root, changed_lines={str(outside): [(1, 2)], f"../{outside.name}": [(1, 2)]})
+    assert context.locations == []
+    assert "s3cr3t" not in str(context.to_json())

@@ -157,10 +157,11 @@ def _excerpt_frames(
 
 
 def _changed(index: RepoIndex, board: Board, changed: dict[str, list[tuple[int, int]]]) -> None:
-    spans = [(p, s, e) for p, ranges in changed.items() for s, e in ranges if p.endswith(".py")]
+    known = set(index.files)  # the checkout's own files only: a path never leads out of it
+    spans = [(p, s, e) for p, ranges in changed.items() for s, e in ranges if p in known]
     weight = max(2.0, CHANGED * min(1.0, 3 / max(1, len(spans))))
     for path, start, end in spans:
-        src = index.source(path) if (index.root / path).is_file() else None
+        src = index.source(path)
         if src is None:
             continue
         hit = False
