@@ -19,7 +19,8 @@ from jobs.received import FUNCTIONS
 
 log = logging.getLogger("autofix.worker")
 
-JOB_TIMEOUT_S = 30 * 60  # a fix attempt (sandbox runs included) must finish within this
+JOB_TIMEOUT_S = 2 * 3600  # a fix attempt: reproduce, validate and refine are sandbox batches of up to
+# AUTOFIX_SANDBOX_WAIT (30 min) each
 KEEP_RESULT_S = 24 * 3600  # while a result is kept, the same job id is not enqueued again
 MAX_TRIES = 5
 GITHUB_CREDENTIALS = ("github_app_id", "github_private_key")
