@@ -24,6 +24,8 @@ from jobs import names
 from jobs.budgets import BudgetLedger
 from jobs.check_facts import Target, fetch_gate_facts, fetch_target
 from jobs.check_publish import CheckPublishing
+from jobs.commands.control import STOPPED, stop_requested
+from jobs.commands.guidance import render_guidance, with_thread_budget
 from jobs.deps import Deps, deps_of, sandbox_limits
 from jobs.evidence import fetch_check_evidence
 from jobs.gate import Action, decide_gate
@@ -90,6 +92,8 @@ class CheckJob(CheckPublishing):
 
     async def enter(self, record: JobRecord, name: str) -> None:
         await self.leave(record)
+        if await stop_requested(self.deps.redis, self.job_id, self.request):  # `/autofix stop`
+            raise Stop("stopped", STOPPED)
         self.phase = await self.store.begin(record, name)
         await self.show(record)
 
@@ -177,7 +181,8 @@ class CheckJob(CheckPublishing):
     async def config(self, record: JobRecord) -> RepoConfig:
         await self.enter(record, "gate")
         try:
-            return parse_repo_config(await read_repo_config(self.inst, self.owner, self.name))
+            config = parse_repo_config(await read_repo_config(self.inst, self.owner, self.name))
+            return with_thread_budget(config, self.request)  # `/autofix budget`
         except RepoConfigError as e:
             await self.leave(record, "config_error")
             raise Stop("config_error", str(e), render_config_error(e.problems)) from None
@@ -239,9 +244,9 @@ class CheckJob(CheckPublishing):
 
     async def hint(self, report: FailureReport) -> str | None:
         hints = await self.memory.hints(report)
-        return (
-            "\n".join(f"- {h.record.root_cause} (files: {', '.join(h.record.files)})" for h in hints) or None
-        )
+        lines = [f"- {h.record.root_cause} (files: {', '.join(h.record.files)})" for h in hints]
+        guidance = render_guidance(self.request)  # `/autofix retry <guidance>`
+        return "\n".join(lines + ([guidance] if guidance else [])) or None
 
     async def repair(
         self,

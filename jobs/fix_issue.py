@@ -24,6 +24,8 @@ from app.repo_config import RepoConfig, RepoConfigError, parse_repo_config
 from jobs import names
 from jobs.assemble import build_facts, candidate_lines
 from jobs.budgets import BudgetLedger
+from jobs.commands.control import STOPPED, stop_requested
+from jobs.commands.guidance import render_guidance, with_thread_budget
 from jobs.deps import Deps, deps_of, sandbox_limits
 from jobs.evidence import issue_evidence
 from jobs.fix_check import Stop
@@ -82,6 +84,8 @@ class IssueJob:
     async def enter(self, record: JobRecord, name: str) -> None:
         if self.phase is not None and self.phase.status == "running":
             await self.store.end(record, self.phase)
+        if await stop_requested(self.deps.redis, self.job_id, self.request):  # `/autofix stop`
+            raise Stop("stopped", STOPPED)
         self.phase = await self.store.begin(record, name)
         await self.show(record)
 
@@ -128,7 +132,8 @@ class IssueJob:
 
     async def config(self) -> RepoConfig:
         try:
-            return parse_repo_config(await read_repo_config(self.inst, self.owner, self.name))
+            config = parse_repo_config(await read_repo_config(self.inst, self.owner, self.name))
+            return with_thread_budget(config, self.request)  # `/autofix budget`
         except RepoConfigError as e:
             problems = "\n".join(f"- {p}" for p in e.problems)
             text = f"**`.github/autofix.yml` does not validate**, so Autofix did nothing:\n\n{problems}"
@@ -171,7 +176,8 @@ class IssueJob:
         sha: str,
         base: str,
     ) -> tuple[str, str, str | None]:
-        text = f"{issue.title}\n\n{issue.body}"
+        guidance = render_guidance(self.request)  # `/autofix <instructions>`
+        text = f"{issue.title}\n\n{issue.body}" + (f"\n\n{guidance}" if guidance else "")
         task = Task(report if (report.frames or report.failing_tests) else None, text)
         command = config["test"] or DEFAULT_COMMAND
         source = clone_url(self.deps.settings.github_api_url, self.owner, self.name)

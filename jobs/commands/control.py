@@ -1,9 +1,10 @@
 """The Redis flags commands leave for the fix jobs: stop, and a raised budget, per thread.
 
-`/autofix stop` sets a flag on the thread (and on each of its running jobs); the fix jobs call
-`check_stop` at every phase boundary and end there, posting nothing more. New jobs for a stopped
-thread end at their first phase, until `/autofix retry` clears the flag. `/autofix budget` keeps the
-thread's per-attempt dollar cap, which retries carry in their request (`dollars_per_job`).
+`/autofix stop` sets a flag on the thread (and on each of its running jobs); the fix jobs ask
+`stop_requested` at every phase boundary and end there (outcome "stopped"): no PR, no comment. New
+jobs for a stopped thread end at their first phase, until `/autofix retry` clears the flag.
+`/autofix budget` keeps the thread's per-attempt dollar cap, which new attempts carry in their
+request (`dollars_per_job`).
 """
 
 from __future__ import annotations
@@ -20,13 +21,6 @@ STOP_TTL_S = 90 * 86_400
 JOB_STOP_TTL_S = 2 * 86_400
 REFUSAL_EVERY_S = 3600  # one refusal reply per user and thread per hour
 STOPPED = "A maintainer stopped this with `/autofix stop`."
-
-
-class Stopped(Exception):
-    """A fix job reached a phase boundary after `/autofix stop`: it ends here, quietly."""
-
-    def __init__(self) -> None:
-        super().__init__(STOPPED)
 
 
 def request_numbers(request: dict[str, Any]) -> list[int]:
@@ -56,14 +50,13 @@ async def is_stopped(redis: Redis, repo_id: int, numbers: list[int]) -> bool:
     return bool(keys) and bool(await redis.exists(*keys))
 
 
-async def check_stop(redis: Redis, job_id: str, request: dict[str, Any]) -> None:
-    """Raise Stopped when this job, or a thread it belongs to, was stopped (call at phase boundaries)."""
+async def stop_requested(redis: Redis, job_id: str, request: dict[str, Any]) -> bool:
+    """Was this job, or a thread it belongs to, stopped? The fix jobs ask at every phase boundary."""
     keys = [STOP_JOB.format(job_id=job_id)]
     repo_id = request.get("repo_id")
     if isinstance(repo_id, int):
         keys += [STOP_THREAD.format(repo_id=repo_id, number=n) for n in request_numbers(request)]
-    if await redis.exists(*keys):
-        raise Stopped()
+    return bool(await redis.exists(*keys))
 
 
 async def set_thread_budget(redis: Redis, repo_id: int, number: int, dollars: float) -> None:

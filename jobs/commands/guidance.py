@@ -1,0 +1,31 @@
+"""What a command hands to the fix jobs it starts: the maintainer's words and the thread's budget.
+
+The fix jobs call these two pure functions on their request; a job that no command started gets
+None and its config unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from app.repo_config import RepoConfig
+
+MAX_GUIDANCE_CHARS = 4000
+
+
+def render_guidance(request: dict[str, Any]) -> str | None:
+    """The maintainer's words for the model, marked as theirs, or None."""
+    text = str(request.get("guidance") or "").strip()
+    if not text:
+        return None
+    who = str(request.get("requested_by") or "a maintainer")
+    return f"Guidance from the maintainer {who}, in their words:\n{text[:MAX_GUIDANCE_CHARS]}"
+
+
+def with_thread_budget(config: RepoConfig, request: dict[str, Any]) -> RepoConfig:
+    """`config` with the per-attempt dollar cap a maintainer raised with `/autofix budget`."""
+    raised = request.get("dollars_per_job")
+    if not isinstance(raised, int | float) or raised <= config["limits.dollars_per_job"]:
+        return config
+    return replace(config, values=config.values | {"limits.dollars_per_job": float(raised)})
