@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +17,9 @@ from app.github.client import GitHubApp, Installation
 from app.repo_config import RepoConfig
 from app.settings import Settings
 from jobs.patch.agent import Engine, build_engine
-from jobs.sandbox.actions import ActionsSandbox
 from jobs.sandbox.base import Limits as SandboxLimits
 from jobs.sandbox.base import Sandbox
-from jobs.sandbox.local import LocalSandbox
+from jobs.sandbox.factory import build_limits, build_sandbox
 
 
 @dataclass
@@ -34,22 +33,15 @@ class Deps:
     clock: Callable[[], float] = time.time
 
 
-def build_sandbox(settings: Settings, redis: Redis) -> Callable[[Installation], Sandbox]:
-    """The configured backend: a confined subprocess here, or the user's own Actions runners."""
-    cache = settings.autofix_data_dir / "sandbox-cache"
-
-    def make(inst: Installation) -> Sandbox:
-        if settings.autofix_sandbox == "actions":
-            workflow, poll = settings.autofix_sandbox_workflow, float(settings.autofix_sandbox_poll)
-            return ActionsSandbox(inst, redis, workflow=workflow, poll_s=poll)
-        return LocalSandbox(cache=cache, token=inst.token)
-
-    return make
+def sandbox_factory(settings: Settings, redis: Redis) -> Callable[[Installation], Sandbox]:
+    """The configured backend (jobs/sandbox/factory.py), built per job for its installation."""
+    return lambda inst: build_sandbox(settings, inst, redis)
 
 
 def sandbox_limits(settings: Settings, config: RepoConfig) -> SandboxLimits:
-    timeout = min(float(settings.autofix_sandbox_timeout), 60.0 * int(config["limits.sandbox_minutes"]))
-    return SandboxLimits(timeout, settings.autofix_sandbox_parallel, float(settings.autofix_sandbox_wait))
+    """The operator's sandbox limits, with the run timeout lowered by the repository's config."""
+    limits = build_limits(settings)
+    return replace(limits, timeout_s=min(limits.timeout_s, 60.0 * int(config["limits.sandbox_minutes"])))
 
 
 def build_deps(settings: Settings, redis: Redis, github: GitHubApp) -> Deps:
@@ -59,7 +51,7 @@ def build_deps(settings: Settings, redis: Redis, github: GitHubApp) -> Deps:
         settings=settings,
         redis=redis,
         github=github,
-        sandbox=build_sandbox(settings, redis),
+        sandbox=sandbox_factory(settings, redis),
         engine=lambda config: build_engine(settings, config),
         scratch=scratch,
     )
