@@ -43,7 +43,11 @@ def test_parses_each_verb(body: str, verb: str, args: tuple[str, ...]) -> None:
         ("/autofix\r\nplease look at the flaky test", "fix", "please look at the flaky test"),
         ("/autofix fix tests/test_api.py::test_get", "fix", "tests/test_api.py::test_get"),
         ("/autofix\tretry  now ", "retry", "now"),
-        ("/autofix retry\nThe bug is in the parser,\nnot the test.", "retry", "The bug is in the parser,\nnot the test."),
+        (
+            "/autofix retry\nThe bug is in the parser,\nnot the test.",
+            "retry",
+            "The bug is in the parser,\nnot the test.",
+        ),
         ("/autofix retry use `dict.get` here", "retry", "use `dict.get` here"),
         ("/autofix revise keep the public name", "revise", "keep the public name"),
         ("/autofix revise\n> quoted review\nrename it", "revise", "> quoted review\nrename it"),
@@ -98,12 +102,27 @@ def test_real_comment_bodies_are_not_commands(path: Path) -> None:
         ("/autofix stop now", "`stop` takes no arguments"),
         ("/autofix undo 3", "`undo` takes no arguments"),
         ("/autofix budget", "`budget` takes one amount in dollars, from 0.01 to 1000: `/autofix budget 5`"),
-        ("/autofix budget lots", "`budget` takes one amount in dollars, from 0.01 to 1000: `/autofix budget 5`"),
+        (
+            "/autofix budget lots",
+            "`budget` takes one amount in dollars, from 0.01 to 1000: `/autofix budget 5`",
+        ),
         ("/autofix budget 0", "`budget` takes one amount in dollars, from 0.01 to 1000: `/autofix budget 5`"),
-        ("/autofix budget -3", "`budget` takes one amount in dollars, from 0.01 to 1000: `/autofix budget 5`"),
-        ("/autofix budget 5000", "`budget` takes one amount in dollars, from 0.01 to 1000: `/autofix budget 5`"),
-        ("/autofix budget 5 10", "`budget` takes one amount in dollars, from 0.01 to 1000: `/autofix budget 5`"),
-        ("/autofix budget nan", "`budget` takes one amount in dollars, from 0.01 to 1000: `/autofix budget 5`"),
+        (
+            "/autofix budget -3",
+            "`budget` takes one amount in dollars, from 0.01 to 1000: `/autofix budget 5`",
+        ),
+        (
+            "/autofix budget 5000",
+            "`budget` takes one amount in dollars, from 0.01 to 1000: `/autofix budget 5`",
+        ),
+        (
+            "/autofix budget 5 10",
+            "`budget` takes one amount in dollars, from 0.01 to 1000: `/autofix budget 5`",
+        ),
+        (
+            "/autofix budget nan",
+            "`budget` takes one amount in dollars, from 0.01 to 1000: `/autofix budget 5`",
+        ),
     ],
 )
 def test_bad_commands_become_help_with_a_clear_error(body: str, error: str) -> None:
@@ -119,7 +138,11 @@ def test_an_unknown_verb_is_quoted_short() -> None:
 
 
 def test_budget_reads_dollars() -> None:
-    for body, dollars in (("/autofix budget 5", 5.0), ("/autofix budget $7.50", 7.5), ("/autofix budget 12$", 12.0)):
+    for body, dollars in (
+        ("/autofix budget 5", 5.0),
+        ("/autofix budget $7.50", 7.5),
+        ("/autofix budget 12$", 12.0),
+    ):
         command = parse_command(body)
         assert command is not None
         assert command.dollars == dollars

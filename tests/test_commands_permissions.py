@@ -25,7 +25,7 @@ def test_default_matrix(verb: str, role: str) -> None:
 
 
 @pytest.mark.parametrize("verb", VERBS)
-@pytest.mark.parametrize("role", ("admin", "write", "none"))
+@pytest.mark.parametrize("role", ["admin", "write", "none"])
 def test_a_bot_account_is_never_allowed(verb: str, role: str) -> None:
     allowed = decide_permission(verb, role, DEFAULT, is_bot=True)
     assert not allowed.ok
