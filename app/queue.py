@@ -25,8 +25,9 @@ import orjson
 
 from app.pipelined_redis import PipelinedRedis
 from app.routing import JobRequest
+from jobs import names
 
-QUEUE = "arq:queue"  # arq's default queue name
+QUEUE = names.FIX_QUEUE  # arq's default queue name; `/autofix` commands go to names.COMMAND_QUEUE
 JOB_PREFIX = "arq:job:"  # arq.constants.job_key_prefix
 RESULT_PREFIX = "arq:result:"  # arq.constants.result_key_prefix
 DELIVERY_PREFIX = "autofix:delivery:"
@@ -81,7 +82,10 @@ class DeliveryQueue:
     async def enqueue(self, delivery_id: str, jobs: Sequence[JobRequest]) -> Enqueued:
         now_ms = int(time.time() * 1000)
         ids = [j.job_id for j in jobs]
-        keys = [DELIVERY_PREFIX + delivery_id, QUEUE]
+        queues = {names.queue_for(j.function) for j in jobs}  # one event, one kind of job: one queue
+        if len(queues) > 1:
+            raise ValueError(f"one delivery's jobs go to one queue, not {sorted(queues)}")
+        keys = [DELIVERY_PREFIX + delivery_id, queues.pop() if queues else QUEUE]
         args: list[bytes | str | int] = [orjson.dumps(ids), DELIVERY_TTL_S, JOB_EXPIRES_MS, now_ms]
         for job in jobs:
             keys += [JOB_PREFIX + job.job_id, RESULT_PREFIX + job.job_id]

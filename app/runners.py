@@ -62,16 +62,13 @@ def run_web(settings: Settings, redis_url: str, host: str, port: int) -> None:
 
 
 def run_worker(settings: Settings, redis_url: str) -> None:
-    from jobs.worker import build_worker  # the web-only commands never load the worker
+    from jobs.worker import build_workers, run_workers  # the web-only commands never load the worker
 
     async def main() -> None:
-        worker = build_worker(settings, redis_url)
-        try:
-            await worker.async_run()
-        except asyncio.CancelledError:
-            pass  # SIGINT/SIGTERM: arq cancelled its main task; running jobs are re-queued
-        finally:
-            await worker.close()
+        # the fix worker and the command worker, each on its own queue; SIGINT/SIGTERM: arq cancels
+        # its main task, and running jobs are re-queued
+        with contextlib.suppress(asyncio.CancelledError):
+            await run_workers(build_workers(settings, redis_url))
 
     asyncio.run(main())
 
@@ -96,16 +93,15 @@ def run_serve(settings: Settings, host: str, port: int) -> None:
 
 
 async def _serve(settings: Settings, redis_url: str, host: str, port: int) -> None:
-    from jobs.worker import build_worker
+    from jobs.worker import build_workers, run_workers
 
     server = uvicorn_server(settings, redis_url, host, port)
-    worker = build_worker(settings, redis_url, handle_signals=False)  # uvicorn owns the signals
-    worker_task = asyncio.create_task(worker.async_run())
+    workers = build_workers(settings, redis_url, handle_signals=False)  # uvicorn owns the signals
+    worker_task = asyncio.create_task(run_workers(workers))
     log.info("serving on http://%s:%d (web + worker)", host, port)
     try:
         await server.serve()
     finally:
-        await worker.close()  # cancels running jobs: arq re-queues them for the next start
-        worker_task.cancel()
+        worker_task.cancel()  # closes the workers, cancelling running jobs: arq re-queues them
         with contextlib.suppress(asyncio.CancelledError):
             await worker_task

@@ -11,6 +11,15 @@ RECORD_PR_OUTCOME = "record_pr_outcome"
 RECORD_INSTALLATION = "record_installation"
 RECORD_BOT_CHECK = "record_bot_check"
 
+# Commands have their own arq queue, so a reply comes within seconds even while fix jobs fill theirs.
+FIX_QUEUE = "arq:queue"  # arq's default
+COMMAND_QUEUE = "arq:queue:commands"
+
+
+def queue_for(function: str) -> str:
+    return COMMAND_QUEUE if function == RUN_COMMAND else FIX_QUEUE
+
+
 ALL = (
     FIX_CHECK_RUN,
     FIX_ISSUE,

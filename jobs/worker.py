@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 from typing import Any, cast
@@ -13,6 +15,7 @@ from arq.worker import Worker
 from app.github.client import GitHubApp
 from app.queue import deserialize, serialize
 from app.settings import Settings
+from jobs import names
 from jobs.deps import build_deps
 from jobs.github_outcomes import JobFunction, github_outcomes
 from jobs.received import FUNCTIONS
@@ -22,6 +25,7 @@ log = logging.getLogger("autofix.worker")
 JOB_TIMEOUT_S = 2 * 3600  # a fix attempt: reproduce, validate and refine are sandbox batches of up to
 # AUTOFIX_SANDBOX_WAIT (30 min) each
 KEEP_RESULT_S = 24 * 3600  # while a result is kept, the same job id is not enqueued again
+COMMAND_TIMEOUT_S = 5 * 60  # a command answers, or enqueues a fix job, within this
 MAX_TRIES = 5
 GITHUB_CREDENTIALS = ("github_app_id", "github_private_key")
 WORKER_CREDENTIALS = (*GITHUB_CREDENTIALS, "anthropic_api_key")
@@ -38,6 +42,7 @@ def build_worker(
     burst: bool = False,
     handle_signals: bool = True,
     functions: Mapping[str, JobFunction] = FUNCTIONS,
+    queue_name: str = names.FIX_QUEUE,
 ) -> Worker:
     """A worker for `redis_url`. Construct it inside the running event loop (arq needs one).
 
@@ -68,7 +73,8 @@ def build_worker(
         job_serializer=serialize,
         job_deserializer=deserialize,
         on_startup=on_startup,
-        job_timeout=JOB_TIMEOUT_S,
+        job_timeout=JOB_TIMEOUT_S if queue_name == names.FIX_QUEUE else COMMAND_TIMEOUT_S,
+        queue_name=queue_name,
         max_tries=MAX_TRIES,
         keep_result=KEEP_RESULT_S,
         burst=burst,
@@ -76,3 +82,35 @@ def build_worker(
         poll_delay=0.5 if not burst else 0.05,
         allow_abort_jobs=True,
     )
+
+
+def build_workers(
+    settings: Settings, redis_url: str, *, burst: bool = False, handle_signals: bool = True
+) -> list[Worker]:
+    """The fix worker and the command worker (its own queue: replies never wait behind fix jobs).
+    Only the fix worker takes the signals; `run_workers` stops the other with it."""
+    return [
+        build_worker(settings, redis_url, burst=burst, handle_signals=handle_signals),
+        build_worker(settings, redis_url, burst=burst, handle_signals=False, queue_name=names.COMMAND_QUEUE),
+    ]
+
+
+async def run_workers(workers: list[Worker], *, burst: bool = False) -> None:
+    """Run `workers` until one stops (a signal) or, in burst mode, all have emptied their queues;
+    then close them all (running jobs are cancelled and re-queued by arq)."""
+    tasks = [asyncio.ensure_future(w.async_run()) for w in workers]
+    try:
+        done, _ = await asyncio.wait(
+            tasks, return_when=asyncio.ALL_COMPLETED if burst else asyncio.FIRST_COMPLETED
+        )
+    finally:
+        for worker in workers:
+            await worker.close()
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    for task in done:  # a worker that crashed (Redis gone, say) ends the process with its error
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            raise error

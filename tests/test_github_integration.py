@@ -26,7 +26,7 @@ from app.github.git_data import commit_files, upsert_branch
 from app.github.pulls import close_pr, find_open_pr, open_or_update_pr
 from app.settings import Settings
 from app.web import build_app
-from jobs.worker import build_worker
+from jobs.worker import build_workers, run_workers
 from tests.fakes.github.webhooks import Hookshot
 from tests.support import APP_ID, OWNER, SECRET, LiveServer, LocalGitHub, make_settings
 
@@ -173,11 +173,7 @@ async def test_the_local_githubs_webhooks_become_jobs_the_worker_runs(
         "issues": 202,
         "issue_comment": 202,
     }
-    worker = build_worker(settings, redis_url, burst=True, handle_signals=False)
-    try:
-        await worker.async_run()
-    finally:
-        await worker.close()
+    await run_workers(build_workers(settings, redis_url, burst=True, handle_signals=False), burst=True)
     received = {e["function"]: e["request"] for e in await read_audit(redis) if e["kind"] == "job.received"}
     assert set(received) == {"fix_check_run", "fix_issue", "run_command"}
     assert received["fix_check_run"]["head_sha"] == sha

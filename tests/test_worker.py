@@ -13,17 +13,15 @@ from app.queue import JOB_PREFIX, QUEUE, RESULT_PREFIX, deserialize
 from app.settings import Settings
 from jobs import names
 from jobs.received import FUNCTIONS
-from jobs.worker import build_worker
+from jobs.worker import build_workers, run_workers
 from tests.support import all_fixture_names, deliver, event_of, fixture_bytes, fixture_json
 
 
 async def _run_burst(settings: Settings, redis_url: str) -> tuple[int, int]:
-    worker = build_worker(settings, redis_url, burst=True, handle_signals=False)
-    try:
-        await worker.async_run()
-        return worker.jobs_complete, worker.jobs_failed
-    finally:
-        await worker.close()
+    """The fix and the command worker, each emptying its own queue."""
+    workers = build_workers(settings, redis_url, burst=True, handle_signals=False)
+    await run_workers(workers, burst=True)
+    return sum(w.jobs_complete for w in workers), sum(w.jobs_failed for w in workers)
 
 
 def test_every_routed_function_is_registered() -> None:
