@@ -92,6 +92,19 @@ def broken_pr(gh: LocalGitHub, tmp_path: Path) -> tuple[Repo, int, dict[str, Any
     return repo, pr.number, request
 
 
+async def proven_fix(
+    gh: LocalGitHub, deps: Deps, model: Served[Any], tmp_path: Path
+) -> tuple[Repo, int, int, str]:
+    """A broken same-repo PR and the bot PR fixing it (real pipeline): repo, broken, bot PR, job id."""
+    repo, broken, request = broken_pr(gh, tmp_path)
+    model.state.script(*fix_turns())
+    job_id = f"check:{repo.id}:{request['head_sha']}:tests"
+    result = await fix_check_run({"deps": deps, "job_id": job_id}, request)
+    assert result["outcome"] == "pr_opened", result
+    [bot_pr] = [i.number for i in repo.issues.values() if i.pull is not None and i.number != broken]
+    return repo, broken, bot_pr, job_id
+
+
 async def queued(redis: Redis) -> list[tuple[str, dict[str, Any]]]:
     out = []
     for raw in await redis.zrange(QUEUE, 0, -1):
@@ -211,11 +224,7 @@ async def test_permission_matrix_on_the_local_github(gh: LocalGitHub, deps: Deps
 async def test_status_explain_ignore_budget_on_a_bot_pr(
     gh: LocalGitHub, deps: Deps, model: Served[Any], tmp_path: Path
 ) -> None:
-    repo, broken, request = broken_pr(gh, tmp_path)
-    model.state.script(*fix_turns())
-    job_id = f"check:{repo.id}:{request['head_sha']}:tests"
-    assert (await fix_check_run({"deps": deps, "job_id": job_id}, request))["outcome"] == "pr_opened"
-    [bot_pr] = [i.number for i in repo.issues.values() if i.pull is not None and i.number != broken]
+    repo, _, bot_pr, job_id = await proven_fix(gh, deps, model, tmp_path)
     talk = Talk(gh, deps, repo)
 
     await talk.say(bot_pr, "/autofix status")

@@ -19,7 +19,7 @@ from app.github.contents import read_repo_config
 from app.github.conversation import add_reaction, create_comment, fetch_permission
 from app.repo_config import RepoConfig, RepoConfigError, parse_repo_config
 from jobs import names
-from jobs.commands import attempts, control, replies, simple
+from jobs.commands import attempts, branches, control, replies, simple
 from jobs.commands.context import Answer, Asked
 from jobs.commands.permissions import decide_permission
 from jobs.deps import Deps
@@ -43,8 +43,8 @@ HANDLERS: dict[str, Handler] = {
     "retry": attempts.run_retry,
     "fix": attempts.run_fix,
     "revise": _not_yet,
-    "apply": _not_yet,
-    "undo": _not_yet,
+    "apply": branches.run_apply,
+    "undo": branches.run_undo,
 }
 
 
