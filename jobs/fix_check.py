@@ -25,7 +25,7 @@ from jobs.budgets import BudgetLedger
 from jobs.check_facts import Target, fetch_gate_facts, fetch_target
 from jobs.check_publish import CheckPublishing
 from jobs.commands.control import STOPPED, stop_requested
-from jobs.commands.guidance import render_guidance, with_thread_budget
+from jobs.commands.guidance import for_command, render_guidance, with_thread_budget
 from jobs.deps import Deps, deps_of, sandbox_limits
 from jobs.evidence import fetch_check_evidence
 from jobs.gate import Action, decide_gate
@@ -202,7 +202,7 @@ class CheckJob(CheckPublishing):
             bot_app_id=self.deps.settings.github_app_id,
             branch_prefix=self.deps.settings.autofix_branch_prefix,
         )
-        decision = decide_gate(facts, config)
+        decision = decide_gate(for_command(facts, self.request), config)  # retry/revise on a bot PR
         if self.phase is not None:
             self.phase.outcome = decision.reason
             self.phase.detail["detail"] = decision.detail

@@ -25,7 +25,7 @@ from jobs import names
 from jobs.assemble import build_facts, candidate_lines
 from jobs.budgets import BudgetLedger
 from jobs.commands.control import STOPPED, stop_requested
-from jobs.commands.guidance import render_guidance, with_thread_budget
+from jobs.commands.guidance import for_command, render_guidance, with_thread_budget
 from jobs.deps import Deps, deps_of, sandbox_limits
 from jobs.evidence import issue_evidence
 from jobs.fix_check import Stop
@@ -156,7 +156,7 @@ class IssueJob:
             open_bot_prs=await state.open_prs(),
             branch_prefix=self.deps.settings.autofix_branch_prefix,
         )
-        decision = decide_gate(facts, config)
+        decision = decide_gate(for_command(facts, self.request), config)  # retry/revise on a bot PR
         if self.phase is not None:
             self.phase.outcome = decision.reason
         if not decision.proceed:

@@ -1,8 +1,10 @@
-"""The commands that start a fix attempt: `retry [guidance]` and `/autofix [instructions]` on an issue.
+"""The commands that start a fix attempt: `retry [guidance]`, `revise <feedback>`, and `/autofix
+[instructions]` on an issue.
 
-A retry is the thread's last fix job again under a fresh job id, with the maintainer's words and the
-thread's raised budget in its request; it goes through the same gate, budgets, guards and proof as
-the first attempt, and clears a `stop` on the thread.
+A retry or a revise is the thread's last fix job again under a fresh job id, with the maintainer's
+words and the thread's raised budget in its request; it goes through the same gate, budgets, guards
+and proof as the first attempt, updates the bot PR when there is one (a new proven commit replaces
+the old), and clears a `stop` on the thread.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from jobs import names
 from jobs.commands import control, replies
 from jobs.commands.context import Answer, Asked
 from jobs.commands.enqueue import enqueue_job
+from jobs.commands.thread import Thread
+from jobs.record import JobRecord
 
 JSON = dict[str, Any]
 
@@ -29,25 +33,51 @@ async def _words(asked: Asked) -> JSON:
 
 
 async def run_retry(asked: Asked) -> Answer:
+    return await _again(asked, asked.command.text, "retry")
+
+
+async def run_revise(asked: Asked) -> Answer:
+    """`revise <feedback>` on a bot PR: a new attempt with the feedback, proven again in the sandbox
+    before it replaces the commit on the PR's branch."""
+    thread = await asked.thread()
+    if not thread.bot_pr:
+        return Answer(False, replies.render_outcome("not_bot_pr", verb="revise"))
+    feedback = f"Review feedback on the proposed fix in #{asked.number}; address it:\n{asked.command.text}"
+    return await _again(asked, feedback, "revise")
+
+
+def bot_pr_of(thread: Thread, latest: JobRecord) -> int | None:
+    """The bot PR a new attempt should update: this thread when it is one, else the PR the last job opened."""
+    if thread.bot_pr:
+        return thread.number
+    opened = latest.checkpoints.get("pull_request")
+    return int(opened["number"]) if isinstance(opened, dict) and "number" in opened else None
+
+
+async def _again(asked: Asked, guidance: str, verb: str) -> Answer:
+    """The thread's last fix job again under a fresh id, with `guidance`; it updates the bot PR."""
     thread = await asked.thread()
     latest = thread.latest
     if latest is None:
         return Answer(False, replies.render_outcome("retry_nothing"))
     base = latest.request.get("retry_of") or latest.job_id
-    job_id = f"{base}:retry:{asked.request.get('comment_id')}"
+    job_id = f"{base}:{verb}:{asked.request.get('comment_id')}"
     request = (
         dict(latest.request)
         | await _words(asked)
         | {
             "retry_of": base,
             "threads": sorted(set(thread.numbers()) | set(latest.request.get("threads") or [])),
+            "update_pr": bot_pr_of(thread, latest),
         }
     )
+    if guidance:
+        request["guidance"] = guidance
+    else:
+        request.pop("guidance", None)
     await control.resume_thread(asked.deps.redis, asked.repo_id, thread.numbers())
     created = await enqueue_job(asked.deps.redis, latest.kind, job_id, request)
-    return Answer(
-        True, replies.render_outcome("retry", job_id=job_id), {"job_id": job_id, "created": created}
-    )
+    return Answer(True, replies.render_outcome(verb, job_id=job_id), {"job_id": job_id, "created": created})
 
 
 async def run_fix(asked: Asked) -> Answer:

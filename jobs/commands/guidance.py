@@ -1,7 +1,7 @@
 """What a command hands to the fix jobs it starts: the maintainer's words and the thread's budget.
 
-The fix jobs call these two pure functions on their request; a job that no command started gets
-None and its config unchanged.
+The fix jobs call these pure functions on their request; a job that no command started gets None,
+and its config and gate facts unchanged.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 from app.repo_config import RepoConfig
+from jobs.gate import GateFacts
 
 MAX_GUIDANCE_CHARS = 4000
 
@@ -29,3 +30,13 @@ def with_thread_budget(config: RepoConfig, request: dict[str, Any]) -> RepoConfi
     if not isinstance(raised, int | float) or raised <= config["limits.dollars_per_job"]:
         return config
     return replace(config, values=config.values | {"limits.dollars_per_job": float(raised)})
+
+
+def for_command(facts: GateFacts, request: dict[str, Any]) -> GateFacts:
+    """The gate's facts for an attempt a command started on a bot PR (`retry`, `revise`): that PR
+    covering the fingerprint is what the attempt is meant to update, not a reason to skip; every
+    other check, budgets included, still applies."""
+    target = request.get("update_pr")
+    if isinstance(target, int) and facts.open_bot_pr_for_fingerprint == target:
+        return replace(facts, open_bot_pr_for_fingerprint=None)
+    return facts

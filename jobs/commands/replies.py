@@ -114,13 +114,13 @@ OUTCOMES = {
     "no_fingerprint": "There is no failure here to ignore yet: no Autofix job has looked at this thread.",
     "budget": "The per-attempt cap for this thread is now ${dollars:.2f}; `/autofix retry` to use it.",
     "retry": "Trying again (job `{job_id}`).",
+    "revise": "Revising (job `{job_id}`): a new fix, proven in the sandbox, will replace this commit.",
     "retry_nothing": "There is nothing to retry here: no Autofix job has run for this thread.",
     "fix_not_issue": "`/autofix` alone works on issues; on a pull request use `/autofix retry`.",
     "fix": "On it (job `{job_id}`).",
     "off": "Commands are turned off for this repository (`triggers.commands: false`).",
     "config": "`.github/autofix.yml` has problems, so I cannot check who may run commands: {error}",
     "not_bot_pr": "`/autofix {verb}` works on Autofix's own pull requests only.",
-    "not_yet": "`/autofix {verb}` is not available yet.",
 }
 
 

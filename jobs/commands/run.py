@@ -29,10 +29,6 @@ JSON = dict[str, Any]
 Handler = Callable[[Asked], Awaitable[Answer]]
 
 
-async def _not_yet(asked: Asked) -> Answer:
-    return Answer(False, replies.render_outcome("not_yet", verb=asked.command.verb))
-
-
 HANDLERS: dict[str, Handler] = {
     "help": simple.run_help,
     "status": simple.run_status,
@@ -42,7 +38,7 @@ HANDLERS: dict[str, Handler] = {
     "budget": simple.run_budget,
     "retry": attempts.run_retry,
     "fix": attempts.run_fix,
-    "revise": _not_yet,
+    "revise": attempts.run_revise,
     "apply": branches.run_apply,
     "undo": branches.run_undo,
 }
