@@ -19,6 +19,7 @@ from jobs.budgets import BudgetLedger
 from jobs.gate import GateFacts
 from jobs.patch.memory import FixMemory
 from jobs.publish.naming import branch_name
+from jobs.publish.state_block import parse_state
 from jobs.repo_state import RepoState
 from sandbox_runner.report import FailureReport
 
@@ -82,9 +83,12 @@ async def fetch_gate_facts(
     bot_app_id: int | None,
     branch_prefix: str,
     check_app_id: int | None = None,
+    job_id: str | None = None,
 ) -> GateFacts:
     fingerprint = report.fingerprint
     open_pr = await find_open_pr(inst, owner, repo, target.bot_branch(branch_prefix, fingerprint))
+    if open_pr is not None and (parse_state(open_pr.body) or {}).get("job_id") == job_id:
+        open_pr = None  # this job opened it before a crash: carry on and finish what it started
     usage = await ledger.usage()
     return GateFacts(
         kind="check",

@@ -45,7 +45,7 @@ def sandbox_limits(settings: Settings, config: RepoConfig) -> SandboxLimits:
 
 
 def build_deps(settings: Settings, redis: Redis, github: GitHubApp) -> Deps:
-    scratch = settings.autofix_data_dir / "work"
+    scratch = (settings.autofix_data_dir / "work").resolve()  # git runs in other directories
     scratch.mkdir(parents=True, exist_ok=True)
     return Deps(
         settings=settings,

@@ -201,6 +201,7 @@ class CheckJob(CheckPublishing):
             memory=self.memory,
             bot_app_id=self.deps.settings.github_app_id,
             branch_prefix=self.deps.settings.autofix_branch_prefix,
+            job_id=self.job_id,
         )
         decision = decide_gate(for_command(facts, self.request), config)  # retry/revise on a bot PR
         if self.phase is not None:

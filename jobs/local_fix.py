@@ -138,7 +138,7 @@ async def _run(req: FixRequest, load: Any, out: TextIO, err: TextIO) -> int:
     policy = GuardPolicy(
         forbidden=(*DEFAULT_FORBIDDEN, *config["paths.forbidden"]), allowed=tuple(config["paths.allowed"])
     )
-    scratch = settings.autofix_data_dir / "work" / f"local-{sha[:12]}"
+    scratch = (settings.autofix_data_dir / "work" / f"local-{sha[:12]}").resolve()
     propose_step, refine_step = engine_steps(
         engine, req.path, scratch, k=int(config["candidates"]), policy=policy
     )
