@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from app.commands import parse_command
+from app.commands import Command, parse_command
 from app.payloads import MalformedPayload, get_dict, get_int, get_list, get_str, opt_str
 from app.settings import Settings
 from jobs import names
@@ -107,38 +107,23 @@ def _check_run(payload: JSON, settings: Settings) -> Routed:
     if SANDBOX_CHECK_MARKER in name.lower():
         return ignore("check run is autofix's own sandbox workflow")
     branch = opt_str(run.get("check_suite"), "head_branch")
+    args = _base_args(payload) | {
+        "check_run_id": get_int(run, "id"),
+        "check_name": name,
+        "head_sha": get_str(run, "head_sha"),
+        "head_branch": branch,
+        "conclusion": conclusion,
+        "details_url": opt_str(run, "details_url"),
+        "pull_requests": [get_int(pr, "number") for pr in get_list(run, "pull_requests")],
+    }
     if branch and branch.startswith(settings.autofix_branch_prefix):
-        return _bot_branch_check(payload, run, branch, name, conclusion)
+        # CI on one of autofix's own branches is followed (is the fix green in real CI?), never fixed
+        job_id = f"botci:{args['repo_id']}:{args['head_sha']}:{name}:{args['check_run_id']}"
+        return Routed([JobRequest(names.RECORD_BOT_CHECK, job_id, args)])
     if conclusion not in FAILED_CONCLUSIONS:
         return ignore(f"check run concluded {conclusion!r}, not a failure")
-    head_sha = get_str(run, "head_sha")
-    args = _base_args(payload) | {
-        "check_run_id": get_int(run, "id"),
-        "check_name": name,
-        "head_sha": head_sha,
-        "head_branch": branch,
-        "conclusion": conclusion,
-        "details_url": opt_str(run, "details_url"),
-        "pull_requests": [get_int(pr, "number") for pr in get_list(run, "pull_requests")],
-    }
-    job_id = f"check:{args['repo_id']}:{head_sha}:{name}"
+    job_id = f"check:{args['repo_id']}:{args['head_sha']}:{name}"
     return Routed([JobRequest(names.FIX_CHECK_RUN, job_id, args)])
-
-
-def _bot_branch_check(payload: JSON, run: JSON, branch: str, name: str, conclusion: str | None) -> Routed:
-    """CI on one of autofix's own branches is followed (is the fix green in real CI?), never fixed."""
-    head_sha = get_str(run, "head_sha")
-    args = _base_args(payload) | {
-        "check_run_id": get_int(run, "id"),
-        "check_name": name,
-        "head_sha": head_sha,
-        "head_branch": branch,
-        "conclusion": conclusion,
-        "details_url": opt_str(run, "details_url"),
-        "pull_requests": [get_int(pr, "number") for pr in get_list(run, "pull_requests")],
-    }
-    job_id = f"botci:{args['repo_id']}:{head_sha}:{name}:{args['check_run_id']}"
-    return Routed([JobRequest(names.RECORD_BOT_CHECK, job_id, args)])
 
 
 # -- issues and comments -------------------------------------------------------------------------
@@ -185,6 +170,34 @@ def _issue_comment(payload: JSON, settings: Settings) -> Routed:
         "command": command.to_json(),
     }
     job_id = f"cmd:{args['repo_id']}:{comment_id}"
+    return Routed([JobRequest(names.RUN_COMMAND, job_id, args)])
+
+
+@handles("pull_request_review", action="submitted")
+def _review(payload: JSON, settings: Settings) -> Routed:
+    """Changes requested on one of our PRs: a `revise` with the review as the feedback (the worker
+    checks the reviewer's permission and `triggers.reviews`, and reads the review's comments)."""
+    if _sender_is_bot(payload):
+        return ignore("review was written by a bot")
+    review = get_dict(payload, "review")
+    if (opt_str(review, "state") or "").lower() != "changes_requested":
+        return ignore(f"review is {opt_str(review, 'state')!r}, not changes_requested")
+    pr = get_dict(payload, "pull_request")
+    if not get_str(get_dict(pr, "head"), "ref").startswith(settings.autofix_branch_prefix):
+        return ignore("review is on a pull request that autofix did not open")
+    review_id = get_int(review, "id")
+    feedback = (opt_str(review, "body") or "").strip()
+    command = Command("revise", raw="(review)", text=feedback).to_json()
+    args = _base_args(payload) | {
+        "comment_id": None,
+        "review_id": review_id,
+        "number": get_int(pr, "number"),
+        "is_pull_request": True,
+        "author": get_str(get_dict(review, "user"), "login"),
+        "author_association": opt_str(review, "author_association"),
+        "command": command,
+    }
+    job_id = f"review:{args['repo_id']}:{review_id}"
     return Routed([JobRequest(names.RUN_COMMAND, job_id, args)])
 
 

@@ -80,17 +80,23 @@ def failing_check(gh: LocalGitHub, tmp_path: Path, files: dict[str, str]) -> tup
         ["git", "--git-dir", str(repo.path), "rev-parse", "main"], capture_output=True, text=True, check=True
     ).stdout.strip()
     check = gh.sim.fail_check(repo, sha, "tests", log=real_pytest_log(tmp_path, files))
-    request = {
+    return repo, check_request(gh, repo, check.id, sha)
+
+
+def check_request(
+    gh: LocalGitHub, repo: Repo, check_id: int, sha: str, branch: str = "main", prs: list[int] | None = None
+) -> dict[str, Any]:
+    """The fix_check_run request `app.routing` makes of that check run's webhook."""
+    return {
         "repo_id": repo.id,
         "repo": repo.full_name,
         "installation_id": gh.installation_id,
-        "check_run_id": check.id,
+        "check_run_id": check_id,
         "check_name": "tests",
         "head_sha": sha,
-        "head_branch": "main",
-        "pull_requests": [],
+        "head_branch": branch,
+        "pull_requests": prs or [],
     }
-    return repo, request
 
 
 def show(repo: Repo, what: str) -> str:

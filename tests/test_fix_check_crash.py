@@ -32,7 +32,7 @@ from jobs.sandbox.local import LocalSandbox
 from tests.fakes.anthropic_messages import reply, tool_use
 from tests.fakes.github import gitstore
 from tests.patch_support import BUGGY, DIAGNOSIS, FIXED, STATS, Served
-from tests.pipeline_support import FILES, real_pytest_log
+from tests.pipeline_support import FILES, check_request, real_pytest_log
 from tests.support import LocalGitHub
 
 PHASES = ["evidence", "gate", "reproduce", "workspace", "propose", "validate", "publish"]
@@ -98,16 +98,7 @@ async def test_a_sigkill_in_any_phase_converges_on_one_of_everything(
     sha = gh.sim.commit(repo, "feature", {"calc/stats.py": STATS}, "Rework mean()", "mona")
     broken = gh.sim.open_pr(repo, "feature", title="Rework mean()")
     check = gh.sim.fail_check(repo, sha, "tests", log=real_pytest_log(tmp_path, FILES))
-    request = {
-        "repo_id": repo.id,
-        "repo": repo.full_name,
-        "installation_id": gh.installation_id,
-        "check_run_id": check.id,
-        "check_name": "tests",
-        "head_sha": sha,
-        "head_branch": "feature",
-        "pull_requests": [broken.number],
-    }
+    request = check_request(gh, repo, check.id, sha, "feature", [broken.number])
     model.state.script(*[model_turn] * 40)
     job_id = f"check:{repo.id}:{sha}:tests"
     values = {k: getattr(deps.settings, k) for k in SETTINGS}

@@ -17,7 +17,7 @@ from jobs.publish.state_block import parse_state
 from tests.fakes.anthropic_messages import reply, tool_use
 from tests.fakes.github import gitstore, pullfacts
 from tests.patch_support import BUGGY, DIAGNOSIS, FIXED, STATS, Served
-from tests.pipeline_support import FILES, failing_check, real_pytest_log, show
+from tests.pipeline_support import FILES, check_request, failing_check, real_pytest_log, show
 from tests.support import LocalGitHub
 
 
@@ -62,16 +62,7 @@ async def test_a_broken_pr_gets_a_fix_into_its_branch_and_a_link(
     sha = gh.sim.commit(repo, "feature", {"calc/stats.py": STATS}, "Rework mean()", "mona")
     broken = gh.sim.open_pr(repo, "feature", title="Rework mean()")
     check = gh.sim.fail_check(repo, sha, "tests", log=real_pytest_log(tmp_path, FILES))
-    request = {
-        "repo_id": repo.id,
-        "repo": repo.full_name,
-        "installation_id": gh.installation_id,
-        "check_run_id": check.id,
-        "check_name": "tests",
-        "head_sha": sha,
-        "head_branch": "feature",
-        "pull_requests": [broken.number],
-    }
+    request = check_request(gh, repo, check.id, sha, "feature", [broken.number])
     model.state.script(*fix_turns())
 
     result = await fix_check_run({"deps": deps, "job_id": "check:pr"}, request)
@@ -140,16 +131,7 @@ async def test_a_flaky_failure_gets_the_evidence_and_no_patch(
     sha = gh.sim.commit(repo, "feature", {"tests/test_stats.py": flaky}, "A timing test", "mona")
     pr = gh.sim.open_pr(repo, "feature", title="A timing test")
     check = gh.sim.fail_check(repo, sha, "tests", log=real_pytest_log(tmp_path, files))  # run 1: fails
-    request = {
-        "repo_id": repo.id,
-        "repo": repo.full_name,
-        "installation_id": gh.installation_id,
-        "check_run_id": check.id,
-        "check_name": "tests",
-        "head_sha": sha,
-        "head_branch": "feature",
-        "pull_requests": [pr.number],
-    }
+    request = check_request(gh, repo, check.id, sha, "feature", [pr.number])
 
     result = await fix_check_run({"deps": deps, "job_id": "check:flaky"}, request)
 
@@ -171,16 +153,7 @@ async def test_a_broken_fork_pr_gets_the_proven_patch_as_a_comment_and_nothing_i
     assert pr.pull is not None
     sha = pullfacts.refresh(repo, pr).head_sha
     check = gh.sim.fail_check(repo, sha, "tests", log=real_pytest_log(tmp_path, FILES))
-    request = {  # as GitHub sends it for a fork's commit: no pull_requests, the fork's branch name
-        "repo_id": repo.id,
-        "repo": repo.full_name,
-        "installation_id": gh.installation_id,
-        "check_run_id": check.id,
-        "check_name": "tests",
-        "head_sha": sha,
-        "head_branch": "patch-1",
-        "pull_requests": [],
-    }
+    request = check_request(gh, repo, check.id, sha, "patch-1")  # as GitHub sends it for a fork's commit
     base_refs, fork_refs = refs(repo), refs(fork)
     model.state.script(*fix_turns())
 
