@@ -42,6 +42,12 @@ SCHEMA: tuple[Field, ...] = (
     Field("triggers.checks", "bool", True, "Fix failed check runs."),
     Field("triggers.issues", "bool", True, "Fix issues labelled with `label`."),
     Field("triggers.commands", "bool", True, "Act on `/autofix` comments."),
+    Field(
+        "triggers.reviews",
+        "bool",
+        True,
+        "A review that requests changes on an Autofix pull request becomes `/autofix revise`.",
+    ),
     Field("label", "str", "autofix", "The issue label that asks for a fix."),
     Field("checks", "globs", ["*"], "Check run names to watch (globs, e.g. `test (*)`)."),
     Field(

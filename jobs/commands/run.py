@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from app.audit import append_audit
 from app.commands import Command
+from app.github.client import Installation
 from app.github.contents import read_repo_config
 from app.github.conversation import add_reaction, create_comment, fetch_permission
 from app.repo_config import RepoConfig, RepoConfigError, parse_repo_config
@@ -22,6 +24,7 @@ from jobs import names
 from jobs.commands import attempts, branches, control, replies, simple
 from jobs.commands.context import Answer, Asked
 from jobs.commands.permissions import decide_permission
+from jobs.commands.review import fetch_review_comments, render_review_feedback
 from jobs.deps import Deps
 
 log = logging.getLogger("autofix.jobs.commands")
@@ -51,16 +54,21 @@ def is_bot_login(login: str) -> bool:
 async def run_command(deps: Deps, request: JSON, job_id: str) -> JSON:
     command = Command.from_json(dict(request.get("command") or {}))
     owner, name = str(request["repo"]).split("/", 1)
-    author, number = str(request["author"]), int(request["number"])
+    author = str(request["author"])
     inst = deps.github.installation(int(request["installation_id"]))
-    audit = {"job_id": job_id, "repo": request["repo"], "number": number, "author": author,
-             "verb": command.verb, "raw": command.raw}  # fmt: skip
+    audit = {"job_id": job_id, "repo": request["repo"], "number": int(request["number"]), "author": author,
+             "verb": command.verb, "raw": command.raw, "review_id": request.get("review_id")}  # fmt: skip
     if is_bot_login(author):
         await append_audit(deps.redis, "command.ignored", **audit, reason="bot")
         return {"outcome": "ignored", "reason": "bot"}
-    await add_reaction(inst, owner, name, "eyes", comment_id=int(request["comment_id"]))
+    await _react(inst, request, "eyes")  # at once: before anything else is asked of GitHub
     config, config_error = await _config(inst, owner, name)
     asked = Asked(deps, request, command, config, inst, job_id)
+    if request.get("review_id") is not None:
+        ignored = await _from_review(asked)
+        if ignored is not None:
+            await append_audit(deps.redis, "command.ignored", **audit, reason=ignored)
+            return {"outcome": "ignored", "reason": ignored}
     permission = await fetch_permission(inst, owner, name, author)
     allowed = decide_permission(command.verb, permission, config)
     if not allowed.ok:
@@ -70,10 +78,8 @@ async def run_command(deps: Deps, request: JSON, job_id: str) -> JSON:
     elif not config["triggers.commands"]:
         answer = Answer(False, replies.render_outcome("off"))
     else:
-        answer = await HANDLERS[command.verb](asked)
-    await add_reaction(
-        inst, owner, name, "rocket" if answer.ok else "confused", comment_id=int(request["comment_id"])
-    )
+        answer = await HANDLERS[asked.command.verb](asked)
+    await _react(inst, request, "rocket" if answer.ok else "confused")
     if answer.reply is not None:
         await _reply_once(asked, answer.reply)
     kind = "command.done" if answer.ok else "command.refused" if not allowed.ok else "command.failed"
@@ -84,7 +90,28 @@ async def run_command(deps: Deps, request: JSON, job_id: str) -> JSON:
     }
 
 
-async def _config(inst: Any, owner: str, name: str) -> tuple[RepoConfig, str | None]:
+async def _react(inst: Installation, request: JSON, content: str) -> None:
+    """React on the command's comment (a review has no reactions API: nothing then)."""
+    comment_id = request.get("comment_id")
+    if isinstance(comment_id, int):
+        owner, name = str(request["repo"]).split("/", 1)
+        await add_reaction(inst, owner, name, content, comment_id=comment_id)
+
+
+async def _from_review(asked: Asked) -> str | None:
+    """Turn a changes-requested review into the revise's feedback; the reason to ignore it, or None."""
+    if not asked.config["triggers.reviews"]:
+        return "triggers.reviews is false"
+    review_id = int(asked.request["review_id"])
+    comments = await fetch_review_comments(asked.inst, asked.owner, asked.name, asked.number, review_id)
+    feedback = render_review_feedback(asked.command.text, comments)
+    if not feedback:
+        return "the review has no comments"
+    asked.command = replace(asked.command, text=feedback)
+    return None
+
+
+async def _config(inst: Installation, owner: str, name: str) -> tuple[RepoConfig, str | None]:
     """The repo config, or the defaults and the problem (permissions are then checked by default)."""
     try:
         return parse_repo_config(await read_repo_config(inst, owner, name)), None
