@@ -9,6 +9,7 @@ failure collapse into one job.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -241,9 +242,29 @@ def _pull_request(payload: JSON, settings: Settings) -> Routed:
         "head_ref": head,
         "closed_at": opt_str(pr, "closed_at"),
         "closed_by": get_str(get_dict(payload, "sender"), "login"),
+        "merge_commit_sha": opt_str(pr, "merge_commit_sha") if pr.get("merged") is True else None,
     }
     job_id = f"outcome:{args['repo_id']}:{number}:{args['closed_at']}"
     return Routed([JobRequest(names.RECORD_PR_OUTCOME, job_id, args)])
+
+
+_REVERTS = re.compile(r"This reverts commit ([0-9a-f]{40})")
+
+
+@handles("push")
+def _push(payload: JSON, settings: Settings) -> Routed:
+    """A revert pushed to the default branch: if it reverts a merged bot fix, the fix counts as rejected."""
+    repo = get_dict(payload, "repository")
+    if get_str(payload, "ref") != f"refs/heads/{get_str(repo, 'default_branch')}":
+        return ignore("push is not to the default branch")
+    reverted = sorted(
+        {sha for c in get_list(payload, "commits") for sha in _REVERTS.findall(opt_str(c, "message") or "")}
+    )
+    if not reverted:
+        return ignore("push reverts no commit")
+    args = _base_args(payload) | {"reverted": reverted, "pusher": opt_str(payload.get("pusher"), "name")}
+    job_id = f"revert:{args['repo_id']}:{get_str(payload, 'after')}"
+    return Routed([JobRequest(names.RECORD_REVERT, job_id, args)])
 
 
 @handles("installation", "installation_repositories")

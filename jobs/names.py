@@ -10,6 +10,7 @@ SANDBOX_FINISHED = "sandbox_finished"
 RECORD_PR_OUTCOME = "record_pr_outcome"
 RECORD_INSTALLATION = "record_installation"
 RECORD_BOT_CHECK = "record_bot_check"
+RECORD_REVERT = "record_revert"
 
 # Commands have their own arq queue, so a reply comes within seconds even while fix jobs fill theirs.
 FIX_QUEUE = "arq:queue"  # arq's default
@@ -28,4 +29,5 @@ ALL = (
     RECORD_PR_OUTCOME,
     RECORD_INSTALLATION,
     RECORD_BOT_CHECK,
+    RECORD_REVERT,
 )

@@ -93,6 +93,12 @@ async def record_bot_check(ctx: JSON, request: JSON) -> JSON:
     return await bot_ci.record_bot_check(ctx["redis"], request, prefix, inst)
 
 
+async def record_revert(ctx: JSON, request: JSON) -> JSON:
+    """A revert on the default branch: a reverted bot fix becomes a rejected one in fix memory."""
+    await _record(ctx, names.RECORD_REVERT, request)
+    return await pr_outcome.record_revert(ctx["redis"], request)
+
+
 FUNCTIONS = {
     names.FIX_CHECK_RUN: fix_check_run,
     names.FIX_ISSUE: fix_issue,
@@ -101,4 +107,5 @@ FUNCTIONS = {
     names.RECORD_PR_OUTCOME: record_pr_outcome,
     names.RECORD_INSTALLATION: record_installation,
     names.RECORD_BOT_CHECK: record_bot_check,
+    names.RECORD_REVERT: record_revert,
 }

@@ -8,7 +8,7 @@ from redis.asyncio import Redis
 from app.audit import read_audit
 from jobs.patch.context import Candidate, Diagnosis
 from jobs.patch.memory import FixMemory
-from jobs.pr_outcome import fingerprint_of_branch, record_pr_outcome
+from jobs.pr_outcome import fingerprint_of_branch, record_pr_outcome, record_revert
 from jobs.publish.naming import branch_name
 from jobs.repo_state import RepoState
 from sandbox_runner.report import FailureReport
@@ -59,3 +59,27 @@ async def test_a_closed_pr_is_recorded(redis: Redis, merged: bool, rejected: boo
     assert await RepoState(redis, 1).open_prs() == 0
     (entry,) = [e for e in await read_audit(redis) if e["kind"] == "pr.outcome"]
     assert (entry["number"], entry["fingerprint"]) == (12, FP)
+
+
+async def test_reverting_a_merged_fix_makes_it_rejected(redis: Redis) -> None:
+    memory = await remembered(redis)
+    merge = "cd" * 20
+    closed = {
+        "repo_id": 1,
+        "repo": "o/r",
+        "number": 12,
+        "merged": True,
+        "head_ref": branch_name("autofix/", FP),
+    }
+    await record_pr_outcome(redis, closed | {"merge_commit_sha": merge}, "autofix/")
+    assert not await memory.is_rejected(FP)
+    assert await record_revert(redis, {"repo_id": 1, "repo": "o/r", "reverted": ["ef" * 20]}) == {
+        "rejected": []
+    }
+    assert await record_revert(redis, {"repo_id": 1, "repo": "o/r", "reverted": [merge]}) == {
+        "rejected": [FP]
+    }
+    assert await memory.is_rejected(FP)
+    record = await memory.get(FP)
+    assert record is not None
+    assert record.pr_outcome == "reverted"

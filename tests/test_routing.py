@@ -34,7 +34,8 @@ EXPECTED_REASONS = {
     "issue_comment.created.4.json": "comment does not start with /autofix",
     "issue_comment.edited.1.json": "issue_comment.edited: autofix acts on issue_comment.created only",
     "pull_request.closed.1.json": "pull request was not opened by autofix",
-    "push.none.1.json": "event 'push' is not one autofix acts on",
+    "push.none.1.json": "push is not to the default branch",
+    "push.none.3.json": "push reverts no commit",
     "workflow_run.completed.2.json": "workflow tryrebase.yml is not the autofix sandbox workflow",
 }
 
@@ -282,3 +283,13 @@ def test_an_action_of_the_wrong_kind_is_ignored_not_an_error(action: object) -> 
     routed = _route("check_run.completed.1.json", payload)
     assert routed.jobs == []
     assert "autofix acts on check_run.completed only" in (routed.ignored or "")
+
+
+def test_a_revert_pushed_to_the_default_branch_is_routed_with_the_reverted_shas() -> None:
+    payload = copy.deepcopy(fixture_json("push.none.4.json"))
+    reverted = "ab" * 20
+    payload["commits"][0]["message"] = f'Revert "fix(stats): x"\n\nThis reverts commit {reverted}.\n'
+    [job] = _route("push.none.4.json", payload).jobs
+    assert job.function == "record_revert"
+    assert job.args["reverted"] == [reverted]
+    assert job.job_id == f"revert:{payload['repository']['id']}:{payload['after']}"
