@@ -84,6 +84,13 @@ class CheckPublishing:
             attempt=record.tries,
         )
         await self.ledger.record_spend(self.job_id, facts.dollars)
+        explained = record.phase_named("publish")  # for `/autofix explain`: the cause, each candidate's fate
+        if explained is not None:
+            explained.detail["root_cause"] = facts.root_cause
+            explained.detail["candidates"] = [
+                f"{c.id} ({c.strategy}): {c.result}. {c.why}".strip()
+                for c in candidate_lines(candidates, verdicts)
+            ]
         if publication.kind is Kind.PR and chosen is not None and checkout is not None:
             return await self.open_pr(record, report, config, facts, chosen.diff, checkout)
         return await self.explain(publication, facts, result, reproduction)

@@ -237,6 +237,9 @@ async def test_status_explain_ignore_budget_on_a_bot_pr(
     explain = talk.replies(bot_pr)[-1]
     assert explain.startswith(f"Diagnosis of job `{job_id}`: **pr opened**.")
     assert "- failing: `tests/test_stats.py::test_mean`" in explain
+    assert f"Likely cause: {DIAGNOSIS['root_cause']}" in explain
+    assert "<details><summary>Candidates and why they won or lost</summary>" in explain
+    assert "): proven." in explain
 
     assert (await talk.say(bot_pr, "/autofix budget 5"))["outcome"] == "refused"  # write is not enough
     assert await thread_budget(deps.redis, repo.id, bot_pr) is None

@@ -79,7 +79,12 @@ def render_explain(record: JobRecord | None) -> str:
         return "There is no diagnosis yet: no Autofix job has run for this thread."
     outcome = (record.outcome or record.status).replace("_", " ")
     head = f"Diagnosis of job `{record.job_id}`: **{outcome}**. {inert(record.reason or '')}".rstrip()
-    return "\n\n".join([head, *_evidence(record), details("Reasoning, phase by phase", _phases(record))])
+    causes = [str(p.detail["root_cause"]) for p in record.phases if p.detail.get("root_cause")]
+    cause = [f"Likely cause: {inert(causes[-1])}"] if causes else []
+    candidates = [f"- {inert(str(c))}" for p in record.phases for c in p.detail.get("candidates") or []][:8]
+    tried = [details("Candidates and why they won or lost", "\n".join(candidates))] if candidates else []
+    reasoning = details("Reasoning, phase by phase", _phases(record))
+    return "\n\n".join([head, *cause, *_evidence(record), *tried, reasoning])
 
 
 def _evidence(record: JobRecord) -> list[str]:
@@ -101,9 +106,7 @@ def _phases(record: JobRecord) -> str:
     rows = [render_timeline(record), ""]
     for phase in record.phases:
         for key, value in phase.detail.items():
-            if key == "candidates" and isinstance(value, list):
-                rows += [f"- {phase.name}: candidate {inert(str(c))}" for c in value[:8]]
-            elif key != "fingerprint":
+            if key not in ("fingerprint", "candidates", "root_cause"):
                 rows.append(f"- {phase.name} {key}: {inert(str(value))[:300]}")
     return "\n".join(rows)
 
