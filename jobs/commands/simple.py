@@ -32,7 +32,7 @@ async def run_status(asked: Asked) -> Answer:
 
 
 async def run_explain(asked: Asked) -> Answer:
-    latest = (await asked.thread()).latest
+    latest = (await asked.thread()).diagnosed
     return Answer(
         latest is not None, replies.render_explain(latest), {"job_id": latest.job_id if latest else None}
     )

@@ -36,6 +36,16 @@ class Thread:
         return self.jobs[0] if self.jobs else None
 
     @property
+    def diagnosed(self) -> JobRecord | None:
+        """The job whose diagnosis to show: the one that made this bot PR, else the newest that got
+        past the gate (a duplicate skipped at the gate has nothing to explain), else the newest."""
+        named = str(self.state.get("job_id")) if self.state else None
+        for record in self.jobs:
+            if record.job_id == named:
+                return record
+        return next((r for r in self.jobs if r.phase_named("reproduce")), self.latest)
+
+    @property
     def fingerprint(self) -> str | None:
         if self.state and self.state.get("fingerprint"):
             return str(self.state["fingerprint"])
