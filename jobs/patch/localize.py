@@ -11,13 +11,13 @@ with `ast`. The result is a `Context` within a token budget (see `snippets`).
 
 from __future__ import annotations
 
-import ast
 import re
 from pathlib import Path
 from typing import Any
 
-from jobs.patch.calls import called, callees, imported_files, resolve_call
+from jobs.patch.calls import callees, imported_files
 from jobs.patch.context import Context
+from jobs.patch.evidence import add_changed_lines, add_import_time_calls, add_message_names
 from jobs.patch.issue_evidence import (
     parse_location_blocks,
     parse_text_evidence,
@@ -28,7 +28,7 @@ from jobs.patch.snippets import render_context
 from jobs.patch.state import self_reads, state_writers
 from jobs.patch.symbols import RepoIndex, is_test_path
 from jobs.patch.testsource import backward_slice, id_class, resolve_test_id, slice_levels, statement_lines
-from jobs.patch.textsearch import global_defs, message_names, rank_by_words
+from jobs.patch.textsearch import global_defs, rank_by_words
 from sandbox_runner.failure import Frame
 from sandbox_runner.report import FailureReport, build_report
 
@@ -46,10 +46,8 @@ FRAME_LINE_CALL = 2.0  # called on the line where a project frame stopped
 FAILING_TEST = 0.5
 MESSAGE = 4.0
 EXCERPT_FRAME = 6.0  # the innermost frame of another failure in the excerpt
-CHANGED = 8.0
 ISSUE_FRAME = 0.8  # a traceback quoted in an issue, relative to one from a log
 NAMED = 5.0
-IMPORT_TIME = 0.8
 STATE_WRITER = 3.0  # a method of the frame's class writing a `self.x` the frame's line reads
 MAX_TESTS = 20
 _WHERE = re.compile(r"^E\s+[+]?\s*(?:where|and)\b")
@@ -74,18 +72,18 @@ def build_context(
     if issue_text:
         _issue(index, board, issue_text, test_lines)
     if changed_lines:
-        _changed(index, board, changed_lines)
+        add_changed_lines(index, board, changed_lines)
     _failing_tests(index, board, report.failing_tests if report else [], test_lines)
     if report is not None:
         assertion = (report.exception_type or "").endswith("AssertionError")
         where = "\n".join(ln for ln in report.excerpt.splitlines() if _WHERE.match(ln))
         # an assertion's message shows values (reprs, data), a raised error's names what went wrong
         message = "\n".join([report.exception_type or "", report.message or ""])
-        _message_symbols(
+        add_message_names(
             index, board, message, MESSAGE * (0.4 if assertion else 1.0), "named in the error message"
         )
-        _message_symbols(index, board, where, MESSAGE, "named in pytest's `where` lines")
-    _import_time_calls(index, board)
+        add_message_names(index, board, where, MESSAGE, "named in pytest's `where` lines")
+    add_import_time_calls(index, board)
     return render_context(index, board.ranked(), budget_tokens)
 
 
@@ -154,27 +152,6 @@ def _excerpt_frames(
         src = index.source(path)
         assert src is not None
         board.add_line(src, line, weight + min(2.0, 0.5 * (count - 1)), "in a failure's traceback")
-
-
-def _changed(index: RepoIndex, board: Board, changed: dict[str, list[tuple[int, int]]]) -> None:
-    known = set(index.files)  # the checkout's own files only: a path never leads out of it
-    spans = [(p, s, e) for p, ranges in changed.items() for s, e in ranges if p in known]
-    weight = max(2.0, CHANGED * min(1.0, 3 / max(1, len(spans))))
-    for path, start, end in spans:
-        src = index.source(path)
-        if src is None:
-            continue
-        hit = False
-        for d in src.defs:
-            if (
-                d.start <= end
-                and start <= d.end
-                and not any(c.start <= end and start <= c.end and c.depth > d.depth for c in src.defs)
-            ):
-                board.add_def(path, d, weight, "changed by the PR", start)
-                hit = True
-        if not hit:
-            board.add_line(src, start, weight, "changed by the PR")
 
 
 def _failing_tests(
@@ -260,47 +237,6 @@ def _reach(
                 (c.path, c.definition, weight * step * c.share, depth + (0 if helper or c.closure else 1))
             )
     return best
-
-
-def _import_time_calls(index: RepoIndex, board: Board) -> None:
-    """Functions a module in play calls at import (tables built by calls at module level): the
-    code that ran first, whatever the test."""
-    for path in sorted(board.files()):
-        src = index.source(path)
-        if src is None or is_test_path(path) or not isinstance(src.tree, ast.Module):
-            continue
-        top = [
-            n
-            for n in src.tree.body
-            if not isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
-        ]
-        seen: set[str] = set()
-        for node in top:
-            for call in called(node):
-                for found_path, d in (
-                    resolve_call(index, src, src.defs[0], call, {path})[:1] if src.defs else []
-                ):
-                    if d.kind == "def" and d.qualname not in seen and found_path == path:
-                        seen.add(d.qualname)
-                        board.add_def(path, d, IMPORT_TIME, "called when its module is imported")
-
-
-def _message_symbols(index: RepoIndex, board: Board, text: str, weight: float, why: str) -> None:
-    in_play = board.files()
-    for name in message_names(text):
-        hits = []
-        for path in sorted(in_play):
-            src = index.source(path)
-            hits += [(path, d) for d in (src.named(name) if src else [])]
-        if not hits and "." not in name:
-            hits = global_defs(index, name, limit=3)
-        for path, d in hits[:4]:
-            board.add_def(
-                path,
-                d,
-                weight / (2 if d.kind == "class" else 1) / len(hits[:4]) ** 0.5,
-                why,
-            )
 
 
 def _issue(index: RepoIndex, board: Board, text: str, test_lines: dict[tuple[str, str], int]) -> None:
