@@ -5,6 +5,7 @@ apart so the phases and the publishing each read on their own.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from app.github.client import Installation
@@ -51,8 +52,7 @@ class CheckPublishing:
     memory: FixMemory
     links: dict[str, str]
 
-    async def enter(self, record: JobRecord, name: str) -> None:
-        raise NotImplementedError
+    enter: Callable[[JobRecord, str], Awaitable[None]]  # CheckJob.enter: start a phase
 
     async def publish(
         self,
