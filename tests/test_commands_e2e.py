@@ -288,6 +288,8 @@ async def test_stop_during_a_running_job_then_retry_with_guidance(
     assert new_id == f"{job_id}:again:retry:{args['command_id']}"  # the thread's latest job, again
     assert args["guidance"] == "The divisor is wrong, not the test."
     assert args["requested_by"] == "maya"
+    await talk.say(broken, "/autofix status")
+    assert talk.replies(broken)[-1].startswith("A new attempt is queued: **position 1**.")
     model.state.script(*fix_turns())
     done = await fix_check_run({"deps": deps, "job_id": new_id}, args)
     assert done["outcome"] == "pr_opened", done

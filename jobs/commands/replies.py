@@ -48,8 +48,11 @@ def render_refusal(login: str, needed: str, have: str) -> str:
 
 
 def render_status(record: JobRecord | None, position: int | None, usage: BudgetUsage, caps: dict[str, Any],
-                  thread_cap: float | None) -> str:  # fmt: skip
-    if record is None:
+                  thread_cap: float | None, *, waiting: int | None = None) -> str:  # fmt: skip
+    """`position`: the record's job's place in the queue; `waiting`: that of a new attempt not started yet."""
+    if waiting is not None:
+        head = f"A new attempt is queued: **position {waiting + 1}**."
+    elif record is None:
         head = "No Autofix job has run for this thread."
     elif record.status == "running":
         where = (

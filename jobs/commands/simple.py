@@ -24,10 +24,13 @@ async def run_help(asked: Asked) -> Answer:
 async def run_status(asked: Asked) -> Answer:
     thread = await asked.thread()
     latest = thread.latest
-    position = await queue_position(asked.deps.redis, latest.job_id) if latest else None
-    usage = await BudgetLedger(asked.deps.redis, asked.repo_id).usage(now=asked.deps.clock())
-    cap = await control.thread_budget(asked.deps.redis, asked.repo_id, asked.number)
-    text = replies.render_status(latest, position, usage, asked.config.values, cap)
+    redis = asked.deps.redis
+    position = await queue_position(redis, latest.job_id) if latest else None
+    new = await waiting_jobs(redis, asked.repo_id, set(thread.numbers()))
+    waiting = await queue_position(redis, new[0]) if new else None
+    usage = await BudgetLedger(redis, asked.repo_id).usage(now=asked.deps.clock())
+    cap = await control.thread_budget(redis, asked.repo_id, asked.number)
+    text = replies.render_status(latest, position, usage, asked.config.values, cap, waiting=waiting)
     return Answer(True, text, {"job_id": latest.job_id if latest else None})
 
 
