@@ -12,6 +12,7 @@ the help table with an error, never a guess.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from dataclasses import dataclass, field
@@ -121,7 +122,9 @@ def parse_command(body: str) -> Command | None:
         return Command("fix", raw=raw, text=after.strip()[:MAX_TEXT_CHARS])
     verb, args = words[0].lower(), tuple(words[1:])
     if verb not in VERBS:
-        return _error(f"unknown command `{words[0][:40]}`", raw)
+        close = difflib.get_close_matches(verb, VERBS, n=1, cutoff=0.75)
+        hint = f" (did you mean `{close[0]}`?)" if close else ""
+        return _error(f"unknown command `{words[0][:40]}`{hint}", raw)
     if verb in FREE_TEXT:
         text = "\n".join(part for part in [*rest.split(None, 1)[1:], after] if part.strip())
         text = text.strip()[:MAX_TEXT_CHARS]

@@ -97,6 +97,8 @@ def test_real_comment_bodies_are_not_commands(path: Path) -> None:
     [
         ("/autofix deploy prod", "unknown command `deploy`"),
         ("/autofix please fix this", "unknown command `please`"),
+        ("/autofix retyr", "unknown command `retyr` (did you mean `retry`?)"),
+        ("/autofix Stpo", "unknown command `Stpo` (did you mean `stop`?)"),
         ("/autofix revise", "`revise` needs your feedback: `/autofix revise <what to change>`"),
         ("/autofix revise   \n  ", "`revise` needs your feedback: `/autofix revise <what to change>`"),
         ("/autofix stop now", "`stop` takes no arguments"),

@@ -14,7 +14,7 @@ from jobs.publish.status import current_phase, render_timeline
 from jobs.record import JobRecord
 
 HELP_ROWS = (
-    ("/autofix [instructions]", "issue", "fix the issue, with your instructions passed to the model"),
+    ("/autofix [instructions]", "issue", "fix the issue; instructions go on the lines below"),
     ("/autofix retry [guidance]", "bot PR or its source", "a new attempt within budget"),
     ("/autofix revise <feedback>", "bot PR", "a follow-up commit for your feedback, proven again"),
     ("/autofix apply", "the original PR", "push the proven fix onto this PR's branch"),
