@@ -5,7 +5,10 @@ they sit in; for a failing PR, the functions its changed lines touch; the failin
 call (what the failing line of a test calls above all, resolved through the test module's imports);
 symbols named in the error message and pytest's `where …` lines; frames of the other failures in the
 log excerpt; for an issue, the tracebacks, paths and identifiers quoted in its text and a lexical
-match of its words against symbol names. Nothing is imported or run: files are read and parsed
+match of its words against symbol names. Reach follows values too: the callees whose results a
+function returns (all of a constructor's) decay less; the functions that bound a callback the
+innermost frame was reached through (`bindings`) and those whose text templates show in the
+failure's message (`literals`) are suspects. Nothing is imported or run: files are read and parsed
 with `ast`. The result is a `Context` within a token budget (see `snippets`).
 """
 
@@ -15,19 +18,28 @@ import re
 from pathlib import Path
 from typing import Any
 
-from jobs.patch.calls import callees, imported_files
+from jobs.patch.bindings import add_indirect_call
+from jobs.patch.calls import CONSTRUCTORS, callees, imported_files
 from jobs.patch.context import Context
 from jobs.patch.evidence import add_changed_lines, add_import_time_calls, add_message_names
 from jobs.patch.issue_evidence import (
     parse_location_blocks,
     parse_text_evidence,
 )
-from jobs.patch.outline import Definition
+from jobs.patch.literals import add_output_text
+from jobs.patch.outline import Definition, SourceFile
 from jobs.patch.regions import Board
 from jobs.patch.snippets import render_context
 from jobs.patch.state import self_reads, state_writers
 from jobs.patch.symbols import RepoIndex, is_test_path
-from jobs.patch.testsource import backward_slice, id_class, resolve_test_id, slice_levels, statement_lines
+from jobs.patch.testsource import (
+    backward_slice,
+    id_class,
+    resolve_test_id,
+    return_slice,
+    slice_levels,
+    statement_lines,
+)
 from jobs.patch.textsearch import global_defs, rank_by_words
 from sandbox_runner.failure import Frame
 from sandbox_runner.report import FailureReport, build_report
@@ -39,6 +51,7 @@ FAILING_LINE_CALL = 6.0  # called on the line of the test that failed
 SLICE_DECAY = 0.8  # per assignment between a call and the failing line that uses its result
 TEST_CALL = 3.0  # called elsewhere in a failing test
 REACH_DECAY = 0.55  # per call further from the evidence
+RETURN_DECAY = 0.75  # per call whose result the caller returns: the value flows on to the evidence
 CLOSURE_DECAY = 0.9  # a function nested in a reached one: it runs when the returned closure is called
 REACH_DEPTH = 3
 MAX_REACH = 400  # functions visited per search
@@ -83,6 +96,10 @@ def build_context(
             index, board, message, MESSAGE * (0.4 if assertion else 1.0), "named in the error message"
         )
         add_message_names(index, board, where, MESSAGE, "named in pytest's `where` lines")
+        explained = "\n".join(ln[1:] for ln in report.excerpt.splitlines() if ln.startswith("E "))
+        add_output_text(
+            index, board, f"{report.message or ''}\n{explained}", "writes text the failure's message shows"
+        )
     add_import_time_calls(index, board)
     return render_context(index, board.ranked(), budget_tokens)
 
@@ -123,6 +140,7 @@ def _frames(
                 board.add_def(src.path, writer, STATE_WRITER * FRAME_DECAY**depth * scale,
                               "sets state the frame's line reads")  # fmt: skip
         depth += 1
+    add_indirect_call(index, board, frames, scale, what)
 
 
 def _excerpt_frames(
@@ -231,12 +249,28 @@ def _reach(
         src = index.source(path)
         if src is None or depth >= REACH_DEPTH or d.kind != "def":
             continue
-        for c in callees(index, src, d, files | {path}, None, self_class if helper else None):
+        owner = self_class if helper else None
+        returned = set() if helper else _returned(index, src, d, files | {path}, owner)
+        for c in callees(index, src, d, files | {path}, None, owner):
             step = 1.0 if helper else CLOSURE_DECAY if c.closure else REACH_DECAY
+            if not helper and (c.path, c.definition.qualname) in returned:
+                step = max(step, RETURN_DECAY)
             frontier.append(
                 (c.path, c.definition, weight * step * c.share, depth + (0 if helper or c.closure else 1))
             )
     return best
+
+
+def _returned(
+    index: RepoIndex, src: SourceFile, d: Definition, files: set[str], owner: str | None
+) -> set[tuple[str, str]]:
+    """The callees of `d` whose results it returns (directly or through its locals); for a
+    constructor, all of them (what it calls makes the state of the object it returns)."""
+    lines = None if d.name in CONSTRUCTORS else return_slice(d)
+    if lines is None:
+        return {(c.path, c.definition.qualname) for c in callees(index, src, d, files, None, owner)}
+    found = callees(index, src, d, files, lines, owner) if lines else []
+    return {(c.path, c.definition.qualname) for c in found}
 
 
 def _issue(index: RepoIndex, board: Board, text: str, test_lines: dict[tuple[str, str], int]) -> None:

@@ -116,3 +116,18 @@ def id_class(test_id: str) -> str | None:
         return ".".join(test_id.split("::")[1:-1]) or None
     m = re.match(r"^\w+ \((?:[\w.]+\.)?(\w+)\)", test_id)
     return m[1] if m else None
+
+
+def return_slice(func: Definition) -> list[tuple[int, int]]:
+    """The statements of `func` that compute what it returns: its `return`s and, transitively, the
+    assignments of the names they use (not those of nested functions)."""
+    spans: list[tuple[int, int]] = []
+    todo = list(ast.iter_child_nodes(func.node))
+    while todo:
+        n = todo.pop()
+        if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+            continue
+        if isinstance(n, ast.Return) and n.value is not None:
+            spans += backward_slice(func, (n.lineno, n.end_lineno or n.lineno))
+        todo.extend(ast.iter_child_nodes(n))
+    return sorted(set(spans))
