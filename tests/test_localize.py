@@ -137,6 +137,46 @@ def test_unittest_ids_and_a_test_method_inherited_from_a_mixin(tmp_path: Path) -
     assert "Mixin.test_add" in symbols(context, 5)
 
 
+STACKS = {
+    "stacks/__init__.py": "from stacks.impl import ListStack, LinkedStack\n",
+    "stacks/impl.py": (
+        "class ListStack:\n"
+        "    def __init__(self):\n        self.items = []\n\n"
+        "    def push(self, x):\n        self.items.append(x)\n\n"
+        "    def top(self):\n        return self.items[0]\n\n\n"
+        "class LinkedStack:\n"
+        "    def __init__(self):\n        self.head = None\n\n"
+        "    def push(self, x):\n        self.head = (x, self.head)\n\n"
+        "    def top(self):\n        return self.head[0]\n"
+    ),
+    "tests/__init__.py": (
+        "class StackTests:\n"
+        "    Stack = None\n\n"
+        "    def test_top(self):\n"
+        "        s = self.Stack()\n"
+        "        s.push(1)\n"
+        "        s.push(2)\n"
+        "        self.assertEqual(s.top(), 2)\n"
+    ),
+    "tests/test_list.py": (
+        "import unittest\n\nimport stacks\n\nfrom . import StackTests\n\n\n"
+        "class ListStackTest(unittest.TestCase, StackTests):\n    Stack = stacks.ListStack\n"
+    ),
+}
+
+
+def test_a_mixin_test_uses_the_class_its_test_class_sets_in_another_file(tmp_path: Path) -> None:
+    root = write(tmp_path, STACKS)
+    report = build_report(pytest_log(root, "tests"))
+    assert report.failing_tests == ["tests/test_list.py::ListStackTest::test_top"]
+    assert [f.function for f in report.frames] == ["test_top"]
+
+    context = build_context(root, report=report)
+
+    assert symbols(context, 1) == ["ListStack.top"]  # `self.Stack` is ListStack in ListStackTest
+    assert "LinkedStack.top" not in symbols(context, 10)
+
+
 def test_frames_from_a_ci_runner_and_from_an_installed_copy_map_to_the_checkout(tmp_path: Path) -> None:
     """The log came from elsewhere: /home/runner/work/... paths, and the package installed in
     site-packages (a src/ layout); a dependency's frames stay out."""

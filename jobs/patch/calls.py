@@ -88,6 +88,14 @@ def local_types(func: Definition) -> dict[str, str]:
     return types
 
 
+def self_place(index: RepoIndex, src: SourceFile, self_class: str) -> tuple[SourceFile, str]:
+    """Where `self_class` is defined: `path::Class` for a class in another file than `src` (a test
+    class whose mixin holds the test method), a plain `Class` in `src`."""
+    path, _, cls = self_class.rpartition("::")
+    other = index.source(path) if path else None
+    return (other or src), cls
+
+
 def _enclosing_class(src: SourceFile, scope: Definition) -> str | None:
     owner = scope.qualname.rsplit(".", 1)[0] if "." in scope.qualname else None
     while owner:
@@ -218,13 +226,15 @@ def callees(
         if head in types and "." not in attr:
             maker = Call(types[head], call.line)
             resolved = _typed_method(
-                index, src, func, maker, attr or "__call__", files_in_play, guess=not call.attribute
+                index, src, func, maker, attr or "__call__", files_in_play, not call.attribute, self_class
             )
         elif call.attribute:
-            owner = self_class or _enclosing_class(src, func)
-            resolved = find_method(index, src, owner, attr) if owner else []
+            owner = self_place(index, src, self_class) if self_class else None
+            enclosing = _enclosing_class(src, func)
+            owner = owner or ((src, enclosing) if enclosing else None)
+            resolved = find_method(index, owner[0], owner[1], attr) if owner else []
         elif head == "self" and self_class and "." not in attr:
-            resolved = find_method(index, src, self_class, attr) or resolve_call(
+            resolved = find_method(index, *self_place(index, src, self_class), attr) or resolve_call(
                 index, src, func, call, files_in_play
             )
         else:
@@ -258,10 +268,16 @@ def _typed_method(
     attr: str,
     files_in_play: set[str],
     guess: bool = True,
+    self_class: str | None = None,
 ) -> list[tuple[str, Definition]]:
-    """`attr` of what `maker` builds, when it builds one of the project's classes."""
+    """`attr` of what `maker` builds, when it builds one of the project's classes (`self.Cache`
+    looked up on `self_class` when known: a test class setting the class its mixin tests)."""
     found = []
-    for path, cls in resolve_call(index, src, func, maker, files_in_play):
+    head, _, rest = maker.text.partition(".")
+    makers = (
+        find_method(index, *self_place(index, src, self_class), rest) if head == "self" and self_class else []
+    )
+    for path, cls in makers or resolve_call(index, src, func, maker, files_in_play):
         other = index.source(path)
         if cls.kind == "class" and other is not None:
             found += find_method(index, other, cls.qualname, attr)

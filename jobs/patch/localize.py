@@ -34,11 +34,11 @@ from jobs.patch.state import self_reads, state_writers
 from jobs.patch.symbols import RepoIndex, is_test_path
 from jobs.patch.testsource import (
     backward_slice,
-    id_class,
     resolve_test_id,
     return_slice,
     slice_levels,
     statement_lines,
+    test_class,
 )
 from jobs.patch.textsearch import global_defs, rank_by_words
 from sandbox_runner.failure import Frame
@@ -198,7 +198,7 @@ def _failing_tests(
         assert src is not None
         line = test_lines.get((path, test.qualname))
         in_play = board.files() | {path} | imported_files(index, src)
-        owner = id_class(test_ids_of[(path, test.qualname)])
+        owner = test_class(index, test_ids_of[(path, test.qualname)], path)
         levels = slice_levels(test, statement_lines(test, line)) if line else []
         seeds = [
             (c.path, c.definition, FAILING_LINE_CALL * SLICE_DECAY**distance * c.share)

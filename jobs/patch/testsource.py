@@ -131,3 +131,10 @@ def return_slice(func: Definition) -> list[tuple[int, int]]:
             spans += backward_slice(func, (n.lineno, n.end_lineno or n.lineno))
         todo.extend(ast.iter_child_nodes(n))
     return sorted(set(spans))
+
+
+def test_class(index: RepoIndex, test_id: str, path: str) -> str | None:
+    """The class a test id names, as `path::Class` when defined elsewhere than the test method."""
+    cls = id_class(test_id)
+    where = index.map_path(test_id.split("::")[0]) if cls and "::" in test_id else None
+    return f"{where}::{cls}" if cls and where and where != path else cls
