@@ -60,6 +60,27 @@ def test_the_function_whose_template_is_in_the_wrong_output_is_a_suspect(tmp_pat
     assert header.score < line.score
 
 
+def test_only_the_reported_failure_s_explanation_is_searched_for_templates(tmp_path: Path) -> None:
+    files = dict(REPORT)
+    files["report/render.py"] += "\n\ndef title(name):\n    return '** %s **' % name.upper()\n"
+    files["tests/test_render.py"] = (
+        files["tests/test_render.py"].replace("import render", "import render, title")
+        + "\n\ndef test_title():\n    assert title('a') == '** a **'\n"
+    )
+    root = write(tmp_path, files)
+    report = build_report(pytest_log(root, "tests"))
+    assert len(report.failing_tests) == 2
+    assert "** A **" in report.excerpt
+    assert report.failing_tests[0].endswith("::test_render")
+
+    context = build_context(root, report=report)
+
+    line = next(loc for loc in context.locations if loc.symbol == "_line")
+    assert "writes text the failure's message shows" in line.why  # as with one failure
+    title = next((loc for loc in context.locations if loc.symbol == "title"), None)
+    assert title is None or "writes text the failure's message shows" not in title.why
+
+
 CONVERT = {
     "conv/__init__.py": "",
     "conv/reader.py": (

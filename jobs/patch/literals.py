@@ -74,8 +74,18 @@ def unescape(message: str) -> str:
     return message if plain == message else f"{message}\n{plain}"
 
 
-def add_output_text(index: RepoIndex, board: Board, message: str, why: str) -> None:
-    haystack = unescape(message)
+def explanation(excerpt: str) -> str:
+    """pytest's `E` lines for the first failure in the excerpt (each failure's are contiguous)."""
+    lines = excerpt.splitlines()
+    start = next((i for i, ln in enumerate(lines) if ln.startswith("E ")), len(lines))
+    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("E ")), len(lines))
+    return "\n".join(ln[1:] for ln in lines[start:end])
+
+
+def add_output_text(index: RepoIndex, board: Board, message: str, excerpt: str) -> None:
+    """Functions whose templates show in the failure's message or pytest's explanation of it."""
+    haystack = unescape(f"{message}\n{explanation(excerpt)}")
+    why = "writes text the failure's message shows"
     found = []
     for path in sorted(board.files()):
         src = index.source(path)

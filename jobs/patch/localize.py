@@ -96,20 +96,9 @@ def build_context(
             index, board, message, MESSAGE * (0.4 if assertion else 1.0), "named in the error message"
         )
         add_message_names(index, board, where, MESSAGE, "named in pytest's `where` lines")
-        add_output_text(
-            index, board, f"{report.message or ''}\n{_explanation(report.excerpt)}",
-            "writes text the failure's message shows",
-        )  # fmt: skip
+        add_output_text(index, board, report.message or "", report.excerpt)
     add_import_time_calls(index, board)
     return render_context(index, board.ranked(), budget_tokens)
-
-
-def _explanation(excerpt: str) -> str:
-    """pytest's `E` lines for the first failure in the excerpt (each failure's are contiguous)."""
-    lines = excerpt.splitlines()
-    start = next((i for i, ln in enumerate(lines) if ln.startswith("E ")), len(lines))
-    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("E ")), len(lines))
-    return "\n".join(ln[1:] for ln in lines[start:end])
 
 
 def _frames(
