@@ -273,7 +273,8 @@ async def test_health_readiness_and_metrics(client: httpx.AsyncClient, redis: Re
     for line in (
         'autofix_webhook_deliveries_total{event="check_run",outcome="queued"} 1.0',
         'autofix_webhook_deliveries_total{event="check_run",outcome="duplicate"} 1.0',
-        'autofix_webhook_deliveries_total{event="other",outcome="ignored"} 2.0',
+        'autofix_webhook_deliveries_total{event="push",outcome="ignored"} 1.0',  # a tag push: no revert
+        'autofix_webhook_deliveries_total{event="other",outcome="ignored"} 1.0',
         'autofix_webhook_deliveries_total{event="check_run",outcome="unauthorized"} 1.0',
         "autofix_webhook_enqueue_seconds_count 2.0",
         "autofix_queue_depth 1.0",
