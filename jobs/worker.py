@@ -28,7 +28,19 @@ KEEP_RESULT_S = 24 * 3600  # while a result is kept, the same job id is not enqu
 COMMAND_TIMEOUT_S = 5 * 60  # a command answers, or enqueues a fix job, within this
 MAX_TRIES = 5
 GITHUB_CREDENTIALS = ("github_app_id", "github_private_key")
-WORKER_CREDENTIALS = (*GITHUB_CREDENTIALS, "anthropic_api_key")
+
+
+def model_missing(settings: Settings) -> list[str]:
+    """What the first configured model provider still lacks ([] when one can be used)."""
+    for provider in settings.autofix_providers.split(","):
+        needs = (
+            ("anthropic_api_key",)
+            if provider == "anthropic"
+            else ("openai_compat_base_url", "openai_compat_model")
+        )
+        if not settings.missing(*needs):
+            return []
+    return list(settings.missing("anthropic_api_key"))
 
 
 def redis_settings(url: str) -> RedisSettings:
@@ -52,11 +64,9 @@ def build_worker(
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         ctx["settings"] = settings
-        missing = settings.missing(*WORKER_CREDENTIALS)
+        missing = [*settings.missing(*GITHUB_CREDENTIALS), *model_missing(settings)]
         if missing:
-            log.warning(
-                "not configured: %s; jobs that call GitHub or the model will fail", ", ".join(missing)
-            )
+            log.warning("not configured: %s; jobs are recorded, nothing is fixed", ", ".join(missing))
         if not settings.missing(*GITHUB_CREDENTIALS):
             ctx["github"] = GitHubApp(settings, ctx["redis"])
             if not missing:

@@ -13,8 +13,8 @@ from app.queue import JOB_PREFIX, QUEUE, RESULT_PREFIX, deserialize
 from app.settings import Settings
 from jobs import names
 from jobs.received import FUNCTIONS
-from jobs.worker import build_workers, run_workers
-from tests.support import all_fixture_names, deliver, event_of, fixture_bytes, fixture_json
+from jobs.worker import build_workers, model_missing, run_workers
+from tests.support import all_fixture_names, deliver, event_of, fixture_bytes, fixture_json, make_settings
 
 
 async def _run_burst(settings: Settings, redis_url: str) -> tuple[int, int]:
@@ -83,3 +83,14 @@ async def test_unknown_function_fails_that_job_only(
     complete, failed = await _run_burst(settings, redis_url)
 
     assert (complete, failed) == (1, 1)
+
+
+def test_a_model_is_configured_by_either_provider() -> None:
+    assert model_missing(make_settings()) == ["anthropic_api_key"]
+    assert model_missing(make_settings(anthropic_api_key="sk-ant-x")) == []
+    local = make_settings(
+        autofix_providers="anthropic,openai-compat",
+        openai_compat_base_url="http://127.0.0.1:11434/v1",
+        openai_compat_model="qwen2.5-coder:7b",
+    )
+    assert model_missing(local) == []
