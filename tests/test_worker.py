@@ -86,7 +86,7 @@ async def test_unknown_function_fails_that_job_only(
 
 
 def test_a_model_is_configured_by_either_provider() -> None:
-    assert model_missing(make_settings()) == ["anthropic_api_key"]
+    assert model_missing(make_settings()) == ["ANTHROPIC_API_KEY"]
     assert model_missing(make_settings(anthropic_api_key="sk-ant-x")) == []
     local = make_settings(
         autofix_providers="anthropic,openai-compat",
