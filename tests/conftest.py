@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import hypothesis
@@ -36,11 +37,26 @@ def _answers(url: str) -> bool:
         return False
 
 
+def _for_this_worker(url: str) -> str:
+    """Under pytest-xdist each worker gets its own database (gw0: the URL's, gw1: the next, …), since
+    every test flushes the database it uses."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker.removeprefix("gw") or 0)
+    if index == 0:
+        return url
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0) if parts.scheme != "unix" else 0
+    if parts.scheme == "unix":
+        query = "&".join(q for q in parts.query.split("&") if q and not q.startswith("db="))
+        return urlunsplit(parts._replace(query="&".join(filter(None, [query, f"db={index}"]))))
+    return urlunsplit(parts._replace(path=f"/{base + index}"))
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = os.environ.get("REDIS_URL")
     if url and _answers(url):
-        yield url
+        yield _for_this_worker(url)
         return
     server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
     yield server.start()
