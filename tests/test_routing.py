@@ -183,7 +183,13 @@ def test_command_on_an_issue() -> None:
     payload = fixture_json("issue_comment.created.1.json")
     assert job.function == names.RUN_COMMAND
     assert job.job_id == f"cmd:{payload['repository']['id']}:{payload['comment']['id']}"
-    assert job.args["command"] == {"verb": "retry", "args": [], "error": None, "raw": "/autofix retry", "text": ""}
+    assert job.args["command"] == {
+        "verb": "retry",
+        "args": [],
+        "error": None,
+        "raw": "/autofix retry",
+        "text": "",
+    }
     assert job.args["is_pull_request"] is False
     assert job.args["author"] == payload["comment"]["user"]["login"]
 
