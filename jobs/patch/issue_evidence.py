@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from sandbox_runner.failure import Frame
+from sandbox_runner.logclean import clean_lines
 from sandbox_runner.parsers.pytraceback import NATIVE_FRAME, TracebackParser, make_frame
 
 _PATH = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.py)(?:[:\"', ]+(?:line )?(\d+))?")
@@ -39,8 +40,10 @@ class TextEvidence:
 
 
 def parse_traceback_frames(text: str) -> list[Frame]:
+    """The frames of a traceback pasted into an issue (timestamps and colours of a pasted CI log are
+    cleaned first, as the parsers expect)."""
     parser = TracebackParser()
-    for line in text.splitlines():
+    for line in clean_lines(text):
         parser.feed(line)
     finding = parser.result()
     return list(finding.frames) if finding else []
