@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.patch.issue_evidence import parse_text_evidence
+from jobs.patch.issue_evidence import parse_text_evidence, parse_traceback_frames
 from jobs.patch.localize import build_context
 from jobs.patch.symbols import RepoIndex
 from jobs.patch.testsource import resolve_test_id
@@ -152,3 +152,14 @@ def test_changed_paths_outside_the_checkout_are_ignored(
     context = build_context(root, changed_lines={str(outside): [(1, 2)], f"../{outside.name}": [(1, 2)]})
     assert context.locations == []
     assert "s3cr3t" not in str(context.to_json())
+
+
+def test_a_pasted_ci_log_traceback_is_read_through_its_timestamps_and_colours() -> None:
+    pasted = (
+        "2026-11-21T05:00:01.1234567Z Traceback (most recent call last):\n"
+        '2026-11-21T05:00:01.1234567Z   File "/home/runner/work/app/app/calc/stats.py", line 3, in mean\n'
+        "2026-11-21T05:00:01.1234567Z     return sum(xs) / len(xs)\n"
+        "2026-11-21T05:00:01.1234567Z \x1b[31mZeroDivisionError\x1b[0m: division by zero\n"
+    )
+    (frame,) = parse_traceback_frames(pasted)
+    assert (frame.file.endswith("calc/stats.py"), frame.line, frame.function) == (True, 3, "mean")
