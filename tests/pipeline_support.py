@@ -19,9 +19,9 @@ from app.settings import Settings
 from jobs.deps import Deps
 from jobs.patch.agent import build_engine
 from jobs.sandbox.local import LocalSandbox
-from tests.fakes.github.state import Repo
+from tests.fakes.github.state import Issue, Repo
 from tests.github_support import Clock
-from tests.patch_support import KEY, STATS, TEST, Served, served_anthropic
+from tests.patch_support import BUGGY, FIXED, KEY, STATS, TEST, Served, served_anthropic
 from tests.support import OWNER, LocalGitHub
 
 CONFIG = "candidates: 1\ntest: python -m pytest -q -p no:cacheprovider\npull_request: {draft: false}\n"
@@ -81,6 +81,17 @@ def failing_check(gh: LocalGitHub, tmp_path: Path, files: dict[str, str]) -> tup
     ).stdout.strip()
     check = gh.sim.fail_check(repo, sha, "tests", log=real_pytest_log(tmp_path, files))
     return repo, check_request(gh, repo, check.id, sha)
+
+
+def broken_pr(gh: LocalGitHub, tmp_path: Path) -> tuple[Repo, Issue, str, dict[str, Any]]:
+    """A repository whose default branch is fine and whose same-repo PR (branch `feature`) breaks
+    `mean()`, with its failed check: (repo, the PR, its head sha, the fix_check_run request)."""
+    good = FILES | {"calc/stats.py": STATS.replace(BUGGY, FIXED)}
+    repo = gh.sim.create_repo(OWNER, "demo", files=good)
+    sha = gh.sim.commit(repo, "feature", {"calc/stats.py": STATS}, "Rework mean()", "mona")
+    pr = gh.sim.open_pr(repo, "feature", title="Rework mean()")
+    check = gh.sim.fail_check(repo, sha, "tests", log=real_pytest_log(tmp_path, FILES))
+    return repo, pr, sha, check_request(gh, repo, check.id, sha, "feature", [pr.number])
 
 
 def check_request(

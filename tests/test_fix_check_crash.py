@@ -31,8 +31,8 @@ from jobs.record import KEY
 from jobs.sandbox.local import LocalSandbox
 from tests.fakes.anthropic_messages import reply, tool_use
 from tests.fakes.github import gitstore
-from tests.patch_support import BUGGY, DIAGNOSIS, FIXED, STATS, Served
-from tests.pipeline_support import FILES, check_request, real_pytest_log
+from tests.patch_support import BUGGY, DIAGNOSIS, FIXED, Served
+from tests.pipeline_support import broken_pr
 from tests.support import LocalGitHub
 
 PHASES = ["evidence", "gate", "reproduce", "workspace", "propose", "validate", "publish"]
@@ -93,12 +93,7 @@ async def wait_for_phase(redis: Redis, job_id: str, phase: str, proc: Any) -> bo
 async def test_a_sigkill_in_any_phase_converges_on_one_of_everything(
     phase: str, gh: LocalGitHub, deps: Deps, model: Served[Any], redis: Redis, redis_url: str, tmp_path: Path
 ) -> None:
-    good = FILES | {"calc/stats.py": STATS.replace(BUGGY, FIXED)}
-    repo = gh.sim.create_repo("octo-org", "demo", files=good)
-    sha = gh.sim.commit(repo, "feature", {"calc/stats.py": STATS}, "Rework mean()", "mona")
-    broken = gh.sim.open_pr(repo, "feature", title="Rework mean()")
-    check = gh.sim.fail_check(repo, sha, "tests", log=real_pytest_log(tmp_path, FILES))
-    request = check_request(gh, repo, check.id, sha, "feature", [broken.number])
+    repo, broken, sha, request = broken_pr(gh, tmp_path)
     model.state.script(*[model_turn] * 40)
     job_id = f"check:{repo.id}:{sha}:tests"
     values = {k: getattr(deps.settings, k) for k in SETTINGS}

@@ -17,7 +17,7 @@ from jobs.publish.state_block import parse_state
 from tests.fakes.anthropic_messages import reply, tool_use
 from tests.fakes.github import gitstore, pullfacts
 from tests.patch_support import BUGGY, DIAGNOSIS, FIXED, STATS, Served
-from tests.pipeline_support import FILES, check_request, failing_check, real_pytest_log, show
+from tests.pipeline_support import FILES, broken_pr, check_request, failing_check, real_pytest_log, show
 from tests.support import LocalGitHub
 
 
@@ -57,12 +57,7 @@ async def test_three_matrix_jobs_failing_alike_make_one_pr(
 async def test_a_broken_pr_gets_a_fix_into_its_branch_and_a_link(
     gh: LocalGitHub, deps: Deps, model: Served[Any], tmp_path: Path
 ) -> None:
-    good = FILES | {"calc/stats.py": STATS.replace(BUGGY, FIXED)}
-    repo = gh.sim.create_repo("octo-org", "demo", files=good)
-    sha = gh.sim.commit(repo, "feature", {"calc/stats.py": STATS}, "Rework mean()", "mona")
-    broken = gh.sim.open_pr(repo, "feature", title="Rework mean()")
-    check = gh.sim.fail_check(repo, sha, "tests", log=real_pytest_log(tmp_path, FILES))
-    request = check_request(gh, repo, check.id, sha, "feature", [broken.number])
+    repo, broken, _, request = broken_pr(gh, tmp_path)
     model.state.script(*fix_turns())
 
     result = await fix_check_run({"deps": deps, "job_id": "check:pr"}, request)
