@@ -10,6 +10,7 @@ config decides: a diagnosis comment (default) or a draft PR marked unproven.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,22 @@ from sandbox_runner.result import Outcome, RunResult
 JSON = dict[str, Any]
 DEFAULT_COMMAND = "python -m pytest -q"
 REPRO_ID = "repro"
+NEEDS_HUMAN = "autofix:needs-human"
+UNPROVEN_NOTE = (
+    "> [!WARNING]\n> **Unproven.** No test could be written that fails on the current code, so nothing shows "
+    "that this change fixes the issue; it only passes the existing tests. Review it as you would any "
+    "patch (`issues.without_reproduction: draft` in `.github/autofix.yml`).\n\n"
+)
 _FAILED = (Outcome.FAILED, Outcome.ERROR)
+
+
+def passes_without_regressions(verdicts: Sequence[Verdict], runs: Sequence[RunResult]) -> Verdict | None:
+    """Without a failing test nothing is proven; the best a draft can be is a change after which the
+    whole suite passes, with no test lost or hidden."""
+    clean = {r.candidate_id for r in runs if r.exit_code == 0 and not r.timed_out and not r.limits_hit}
+    return next(
+        (v for v in verdicts if v.candidate_id in clean and not v.regressions and not v.tampering), None
+    )
 
 
 def new_failing_tests(baseline: RunResult, repro: RunResult) -> list[str]:
@@ -206,12 +222,15 @@ class IssueJob:
             if self.phase is not None:
                 self.phase.outcome = "reproduced" if failing else "no_reproduction"
                 self.phase.detail["tests"] = failing
-            if not failing:
+            draft = not failing  # no proof possible: a draft PR marked unproven, if the config asks for one
+            if draft and config["issues.without_reproduction"] != "draft":
                 return await self.unproven(record, report, repro, [], [], "no failing reproduction test")
+            test_diff = repro.diff if failing else ""
             await self.enter(record, "propose")
             with_test = scratch / "with-test"
             await asyncio.to_thread(copy_checkout, checkout, with_test)
-            await asyncio.to_thread(apply_diff, with_test, repro.diff)
+            if test_diff:
+                await asyncio.to_thread(apply_diff, with_test, test_diff)
             proposal = await propose(
                 engine=engine,
                 checkout=with_test,
@@ -223,16 +242,18 @@ class IssueJob:
             )
             self.usage.add(proposal.usage)
             patches = {
-                c.id: repro.diff + c.diff
+                c.id: test_diff + c.diff
                 for c in proposal.candidates
                 if c.diff and c.outcome == "submitted" and not c.rejected_because
             }
             await self.enter(record, "validate")
             verdicts: list[Verdict] = []
+            runs: list[RunResult] = []
             if patches:
-                _, runs = await run(patches)
-                verdicts = [judge(repro_run, r, failing) for r in runs]
-            best = choose(verdicts)
+                base_run, runs = await run(patches)
+                judged_against = base_run if draft else repro_run
+                verdicts = [judge(judged_against, r, failing) for r in runs]
+            best = passes_without_regressions(verdicts, runs) if draft else choose(verdicts)
             chosen = next((c for c in proposal.candidates if best and c.id == best.candidate_id), None)
             if chosen is None:
                 return await self.unproven(
@@ -247,7 +268,7 @@ class IssueJob:
                 chosen=chosen,
                 candidates=proposal.candidates,
                 verdicts=verdicts,
-                baseline=repro_run,
+                baseline=base_run if draft else repro_run,
                 chosen_run=next(r for r in runs if r.candidate_id == chosen.id),
                 usage=self.usage,
                 minutes=(self.deps.clock() - record.created_at) / 60,
@@ -270,15 +291,17 @@ class IssueJob:
                 base_sha=sha,
                 head_branch=self.branch(),
                 title=title,
-                body=render_pr_body(facts),
+                body=(UNPROVEN_NOTE if draft else "") + render_pr_body(facts),
                 commit_message=message,
                 changes=changes,
-                draft=bool(config["pull_request.draft"]),
-                labels=list(config["pull_request.labels"]),
+                draft=draft or bool(config["pull_request.draft"]),
+                labels=list(config["pull_request.labels"]) + ([NEEDS_HUMAN] if draft else []),
             )
             published = await publish_pr(self.inst, self.store, record, plan)
             await RepoState(self.deps.redis, self.repo_id).add_open_pr(published.number)
             self.links["pull_request"] = published.url
+            if draft:
+                return "draft_unproven", f"Opened draft #{published.number}, unproven: no failing test.", None
             return (
                 "pr_opened",
                 f"Opened #{published.number}: the new test fails before the fix and passes after.",

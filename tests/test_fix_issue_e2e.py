@@ -105,3 +105,34 @@ async def test_an_issue_without_a_failing_reproduction_gets_a_comment_only(
     assert not [i for i in repo.issues.values() if i.pull is not None]
     (comment,) = [c for c in gh.state.comments.values() if c.issue_number == issue.number]
     assert comment.body.startswith("**Autofix could not prove a fix**")
+
+
+async def test_without_a_reproduction_the_config_can_ask_for_a_draft_marked_unproven(
+    gh: LocalGitHub, deps: Deps, model: Served[Any]
+) -> None:
+    config = FILES[".github/autofix.yml"] + "issues: {without_reproduction: draft}\n"
+    repo = gh.sim.create_repo(OWNER, "demo", files=FILES | {".github/autofix.yml": config})
+    issue = gh.sim.open_issue(repo, "mean() is off", "mean([1, 2, 3]) looks wrong to me.")
+    passing = "from calc.stats import mean\n\n\ndef test_mean_one():\n    assert mean([0]) == 0\n"
+    edit = {"command": "str_replace", "path": "calc/stats.py", "old_str": BUGGY, "new_str": FIXED}
+    model.state.script(
+        reply(
+            tool_use(
+                "editor", {"command": "create", "path": "tests/test_issue_repro.py", "file_text": passing}
+            )
+        ),
+        reply(tool_use("submit_diagnosis", DIAGNOSIS | {"where": "tests/test_issue_repro.py"})),
+        reply(tool_use("editor", edit)),
+        reply(tool_use("submit_diagnosis", DIAGNOSIS)),
+    )
+
+    result = await fix_issue({"deps": deps, "job_id": "issue:3"}, request_for(gh, repo, issue.number))
+
+    assert result["outcome"] == "draft_unproven", result
+    (pr,) = [i for i in repo.issues.values() if i.pull is not None]
+    assert pr.pull is not None
+    assert pr.pull.draft
+    assert "autofix:needs-human" in pr.labels
+    assert (pr.body or "").startswith("> [!WARNING]\n> **Unproven.**")
+    assert show(repo, f"{pr.pull.head_ref}:tests/test_issue_repro.py") == "", "a passing test proves nothing"
+    assert FIXED in show(repo, f"{pr.pull.head_ref}:calc/stats.py")
