@@ -10,7 +10,6 @@ config decides: a diagnosis comment (default) or a draft PR marked unproven.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -31,13 +30,18 @@ from jobs.deps import Deps, deps_of, sandbox_limits
 from jobs.evidence import issue_evidence
 from jobs.fix_check import Stop
 from jobs.gate import GateFacts, decide_gate
-from jobs.patch.agent import Engine, run_attempt
+from jobs.issue_repro import (
+    REPRO_ID,
+    new_failing_tests,
+    passes_without_regressions,
+    run_batch,
+    write_reproduction,
+)
 from jobs.patch.candidates import propose
-from jobs.patch.context import Candidate, Context, Usage
-from jobs.patch.copies import apply_diff, copy_checkout, take_diff
+from jobs.patch.context import Candidate, Usage
+from jobs.patch.copies import apply_diff, copy_checkout
 from jobs.patch.localize import build_context
-from jobs.patch.prompts import Task, build_first_message
-from jobs.patch.tools import Workspace
+from jobs.patch.prompts import Task
 from jobs.patch.workspace import open_workspace
 from jobs.publish.body import render_pr_body, render_unproven_comment
 from jobs.publish.executor import PublishPlan, publish_pr
@@ -47,37 +51,20 @@ from jobs.publish.reporter import StatusReporter
 from jobs.publish.status import STATUS_MARKER, render_status_comment
 from jobs.record import JobRecord, JobStore, PhaseRecord
 from jobs.repo_state import RepoState
-from jobs.sandbox.base import Limits, Sandbox, SandboxError, check_setup
-from sandbox_runner.patchguard import DEFAULT_FORBIDDEN, GuardPolicy, check_patch
+from jobs.sandbox.base import SandboxError
+from sandbox_runner.patchguard import DEFAULT_FORBIDDEN, GuardPolicy
 from sandbox_runner.proof import Verdict, choose, judge
 from sandbox_runner.report import FailureReport
-from sandbox_runner.result import Outcome, RunResult
+from sandbox_runner.result import RunResult
 
 JSON = dict[str, Any]
 DEFAULT_COMMAND = "python -m pytest -q"
-REPRO_ID = "repro"
 NEEDS_HUMAN = "autofix:needs-human"
 UNPROVEN_NOTE = (
     "> [!WARNING]\n> **Unproven.** No test could be written that fails on the current code, so nothing shows "
     "that this change fixes the issue; it only passes the existing tests. Review it as you would any "
     "patch (`issues.without_reproduction: draft` in `.github/autofix.yml`).\n\n"
 )
-_FAILED = (Outcome.FAILED, Outcome.ERROR)
-
-
-def passes_without_regressions(verdicts: Sequence[Verdict], runs: Sequence[RunResult]) -> Verdict | None:
-    """Without a failing test nothing is proven; the best a draft can be is a change after which the
-    whole suite passes, with no test lost or hidden."""
-    clean = {r.candidate_id for r in runs if r.exit_code == 0 and not r.timed_out and not r.limits_hit}
-    return next(
-        (v for v in verdicts if v.candidate_id in clean and not v.regressions and not v.tampering), None
-    )
-
-
-def new_failing_tests(baseline: RunResult, repro: RunResult) -> list[str]:
-    """Tests the reproduction added that fail: in the repro run, failing, and absent from the baseline."""
-    before = {t.id for t in baseline.tests}
-    return [t.id for t in repro.tests if t.id not in before and t.outcome in _FAILED]
 
 
 def issue_branch(prefix: str, number: int) -> str:
@@ -213,7 +200,7 @@ class IssueJob:
             self.usage.add(repro.usage)
 
             async def run(patches: dict[str, str]) -> tuple[RunResult, list[RunResult]]:
-                return await _run(sandbox, source, sha, config["setup"], command, patches, limits)
+                return await run_batch(sandbox, source, sha, config["setup"], command, patches, limits)
 
             failing: list[str] = []
             if repro.diff:
@@ -338,43 +325,6 @@ class IssueJob:
         best = next((c.diff for c in candidates if c.diff and not c.rejected_because), None)
         text = render_unproven_comment(facts, best, candidate_lines([repro, *candidates], verdicts))
         return "unproven", f"Autofix could not prove a fix: {why}.", text
-
-
-async def write_reproduction(
-    engine: Engine, checkout: Path, scratch: Path, context: Context, task: Task, policy: GuardPolicy
-) -> Candidate:
-    """One attempt that writes a failing test (the `reproduce` strategy); its diff, guarded."""
-    where = scratch / "reproduce"
-    baseline = await asyncio.to_thread(copy_checkout, checkout, where)
-    result = await run_attempt(engine, Workspace(where), build_first_message(context, task, "reproduce"))
-    diff = await asyncio.to_thread(take_diff, where, baseline)
-    ending = result.ending
-    rejected = check_patch(diff, policy=policy) if diff else []
-    outcome = ending.outcome if diff or ending.outcome != "submitted" else "no_change"
-    return Candidate(
-        REPRO_ID,
-        "reproduce",
-        diff,
-        ending.diagnosis,
-        outcome,
-        result.usage,
-        ending.steps,
-        rejected_because=rejected,
-    )
-
-
-async def _run(
-    sandbox: Sandbox,
-    source: str,
-    sha: str,
-    setup: str | None,
-    command: str,
-    patches: dict[str, str],
-    limits: Limits,
-) -> tuple[RunResult, list[RunResult]]:
-    results = await sandbox.run(source, sha, setup, command, patches, limits=limits)
-    check_setup(results)
-    return results[0], results[1:]
 
 
 async def fix_issue(ctx: JSON, request: JSON) -> JSON:

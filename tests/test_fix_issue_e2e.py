@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from jobs.deps import Deps
-from jobs.fix_issue import fix_issue, new_failing_tests
+from jobs.fix_issue import fix_issue
+from jobs.issue_repro import new_failing_tests
 from sandbox_runner.result import BASELINE, Outcome, RunResult, TestOutcome
 from tests.fakes.anthropic_messages import reply, tool_use
 from tests.patch_support import BUGGY, DIAGNOSIS, FIXED, Served
