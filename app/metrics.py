@@ -10,6 +10,9 @@ disable_created_metrics()  # type: ignore[no-untyped-call]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OTHER_EVENT = "other"  # label for event names autofix does not know, so labels stay bounded
+PR_OUTCOMES_KEY = (
+    "autofix:stats:pr_outcomes"  # hash: merged | closed | reverted -> count (jobs/pr_outcome.py)
+)
 
 
 class WebMetrics:
@@ -32,6 +35,18 @@ class WebMetrics:
         self.queue_depth = Gauge(
             "autofix_queue_depth", "Jobs waiting or running in the arq queue", registry=self.registry
         )
+
+        self.pr_outcomes = Gauge(
+            "autofix_pr_outcomes",
+            "Autofix pull requests by what became of them (merged, closed unmerged, merged then reverted)",
+            ["outcome"],
+            registry=self.registry,
+        )
+
+    def set_pr_outcomes(self, flat: list[bytes]) -> None:
+        """From Redis HGETALL's flat [field, value, …] reply."""
+        for field, value in zip(flat[::2], flat[1::2], strict=True):
+            self.pr_outcomes.labels(field.decode()).set(int(value))
 
     def delivery(self, event: str, outcome: str) -> None:
         key = (event if event in self._known else OTHER_EVENT, outcome)

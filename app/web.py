@@ -22,7 +22,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from app import webhook
-from app.metrics import CONTENT_TYPE, WebMetrics
+from app.metrics import CONTENT_TYPE, PR_OUTCOMES_KEY, WebMetrics
 from app.pipelined_redis import PipelinedRedis
 from app.queue import QUEUE, DeliveryQueue
 from app.routing import handled_events
@@ -58,6 +58,7 @@ async def metrics(request: Request) -> Response:
     ingest: webhook.Ingest = request.state.ingest
     with contextlib.suppress(RedisError, OSError):
         ingest.metrics.queue_depth.set(await request.state.redis.execute("ZCARD", QUEUE))
+        ingest.metrics.set_pr_outcomes(await request.state.redis.execute("HGETALL", PR_OUTCOMES_KEY))
     return PlainTextResponse(ingest.metrics.render(), media_type=CONTENT_TYPE)
 
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, cast
 
 from redis.asyncio import Redis
 
 from app.audit import append_audit
+from app.metrics import PR_OUTCOMES_KEY
 from jobs.patch.memory import FixMemory
 from jobs.repo_state import RepoState
 
@@ -36,6 +38,7 @@ async def record_pr_outcome(redis: Redis, request: dict[str, Any], prefix: str) 
     repo_id, number = int(request["repo_id"]), int(request["number"])
     outcome = "merged" if request.get("merged") else "closed"
     await RepoState(redis, repo_id).remove_open_pr(number)
+    await cast("Awaitable[int]", redis.hincrby(PR_OUTCOMES_KEY, outcome, 1))
     fingerprint = fingerprint_of_branch(prefix, str(request.get("head_ref") or ""))
     known = fingerprint is not None and await FixMemory(redis, repo_id).set_pr(fingerprint, number, outcome)
     merge_sha = request.get("merge_commit_sha")
@@ -58,6 +61,7 @@ async def record_revert(redis: Redis, request: dict[str, Any]) -> dict[str, Any]
             continue
         fix = json.loads(raw)
         await memory.set_pr(fix["fingerprint"], int(fix["number"]), "reverted")
+        await cast("Awaitable[int]", redis.hincrby(PR_OUTCOMES_KEY, "reverted", 1))
         rejected.append(fix["fingerprint"])
         await append_audit(
             redis, "fix.reverted", repo=request.get("repo"), sha=sha, number=fix["number"],

@@ -80,6 +80,7 @@ async def test_reverting_a_merged_fix_makes_it_rejected(redis: Redis) -> None:
         "rejected": [FP]
     }
     assert await memory.is_rejected(FP)
+    assert await redis.hgetall("autofix:stats:pr_outcomes") == {b"merged": b"1", b"reverted": b"1"}
     record = await memory.get(FP)
     assert record is not None
     assert record.pr_outcome == "reverted"

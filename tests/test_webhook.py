@@ -292,3 +292,12 @@ async def test_other_methods_are_405(client: httpx.AsyncClient, redis: Redis, me
 
 async def test_unknown_paths_are_404_from_starlette(client: httpx.AsyncClient) -> None:
     assert (await client.post("/webhooks/gitlab", content=b"{}")).status_code == 404
+
+
+async def test_metrics_show_what_became_of_the_bots_pull_requests(
+    client: httpx.AsyncClient, redis: Redis
+) -> None:
+    await redis.hset("autofix:stats:pr_outcomes", mapping={"merged": 3, "closed": 1, "reverted": 1})
+    text = (await client.get("/metrics")).text
+    for outcome, count in (("merged", 3), ("closed", 1), ("reverted", 1)):
+        assert f'autofix_pr_outcomes{{outcome="{outcome}"}} {count}.0' in text
