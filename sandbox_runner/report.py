@@ -159,9 +159,14 @@ def _split_gated(parsers: list[LineParser]) -> tuple[list[_Feed], list[_Gated]]:
 
 
 def choose_finding(findings: list[Finding]) -> Finding:
-    """The first (most specific) finding, its gaps filled from the less specific ones; flaky ids merged."""
+    """The most specific finding that names failing tests (else the most specific one), its gaps filled
+    from the others; flaky ids merged."""
     if not findings:
         return Finding(parser="none")
+    # the most specific finding that names failing tests leads: a runner's traceback alone (pytest
+    # reading `python -m unittest` output) must not hide the parser that knows the test ids
+    first = next((f for f in findings if f.failing_tests), findings[0])
+    findings = [first, *(f for f in findings if f is not first)]
     best = replace(findings[0])
     for other in findings[1:]:
         if best.exception_type is None and other.exception_type is not None:

@@ -407,3 +407,22 @@ def test_gated_parsers_skip_only_lines_they_would_ignore(name: str) -> None:
                 skipped += 1
         assert every.result() == gated.result()
         assert skipped > 0
+
+
+def test_real_unittest_verbose_output_names_its_failing_test(tmp_path: Path) -> None:
+    """Python 3.11+ prints `FAIL: test_add (test_calc.T.test_add)`; the traceback alone (which the
+    pytest parser also reads) must not hide the unittest parser's ids."""
+    (tmp_path / "calc.py").write_text("def add(a, b):\n    return a - b\n")
+    (tmp_path / "test_calc.py").write_text(
+        "import unittest\nfrom calc import add\n\n\nclass T(unittest.TestCase):\n"
+        "    def test_add(self):\n        self.assertEqual(add(1, 2), 3)\n\n"
+        "    def test_zero(self):\n        self.assertEqual(add(0, 0), 0)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "unittest", "-v"], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 1
+    report = build_report(done.stdout + done.stderr)
+    assert (report.parser, report.failing_tests) == ("unittest", ["test_calc.T.test_add"])
+    assert report.reproduction_command == "python -m unittest test_calc.T.test_add"
+    assert report.exception_type == "AssertionError"
