@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from jobs.patch.agent import Engine
 from jobs.patch.candidates import propose
+from jobs.patch.context import Candidate
 from jobs.patch.prompts import Task
 from jobs.patch.refine import refine
 from tests.fakes.anthropic_messages import reply, tool_use
@@ -36,26 +38,26 @@ def edit(old: str, new: str) -> list[object]:
     ]
 
 
+async def propose_then_refine(
+    eng: Engine, repo: Path, scratch: Path, task: Task
+) -> tuple[Candidate, Candidate]:
+    """One attempt (k=1), then the refinement round from it with FEEDBACK as the sandbox's output."""
+    (best,) = (
+        await propose(engine=eng, checkout=repo, scratch=scratch, context=context(), task=task, k=1)
+    ).candidates
+    refined = await refine(
+        engine=eng, checkout=repo, scratch=scratch, context=context(), task=task, best=best, feedback=FEEDBACK
+    )
+    return best, refined
+
+
 async def test_refinement_starts_from_the_best_candidate_and_sees_the_new_failure(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     task = Task(report=report())
     with served_anthropic() as fake:
         fake.state.script(*edit(BUGGY, HALF), *edit(HALF, FIXED))
         async with engine(anthropic_provider(fake.url)) as eng:
-            (best,) = (
-                await propose(
-                    engine=eng, checkout=repo, scratch=tmp_path / "s", context=context(), task=task, k=1
-                )
-            ).candidates
-            refined = await refine(
-                engine=eng,
-                checkout=repo,
-                scratch=tmp_path / "s",
-                context=context(),
-                task=task,
-                best=best,
-                feedback=FEEDBACK,
-            )
+            best, refined = await propose_then_refine(eng, repo, tmp_path / "s", task)
             spent = eng.budget.spent.calls
     assert best.outcome == "submitted"
     assert f"+{HALF}\n" in best.diff
@@ -77,18 +79,5 @@ async def test_a_refinement_that_changes_nothing_says_so(tmp_path: Path) -> None
     with served_anthropic() as fake:
         fake.state.script(*edit(BUGGY, HALF), reply(tool_use("submit_diagnosis", DIAGNOSIS)))
         async with engine(anthropic_provider(fake.url)) as eng:
-            (best,) = (
-                await propose(
-                    engine=eng, checkout=repo, scratch=tmp_path / "s", context=context(), task=task, k=1
-                )
-            ).candidates
-            refined = await refine(
-                engine=eng,
-                checkout=repo,
-                scratch=tmp_path / "s",
-                context=context(),
-                task=task,
-                best=best,
-                feedback=FEEDBACK,
-            )
+            _, refined = await propose_then_refine(eng, repo, tmp_path / "s", task)
     assert (refined.outcome, refined.detail) == ("no_change", "the refinement changed nothing")
