@@ -61,6 +61,21 @@ class Settings(BaseSettings):
     autofix_reproduce_reruns: int = 3  # reruns of tests that passed, to tell flaky from not reproduced
     autofix_host: str = "127.0.0.1"
     autofix_port: int = 8000
+    # The dashboard (app/dashboard): sign in with GitHub (OAuth with the App's client id and secret, for
+    # the listed users or members of the org), or with a token for a single-user install.
+    github_client_id: str | None = None
+    github_client_secret: SecretStr | None = None
+    autofix_dashboard_users: str = ""  # GitHub logins, comma-separated
+    autofix_dashboard_org: str | None = None  # members of this org may sign in
+    autofix_dashboard_token: SecretStr | None = None
+    autofix_session_secret: SecretStr | None = None  # unset: generated once into the data directory
+    autofix_public_url: str | None = None  # how browsers reach this server (OAuth callback), if not localhost
+    # Reports and notifications
+    autofix_report_repo: str | None = None  # owner/name: post the weekly report there as an issue
+    autofix_report_weekday: int = 0  # 0 = Monday (UTC)
+    autofix_report_hour: int = 8  # UTC
+    autofix_notify_slack_url: SecretStr | None = None  # a Slack-compatible incoming webhook
+    autofix_notify_webhook_url: SecretStr | None = None  # a generic JSON webhook
     autofix_log_format: Literal["auto", "json", "text"] = "auto"
     autofix_log_level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -140,7 +155,28 @@ class Settings(BaseSettings):
             raise ValueError("must list anthropic and/or openai-compat, comma-separated")
         return ",".join(names)
 
-    @field_validator("github_api_url", "anthropic_base_url", "openai_compat_base_url")
+    @field_validator("autofix_report_weekday")
+    @classmethod
+    def _weekday(cls, v: int) -> int:
+        if not 0 <= v <= 6:
+            raise ValueError("must be 0 (Monday) to 6 (Sunday)")
+        return v
+
+    @field_validator("autofix_report_hour")
+    @classmethod
+    def _hour(cls, v: int) -> int:
+        if not 0 <= v <= 23:
+            raise ValueError("must be an hour from 0 to 23 (UTC)")
+        return v
+
+    @field_validator("autofix_report_repo")
+    @classmethod
+    def _owner_name(cls, v: str | None) -> str | None:
+        if v is not None and (v.count("/") != 1 or not all(v.split("/"))):
+            raise ValueError(f"must be owner/name, got {v!r}")
+        return v
+
+    @field_validator("github_api_url", "anthropic_base_url", "openai_compat_base_url", "autofix_public_url")
     @classmethod
     def _http_url(cls, v: str | None) -> str | None:
         if v is None:
@@ -171,6 +207,10 @@ class Settings(BaseSettings):
         return self
 
     # -- derived values --------------------------------------------------------------------
+
+    def dashboard_users(self) -> frozenset[str]:
+        """The GitHub logins allowed into the dashboard, lower-cased."""
+        return frozenset(u.strip().lower() for u in self.autofix_dashboard_users.split(",") if u.strip())
 
     def webhook_secrets(self) -> tuple[bytes, ...]:
         """The current secret first, then the previous one while a rotation is under way."""
