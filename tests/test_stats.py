@@ -73,3 +73,20 @@ async def test_github_rate_reading(redis: Redis) -> None:
         "reset": 1_763_703_600,
         "at": NOW,
     }
+
+
+async def test_job_artefacts_sections_and_model_calls(redis: Redis) -> None:
+    from app.artefacts import JobArtefacts
+
+    store = JobArtefacts(redis)
+    assert await store.get("job-1") == {"model_calls": []}
+    await store.put("job-1", localization=[{"file": "a.py", "score": 1.0}], links={"pr": "u"})
+    await store.put("job-1", links={"pr": "u2"})  # a section is replaced whole
+    await store.add_model_call("job-1", {"model": "m", "dollars": 0.01})
+    await store.add_model_call("job-1", {"model": "m", "dollars": 0.02})
+    got = await store.get("job-1")
+    assert got["localization"] == [{"file": "a.py", "score": 1.0}]
+    assert got["links"] == {"pr": "u2"}
+    assert [c["dollars"] for c in got["model_calls"]] == [0.01, 0.02]
+    assert await store.model_calls("job-1") == got["model_calls"]
+    assert await redis.ttl("autofix:jobart:job-1") > 0
