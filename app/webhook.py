@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -32,7 +32,18 @@ PATH = "/webhooks/github"
 MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub's own cap on webhook payloads
 _DELIVERY_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 _EVENT = re.compile(r"[a-z_]{1,64}")
-_WANTED = {b"content-length", b"x-github-event", b"x-github-delivery", b"x-hub-signature-256"}
+_TARGET_ID = b"x-github-hook-installation-target-id"
+_TARGET_TYPE = b"x-github-hook-installation-target-type"
+_WANTED = {
+    b"content-length",
+    b"x-github-event",
+    b"x-github-delivery",
+    b"x-hub-signature-256",
+    _TARGET_ID,
+    _TARGET_TYPE,
+}
+# GitHub sends `integration` on an App's deliveries (captured headers); a docs proposal calls it `app`
+_APP_TARGET_TYPES = frozenset({"integration", "app"})
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 
 log = logging.getLogger("autofix.webhook")
@@ -47,6 +58,11 @@ class Ingest:
     secrets: tuple[bytes, ...]
     queue: DeliveryQueue
     metrics: WebMetrics
+    app_id: str | None = field(init=False)  # GITHUB_APP_ID as the header spells it, formatted once
+
+    def __post_init__(self) -> None:
+        app_id = self.settings.github_app_id
+        self.app_id = None if app_id is None else str(app_id)
 
 
 async def receive_webhook(scope: Scope, receive: Receive, send: Send) -> None:
@@ -95,6 +111,9 @@ async def handle_delivery(ingest: Ingest, headers: dict[bytes, str], body: bytes
     if not verify_signature(ingest.secrets, body, headers.get(b"x-hub-signature-256")):
         ingest.metrics.delivery(event, "unauthorized")  # labels stay bounded: unknown names are "other"
         return 401, {"error": "missing or invalid X-Hub-Signature-256"}
+    if ingest.app_id is not None and not _for_us(ingest.app_id, headers):
+        ingest.metrics.delivery(event, "wrong_target")
+        return 400, {"error": f"delivery is for another GitHub App, not App {ingest.app_id}"}
     delivery = headers.get(b"x-github-delivery", "")
     if not _EVENT.fullmatch(event) or not _DELIVERY_ID.fullmatch(delivery):
         ingest.metrics.delivery(event, "bad_request")
@@ -140,6 +159,16 @@ async def handle_delivery(ingest: Ingest, headers: dict[bytes, str], body: bytes
     if result.existing:
         answer["already_queued"] = result.existing
     return 202, answer
+
+
+def _for_us(app_id: str, headers: dict[bytes, str]) -> bool:
+    """An App's delivery must name our App as its target. Other hook types (a repository or
+    organization webhook sharing the secret) and requests without the header (`autofix replay`)
+    carry no App id to compare, so they pass: the signature already proved the sender."""
+    target = headers.get(_TARGET_ID)
+    if target is None or headers.get(_TARGET_TYPE) not in _APP_TARGET_TYPES:
+        return True
+    return target == app_id
 
 
 def _reject(ingest: Ingest, ctx: dict[str, Any], reason: str) -> Answer:
