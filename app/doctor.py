@@ -14,9 +14,10 @@ from githubkit import AppAuthStrategy, GitHub
 from githubkit.cache import MemCacheStrategy
 from githubkit.exception import RequestError, RequestFailed
 from redis.asyncio import Redis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 
 from app.embedded_redis import EmbeddedRedisError, find_redis_server
+from app.redis_guard import check_redis as guard_redis
 from app.settings import Settings, SettingsError
 
 Status = Literal["ok", "warn", "FAIL"]
@@ -52,28 +53,16 @@ async def check_redis(settings: Settings) -> Check:
     redis = Redis.from_url(settings.redis_url, socket_timeout=TIMEOUT_S, socket_connect_timeout=TIMEOUT_S)
     try:
         await redis.ping()
-        policy = await _maxmemory_policy(redis)
+        problems = await guard_redis(redis, volatile_ok=settings.autofix_redis_volatile)
     except (RedisError, OSError) as e:
         return Check("redis", "FAIL", f"cannot reach REDIS_URL: {type(e).__name__}: {e}")
     finally:
         await redis.aclose()
-    if policy is None:
-        unknown = "PING answered; CONFIG GET is not allowed: make sure maxmemory-policy is noeviction"
-        return Check("redis", "warn", unknown)
-    if policy != "noeviction":
-        return Check(
-            "redis", "warn", f"maxmemory-policy is {policy}; use noeviction or queued jobs may vanish"
-        )
-    return Check("redis", "ok", "PING answered, maxmemory-policy noeviction")
-
-
-async def _maxmemory_policy(redis: Redis) -> str | None:
-    """The eviction policy, or None where CONFIG is disabled (as on several managed Redis services)."""
-    try:
-        found: dict[str, str] = await redis.config_get("maxmemory-policy")
-    except ResponseError:
-        return None
-    return found.get("maxmemory-policy")
+    if problems:
+        status: Status = "FAIL" if any(p.fatal for p in problems) else "warn"
+        return Check("redis", status, "; ".join(p.message for p in problems))
+    kept = "" if settings.autofix_redis_volatile else ", appendonly yes"
+    return Check("redis", "ok", f"PING answered, maxmemory-policy noeviction{kept}")
 
 
 async def check_webhook_secret(settings: Settings) -> Check:

@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     openai_compat_api_key: SecretStr | None = None
 
     redis_url: str | None = None
+    autofix_redis_volatile: bool = False  # a Redis without appendonly is intended (app/redis_guard.py)
     autofix_data_dir: Path = Path("data")
     autofix_label: str = "autofix"
     autofix_branch_prefix: str = "autofix/"

@@ -66,6 +66,7 @@ def healthy(
     """Settings under which every check passes (plus make_settings' secret and App id)."""
     return {
         "redis_url": redis_url,
+        "autofix_redis_volatile": True,  # the shared test Redis keeps nothing on disk, on purpose
         "github_private_key": app_key,
         "github_api_url": github.url,
         "anthropic_api_key": ANTHROPIC_KEY,
@@ -99,6 +100,7 @@ async def test_every_check_passes_against_working_services(
 
 def cli_settings(home: Path, **values: Any) -> dict[str, str]:
     names = {"redis_url", "github_private_key", "github_api_url", "anthropic_api_key", "anthropic_base_url"}
+    names |= {"autofix_redis_volatile"}
     assert set(values) <= names | {"github_private_key_path"}
     env = {name.upper(): str(value) for name, value in values.items()}
     return cli_env(home, GITHUB_APP_ID=APP_ID, GITHUB_WEBHOOK_SECRET=SECRET, **env)
@@ -269,7 +271,7 @@ def test_unreachable_services_fail_quickly_without_a_traceback(
 # -- Redis and the webhook secret ---------------------------------------------------------------
 
 
-async def test_redis_that_may_evict_jobs_is_a_warning(tmp_path: Path) -> None:
+async def test_redis_that_may_evict_jobs_fails(tmp_path: Path) -> None:
     server = EmbeddedRedis(tmp_path / "redis")
     url = server.start()
     try:
@@ -281,7 +283,9 @@ async def test_redis_that_may_evict_jobs_is_a_warning(tmp_path: Path) -> None:
         server.stop()
 
     assert check == Check(
-        "redis", "warn", "maxmemory-policy is allkeys-lru; use noeviction or queued jobs may vanish"
+        "redis",
+        "FAIL",
+        "maxmemory-policy is allkeys-lru: Redis may evict queued jobs; set `maxmemory-policy noeviction`",
     )
 
 
