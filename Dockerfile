@@ -57,8 +57,14 @@ VOLUME ["/data"]
 USER 10001:10001
 EXPOSE 8000
 
-# slim has no curl; urlopen raises on a non-2xx answer or a refused connection.
+# Liveness of the web role (and of `serve`). The worker role has no HTTP port: compose.yaml gives
+# it `python -m app.healthcheck worker`, which asks Redis for this host's worker heartbeat.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('AUTOFIX_PORT', '8000'), timeout=4)"]
+    CMD ["python", "-m", "app.healthcheck", "web"]
 
-CMD ["autofix", "serve"]
+# One image, three roles: `serve` (web + worker + embedded Redis, the default), `web`, `worker`.
+# SIGTERM: uvicorn finishes the requests in flight; the worker cancels running jobs, which arq
+# puts back on the queue to run again (every job step is idempotent), then exits.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["autofix"]
+CMD ["serve"]
