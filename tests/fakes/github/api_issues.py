@@ -45,6 +45,21 @@ async def get_issue(request: Request) -> Response:
     return call.ok(issue_json(call, issue_of(call)))
 
 
+async def list_issues(request: Request) -> Response:
+    """GET /repos/{o}/{r}/issues: newest first; `state` (open by default) and `labels` (comma list, all
+    required, any case) filter; pull requests are listed too, carrying a `pull_request` key, as on GitHub."""
+    call = repo_call(request)
+    query = call.request.query_params
+    state = query.get("state") or "open"
+    wanted = {n.strip().lower() for n in (query.get("labels") or "").split(",") if n.strip()}
+    found = [
+        i
+        for i in sorted(call.repo.issues.values(), key=lambda i: -i.number)
+        if state in ("all", i.state) and wanted <= {n.lower() for n in i.labels}
+    ]
+    return paginated(call, [issue_json(call, i) for i in found])
+
+
 async def update_issue(request: Request) -> Response:
     call = repo_call(request)
     issue = issue_of(call)
@@ -147,6 +162,7 @@ ROUTES = [
     Route(f"{P}/issues/comments/{{comment_id:int}}", get_comment, methods=["GET"]),
     Route(f"{P}/issues/comments/{{comment_id:int}}", update_comment, methods=["PATCH"]),
     Route(f"{P}/issues/comments/{{comment_id:int}}/reactions", react_to_comment, methods=["POST"]),
+    Route(f"{P}/issues", list_issues, methods=["GET"]),
     Route(f"{P}/issues/{{number}}", get_issue, methods=["GET"]),
     Route(f"{P}/issues/{{number}}", update_issue, methods=["PATCH"]),
     Route(f"{P}/issues/{{number}}/comments", list_comments, methods=["GET"]),
