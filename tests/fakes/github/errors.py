@@ -12,7 +12,7 @@ class ApiError(Exception):
         self,
         status: int,
         message: str,
-        errors: list[dict[str, Any]] | None = None,
+        errors: list[Any] | None = None,  # objects, or plain strings as some endpoints send
         headers: dict[str, str] | None = None,
         documentation_url: str = DOCS_URL,
     ) -> None:
@@ -25,7 +25,7 @@ class ApiError(Exception):
 
 
 def error_body(
-    status: int, message: str, errors: list[dict[str, Any]] | None = None, documentation_url: str = DOCS_URL
+    status: int, message: str, errors: list[Any] | None = None, documentation_url: str = DOCS_URL
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"message": message, "documentation_url": documentation_url, "status": str(status)}
     if errors:

@@ -17,6 +17,7 @@ from tests.fakes.github import (
     api_issues,
     api_pulls,
     api_repos,
+    api_reviews,
     forks,
     smart_http,
 )
@@ -33,6 +34,7 @@ def api_routes() -> list[BaseRoute]:
         *api_git.ROUTES,
         *api_issues.ROUTES,
         *api_pulls.ROUTES,
+        *api_reviews.ROUTES,
         *api_checks.ROUTES,
         *api_actions.ROUTES,
         *api_downloads.ROUTES,

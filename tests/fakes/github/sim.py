@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from tests.fakes.github import actionruns, events, forks, gitstore, pulls, pushes
+from tests.fakes.github import actionruns, events, forks, gitstore, pulls, pushes, reviews
 from tests.fakes.github.actionstate import WorkflowRun
 from tests.fakes.github.events import person_of
-from tests.fakes.github.state import CheckRun, Comment, GitHubState, Issue, Repo
+from tests.fakes.github.state import CheckRun, Comment, GitHubState, Issue, Repo, Review
 from tests.fakes.github.workflows import WORKFLOWS_DIR, WorkflowSpec, workflow_id
 
 
@@ -74,6 +75,20 @@ class Sim:
     def comment(self, repo: Repo, number: int, body: str, user: str = "mona") -> Comment:
         """A person comments (sends issue_comment.created)."""
         return events.add_comment(self.state, repo, repo.issues[number], body, self.state.user(user))
+
+    def review(
+        self,
+        repo: Repo,
+        number: int,
+        event: str,
+        body: str = "",
+        comments: list[dict[str, Any]] | None = None,
+        user: str = "mona",
+    ) -> Review:
+        """A person submits a review (`event`: APPROVE, REQUEST_CHANGES, COMMENT) with inline
+        `comments` ({path, line, body}) at the PR's head (sends pull_request_review.submitted)."""
+        issue = repo.issues[number]
+        return reviews.submit_review(self.state, repo, issue, self.state.user(user), event, body, comments)
 
     def label_issue(self, repo: Repo, number: int, label: str, user: str = "mona") -> None:
         """A person adds `label` (sends issues.labeled, or pull_request.labeled on a PR)."""

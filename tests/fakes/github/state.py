@@ -134,6 +134,36 @@ class Pull:
 
 
 @dataclass
+class ReviewComment:
+    """An inline comment of a pull request review, on one line of the new side of the diff."""
+
+    id: int
+    review_id: int
+    issue_number: int
+    path: str
+    line: int
+    body: str
+    user: User
+    commit_id: str  # the head the review was made on
+    diff_hunk: str
+    position: int  # lines below the file's first hunk header, as GitHub counts them
+    created_at: float
+
+
+@dataclass
+class Review:
+    id: int
+    repo: str
+    issue_number: int
+    user: User
+    state: str  # APPROVED, CHANGES_REQUESTED, COMMENTED, PENDING
+    body: str
+    commit_id: str
+    submitted_at: float | None
+    comment_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
 class Issue:
     """An issue, or the issue half of a pull request (`pull` set): they share numbers as on GitHub."""
 
@@ -210,6 +240,8 @@ class GitHubState:
     tokens: dict[str, Token] = field(default_factory=dict)
     repos: dict[str, Repo] = field(default_factory=dict)  # full name -> repo
     comments: dict[int, Comment] = field(default_factory=dict)
+    reviews: dict[int, Review] = field(default_factory=dict)
+    review_comments: dict[int, ReviewComment] = field(default_factory=dict)
     check_runs: dict[int, CheckRun] = field(default_factory=dict)
     actions: Actions = field(default_factory=Actions)
     hook_deliveries: list[Any] = field(default_factory=list)  # webhooks.Delivery, oldest first
