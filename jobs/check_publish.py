@@ -14,6 +14,7 @@ from app.repo_config import RepoConfig
 from jobs.assemble import Kind, Publication, build_facts, candidate_lines, decide_publication
 from jobs.budgets import BudgetLedger
 from jobs.check_facts import Target
+from jobs.commands.revision import Revise, ReviseStart, render_moved
 from jobs.deps import Deps
 from jobs.patch.context import Candidate, Diagnosis, Usage
 from jobs.patch.memory import FixMemory
@@ -25,9 +26,9 @@ from jobs.publish.body import (
     render_pr_body,
     render_unproven_comment,
 )
-from jobs.publish.executor import PublishPlan, publish_pr
+from jobs.publish.executor import BranchMoved, PublishPlan, publish_pr
 from jobs.publish.files import files_after
-from jobs.publish.naming import commit_message, pr_title
+from jobs.publish.naming import commit_message, pr_title, revise_title
 from jobs.record import JobRecord, JobStore
 from jobs.repair import Repair
 from jobs.repo_state import RepoState
@@ -51,6 +52,8 @@ class CheckPublishing:
     ledger: BudgetLedger
     memory: FixMemory
     links: dict[str, str]
+    revise: Revise | None  # `/autofix revise`: a follow-up commit on the bot PR's head
+    revise_start: ReviseStart | None
 
     enter: Callable[[JobRecord, str], Awaitable[None]]  # CheckJob.enter: start a phase
 
@@ -59,7 +62,7 @@ class CheckPublishing:
         record: JobRecord,
         report: FailureReport,
         config: RepoConfig,
-        reproduction: Reproduction,
+        reproduction: Reproduction | None,
         result: Repair | None,
         checkout: Path | None = None,
     ) -> tuple[str, str]:
@@ -83,6 +86,8 @@ class CheckPublishing:
             minutes=(self.deps.clock() - record.created_at) / 60,
             attempt=record.tries,
         )
+        if self.revise is not None:
+            facts.revised_from, facts.revised_by = self.revise.head_sha, self.revise.by
         await self.ledger.record_spend(self.job_id, facts.dollars)
         explained = record.phase_named("publish")  # for `/autofix explain`: the cause, each candidate's fate
         if explained is not None:
@@ -92,6 +97,8 @@ class CheckPublishing:
                 for c in candidate_lines(candidates, verdicts)
             ]
         if publication.kind is Kind.PR and chosen is not None and checkout is not None:
+            if self.revise is not None:
+                return await self.follow_up(record, report, config, facts, chosen.diff, checkout, self.revise)
             return await self.open_pr(record, report, config, facts, chosen.diff, checkout)
         return await self.explain(publication, facts, result, reproduction)
 
@@ -133,12 +140,62 @@ class CheckPublishing:
         await self.remember(report, diff, facts)
         return "pr_opened", f"Opened #{published.number} with a fix proven in the sandbox."
 
+    async def follow_up(
+        self,
+        record: JobRecord,
+        report: FailureReport,
+        config: RepoConfig,
+        facts: FixFacts,
+        diff: str,
+        checkout: Path,
+        revise: Revise,
+    ) -> tuple[str, str]:
+        """A revision: a commit on the bot PR's head (its parent), the branch fast-forwarded to it,
+        the PR's body rewritten; the PR keeps its title. Nothing is forced: a moved head refuses."""
+        assert self.target is not None
+        changes = files_after(checkout, diff)
+        title = revise_title(list(changes))
+        asked = f"Asked for by {revise.by} in review of #{revise.number}." if revise.by else ""
+        plan = PublishPlan(
+            owner=self.owner,
+            repo=self.name,
+            base_branch=self.target.base_branch,
+            base_sha=revise.head_sha,
+            head_branch=revise.branch,
+            title=self.revise_start.title if self.revise_start and self.revise_start.title else title,
+            body=render_pr_body(facts),
+            commit_message=commit_message(
+                title,
+                f"{facts.root_cause}\n\n{asked}",
+                fingerprint=report.fingerprint,
+                run_url=facts.run_url,
+                job_id=self.job_id,
+            ),
+            changes=changes,
+            draft=bool(config["pull_request.draft"]),
+            link_on=self.target.pr.number if self.target.fixing_a_pr and self.target.pr else None,
+            follow_up=True,
+        )
+        try:
+            published = await publish_pr(self.inst, self.store, record, plan)
+        except BranchMoved as moved:
+            return "revise_refused", render_moved(moved.branch, moved.was, moved.now)
+        self.links["pull_request"] = published.url
+        return "pr_updated", (
+            f"Added {published.commit_sha[:7]} to #{published.number} on top of {revise.head_sha[:7]}: "
+            "the revision, proven in the sandbox."
+        )
+
     async def remember(self, report: FailureReport, diff: str, facts: FixFacts) -> None:
         diagnosis = Diagnosis(facts.root_cause, facts.where, facts.why_right, facts.not_covered)
         await self.memory.remember(report, Candidate("chosen", "", diff, diagnosis, "submitted"))
 
     async def explain(
-        self, publication: Publication, facts: FixFacts, result: Repair | None, reproduction: Reproduction
+        self,
+        publication: Publication,
+        facts: FixFacts,
+        result: Repair | None,
+        reproduction: Reproduction | None,
     ) -> tuple[str, str]:
         """Every outcome without a PR of ours: said on the broken PR when there is one, else on the check."""
         assert self.target is not None
@@ -146,11 +203,11 @@ class CheckPublishing:
         if kind is Kind.SUGGEST and result is not None and publication.chosen is not None:
             chosen = result.candidate(publication.chosen.candidate_id)
             text = render_fork_suggestion(facts, chosen.diff if chosen else "")
-        elif kind is Kind.FLAKY:
+        elif kind is Kind.FLAKY and reproduction is not None:
             text = render_flaky_comment(facts, [_run_line(i, r) for i, r in enumerate(reproduction.runs, 1)])
         elif kind is Kind.BROKEN_BASE:
             text = render_broken_base_comment(facts, self.target.pr.base_sha if self.target.pr else "")
-        elif kind is Kind.CANNOT_REPRODUCE:
+        elif kind is Kind.CANNOT_REPRODUCE and reproduction is not None:
             return "cannot_reproduce", reproduction.reason
         else:
             best = _best_unproven_diff(result)

@@ -24,8 +24,9 @@ from jobs import names
 from jobs.budgets import BudgetLedger
 from jobs.check_facts import Target, fetch_gate_facts, fetch_target
 from jobs.check_publish import CheckPublishing
-from jobs.commands.control import STOPPED, stop_requested
+from jobs.commands.control import STOPPED, fetch_raised_cap, stop_requested
 from jobs.commands.guidance import for_command, render_guidance, with_thread_budget
+from jobs.commands.revision import Revise, ReviseStart, fetch_revise_start, judge_revision
 from jobs.deps import Deps, deps_of, sandbox_limits
 from jobs.evidence import fetch_check_evidence
 from jobs.gate import Action, decide_gate
@@ -43,12 +44,13 @@ from jobs.publish.status import (
     render_status_comment,
 )
 from jobs.record import JobRecord, JobStore, PhaseRecord
-from jobs.repair import Repair, RepairInputs, engine_steps, repair
+from jobs.repair import Judge, Repair, RepairInputs, engine_steps, repair
 from jobs.repo_state import RepoState
-from jobs.reproduce import Verdict, reproduce
+from jobs.reproduce import Reproduction, Verdict, reproduce
 from jobs.sandbox.base import Limits as SandboxLimits
 from jobs.sandbox.base import Sandbox, SandboxError
 from sandbox_runner.patchguard import DEFAULT_FORBIDDEN, GuardPolicy
+from sandbox_runner.proof import judge as judge_fix
 from sandbox_runner.report import FailureReport
 
 log = logging.getLogger("autofix.jobs.fix_check")
@@ -87,6 +89,8 @@ class CheckJob(CheckPublishing):
         self.phase: PhaseRecord | None = None
         self.links: dict[str, str] = {}
         self.reporter: StatusReporter[Status] = StatusReporter(self.write_status)
+        self.revise = Revise.from_request(request)  # `/autofix revise`: a follow-up commit on the bot PR
+        self.revise_start: ReviseStart | None = None
 
     # -- the record and what people see -----------------------------------------------------------
 
@@ -182,7 +186,8 @@ class CheckJob(CheckPublishing):
         await self.enter(record, "gate")
         try:
             config = parse_repo_config(await read_repo_config(self.inst, self.owner, self.name))
-            return with_thread_budget(config, self.request)  # `/autofix budget`
+            raised = await fetch_raised_cap(self.deps.redis, self.request)
+            return with_thread_budget(config, self.request, raised)  # `/autofix budget` on this thread
         except RepoConfigError as e:
             await self.leave(record, "config_error")
             raise Stop("config_error", str(e), render_config_error(e.problems)) from None
@@ -217,14 +222,14 @@ class CheckJob(CheckPublishing):
         command = config["test"] or report.reproduction_command
         if not command:
             raise Stop("no_command", NO_COMMAND)
+        if self.revise is not None:  # `/autofix revise`: from the bot PR's head, no new reproduction
+            return await self.revision(record, report, config, command, self.revise)
         await self.enter(record, "reproduce")
         sandbox = self.deps.sandbox(self.inst)
         limits = sandbox_limits(self.deps.settings, config)
-        actions = self.deps.settings.autofix_sandbox == "actions"
-        source = f"{self.owner}/{self.name}" if actions else self.clone_url()
         base_sha = self.target.pr.base_sha if self.target.pr is not None else None
         reproduction = await reproduce(
-            sandbox, report, repo=source, sha=self.head_sha, command=command, setup=config["setup"],
+            sandbox, report, repo=self.source(), sha=self.head_sha, command=command, setup=config["setup"],
             base_sha=base_sha, limits=limits, reruns=self.deps.settings.autofix_reproduce_reruns,
         )  # fmt: skip
         if self.phase is not None:
@@ -233,14 +238,42 @@ class CheckJob(CheckPublishing):
         if reproduction.verdict is not Verdict.REPRODUCED:
             return await self.publish(record, report, config, reproduction, None)
         await self.enter(record, "workspace")
+        return await self.work(record, report, config, command, self.head_sha, reproduction)
+
+    async def revision(
+        self, record: JobRecord, report: FailureReport, config: RepoConfig, command: str, revise: Revise
+    ) -> tuple[str, str]:
+        """The bot PR's head as it was when the revise was asked: checkout, baseline and parent."""
+        await self.enter(record, "workspace")
+        start = await fetch_revise_start(self.inst, self.owner, self.name, revise)
+        if start.refusal is not None:
+            raise Stop("revise_refused", start.refusal)
+        self.revise_start = start
+        return await self.work(record, report, config, command, revise.head_sha, None, start.hint)
+
+    async def work(
+        self,
+        record: JobRecord,
+        report: FailureReport,
+        config: RepoConfig,
+        command: str,
+        sha: str,
+        reproduction: Reproduction | None,
+        extra_hint: str | None = None,
+    ) -> tuple[str, str]:
+        """Workspace at `sha`, repair (baseline at `sha`), publish."""
+        sandbox = self.deps.sandbox(self.inst)
+        limits = sandbox_limits(self.deps.settings, config)
         api = self.deps.settings.github_api_url
         self.deps.scratch.mkdir(parents=True, exist_ok=True)
         async with open_workspace(
-            api, self.owner, self.name, self.head_sha, self.inst.token, parent=self.deps.scratch
+            api, self.owner, self.name, sha, self.inst.token, parent=self.deps.scratch
         ) as ws:
-            task = Task(report, hint=await self.hint(report))
-            inputs = RepairInputs(ws.path, source, self.head_sha, command, task, config["setup"])
-            result = await self.repair(record, inputs, config, sandbox, limits)
+            hint = "\n".join(x for x in (await self.hint(report), extra_hint) if x) or None
+            task = Task(report, hint=hint)
+            inputs = RepairInputs(ws.path, self.source(), sha, command, task, config["setup"])
+            judge = judge_revision if self.revise is not None else judge_fix
+            result = await self.repair(record, inputs, config, sandbox, limits, judge)
             return await self.publish(record, report, config, reproduction, result, ws.path)
 
     async def hint(self, report: FailureReport) -> str | None:
@@ -256,6 +289,7 @@ class CheckJob(CheckPublishing):
         config: RepoConfig,
         sandbox: Sandbox,
         limits: SandboxLimits,
+        judge: Judge = judge_fix,
     ) -> Repair:
         policy = GuardPolicy(
             forbidden=(*DEFAULT_FORBIDDEN, *config["paths.forbidden"]), allowed=tuple(config["paths.allowed"])
@@ -272,12 +306,18 @@ class CheckJob(CheckPublishing):
                 refine=refine_step,
                 limits=limits,
                 on_phase=lambda name: self.enter(record, name),
+                judge=judge,
             )
         finally:
             await engine.providers.aclose()
 
     def clone_url(self) -> str:
         return clone_url(self.deps.settings.github_api_url, self.owner, self.name)
+
+    def source(self) -> str:
+        """What the sandbox checks out: the repository for Actions, a clone URL for the local one."""
+        actions = self.deps.settings.autofix_sandbox == "actions"
+        return f"{self.owner}/{self.name}" if actions else self.clone_url()
 
 
 async def fix_check_run(ctx: JSON, request: JSON) -> JSON:

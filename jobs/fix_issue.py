@@ -24,7 +24,7 @@ from app.repo_config import RepoConfig, RepoConfigError, parse_repo_config
 from jobs import names
 from jobs.assemble import build_facts, candidate_lines
 from jobs.budgets import BudgetLedger
-from jobs.commands.control import STOPPED, stop_requested
+from jobs.commands.control import STOPPED, fetch_raised_cap, stop_requested
 from jobs.commands.guidance import for_command, render_guidance, with_thread_budget
 from jobs.deps import Deps, deps_of, sandbox_limits
 from jobs.evidence import issue_evidence
@@ -136,7 +136,8 @@ class IssueJob:
     async def config(self) -> RepoConfig:
         try:
             config = parse_repo_config(await read_repo_config(self.inst, self.owner, self.name))
-            return with_thread_budget(config, self.request)  # `/autofix budget`
+            raised = await fetch_raised_cap(self.deps.redis, self.request)
+            return with_thread_budget(config, self.request, raised)  # `/autofix budget` on this thread
         except RepoConfigError as e:
             problems = "\n".join(f"- {p}" for p in e.problems)
             text = f"**`.github/autofix.yml` does not validate**, so Autofix did nothing:\n\n{problems}"

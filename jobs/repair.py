@@ -20,12 +20,14 @@ from jobs.patch.prompts import Task
 from jobs.patch.refine import refine
 from jobs.sandbox.base import DEFAULT_LIMITS, Limits, Sandbox, check_setup
 from sandbox_runner.patchguard import GuardPolicy
-from sandbox_runner.proof import Verdict, choose, judge
+from sandbox_runner.proof import Verdict, choose
+from sandbox_runner.proof import judge as judge_fix
 from sandbox_runner.result import RunResult
 
 Propose = Callable[[Context, Task], Awaitable[Proposal]]
 Refine = Callable[[Context, Task, Candidate, str], Awaitable[Candidate | None]]  # ..., best, feedback
 Phase = Callable[[str], Awaitable[None]]  # told when a phase starts: "localize", "propose", "validate"
+Judge = Callable[[RunResult, RunResult, Sequence[str]], Verdict]  # baseline, candidate run, failing tests
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,10 @@ async def repair(
     refine: Refine | None = None,
     limits: Limits = DEFAULT_LIMITS,
     on_phase: Phase | None = None,
+    judge: Judge = judge_fix,
 ) -> Repair:
+    """`judge`: the proof rule (a revision, proven against the bot PR's head, brings its own)."""
+
     async def phase(name: str) -> None:
         if on_phase is not None:
             await on_phase(name)
@@ -132,13 +137,13 @@ async def repair(
     await phase("validate")
     failing = list(report.failing_tests) if report else []
     result.baseline, runs = await _validate(inputs, sandbox, patches, failing, limits)
-    _record(result, runs, failing)
+    _record(result, runs, failing, judge)
     if result.best() is None and refine is not None:
-        await _refine(inputs, sandbox, refine, result, failing, limits)
+        await _refine(inputs, sandbox, refine, result, failing, limits, judge)
     return result
 
 
-def _record(result: Repair, runs: list[RunResult], failing: list[str]) -> None:
+def _record(result: Repair, runs: list[RunResult], failing: list[str], judge: Judge) -> None:
     assert result.baseline is not None
     for run in runs:
         result.runs[run.candidate_id] = run
@@ -146,7 +151,13 @@ def _record(result: Repair, runs: list[RunResult], failing: list[str]) -> None:
 
 
 async def _refine(
-    inputs: RepairInputs, sandbox: Sandbox, refine: Refine, result: Repair, failing: list[str], limits: Limits
+    inputs: RepairInputs,
+    sandbox: Sandbox,
+    refine: Refine,
+    result: Repair,
+    failing: list[str],
+    limits: Limits,
+    judge: Judge,
 ) -> None:
     """One more round: the best unproven candidate gets its verdict and its sandbox output back."""
     tried = [v for v in result.verdicts if not v.tampering and v.candidate_id in result.runs]
@@ -167,4 +178,4 @@ async def _refine(
     patches = sendable([refined])
     if patches:
         _, runs = await _validate(inputs, sandbox, patches, failing, limits)
-        _record(result, runs, failing)
+        _record(result, runs, failing, judge)

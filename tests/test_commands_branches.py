@@ -1,20 +1,18 @@
-"""`/autofix apply`, `undo` and `revise` on the local GitHub, after the real pipeline proved a fix."""
+"""`/autofix apply` and `undo` on the local GitHub, after the real pipeline proved a fix (`revise`:
+tests/test_revise_e2e.py)."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 from typing import Any
 
-from jobs import names
 from jobs.deps import Deps
-from jobs.fix_check import fix_check_run
 from tests.fakes.github.state import Repo
 from tests.patch_support import BUGGY, FIXED, STATS, Served
 from tests.pipeline_support import show
 from tests.support import LocalGitHub
-from tests.test_commands_e2e import Talk, fix_turns, proven_fix, queued
+from tests.test_commands_e2e import Talk, proven_fix
 
 
 def head(repo: Repo, branch: str) -> str:
@@ -85,26 +83,3 @@ async def test_apply_is_refused_when_the_pr_head_moved(
         "proven on the current head: `/autofix retry` for a fix of the new head."
     )
     assert head(repo, "feature") == moved
-
-
-async def test_revise_on_a_bot_pr_proves_a_new_fix_with_the_feedback_and_updates_that_pr(
-    gh: LocalGitHub, deps: Deps, model: Served[Any], tmp_path: Path
-) -> None:
-    repo, broken, bot_pr, job_id = await proven_fix(gh, deps, model, tmp_path)
-    talk = Talk(gh, deps, repo)
-
-    assert (await talk.say(broken, "/autofix revise shorter"))["outcome"] == "failed"  # bot PRs only
-    asked = await talk.say(bot_pr, "/autofix revise\nKeep the division on one line.")
-
-    [(new_id, function, args)] = await queued(deps.redis)
-    assert (new_id, function) == (asked["job_id"], names.FIX_CHECK_RUN)
-    assert args["update_pr"] == bot_pr
-    assert args["retry_of"] == job_id
-    assert talk.replies(bot_pr)[-1].startswith(f"Revising (job `{new_id}`)")
-    model.state.script(*fix_turns())
-    done = await fix_check_run({"deps": deps, "job_id": new_id}, args)
-
-    assert done["outcome"] in ("pr_opened", "pr_updated"), done
-    assert "Keep the division on one line." in json.dumps(model.state.bodies[-1])
-    assert sorted(i.number for i in repo.issues.values() if i.pull is not None) == sorted([broken, bot_pr])
-    assert FIXED in show(repo, f"{repo.issues[bot_pr].pull.head_ref}:calc/stats.py")  # type: ignore[union-attr]

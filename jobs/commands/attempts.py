@@ -3,8 +3,10 @@
 
 A retry or a revise is the thread's last fix job again under a fresh job id, with the maintainer's
 words and the thread's raised budget in its request; it goes through the same gate, budgets, guards
-and proof as the first attempt, updates the bot PR when there is one (a new proven commit replaces
-the old), and clears a `stop` on the thread.
+and proof as the first attempt, and clears a `stop` on the thread. A retry on a bot PR replaces the
+PR's commit with a new proven fix of the failure. A revise starts from the PR's head as it is when
+asked (`revise` in the request: the PR, its branch and head sha): the model sees the fix and the
+feedback, and the proven change lands as a follow-up commit on that head, by fast-forward only.
 """
 
 from __future__ import annotations
@@ -37,13 +39,24 @@ async def run_retry(asked: Asked) -> Answer:
 
 
 async def run_revise(asked: Asked) -> Answer:
-    """`revise <feedback>` on a bot PR: a new attempt with the feedback, proven again in the sandbox
-    before it replaces the commit on the PR's branch."""
+    """`revise <feedback>` on a bot PR: an attempt that starts from the PR's head with the feedback,
+    proven again in the sandbox, whose change becomes a follow-up commit on the PR's branch."""
     thread = await asked.thread()
-    if not thread.bot_pr:
+    if not thread.bot_pr or thread.pr is None:
         return Answer(False, replies.render_outcome("not_bot_pr", verb="revise"))
-    feedback = f"Review feedback on the proposed fix in #{asked.number}; address it:\n{asked.command.text}"
-    return await _again(asked, feedback, "revise")
+    if thread.pr.state != "open":
+        return Answer(False, replies.render_outcome("revise_closed"))
+    feedback = (
+        f"Review feedback on the fix already in #{asked.number} (your checkout is its head); "
+        f"change it to address the feedback:\n{asked.command.text}"
+    )
+    revise = {
+        "number": thread.pr.number,
+        "branch": thread.pr.head_ref,
+        "head_sha": thread.pr.head_sha,
+        "by": asked.author,
+    }
+    return await _again(asked, feedback, "revise", revise)
 
 
 def bot_pr_of(thread: Thread, latest: JobRecord) -> int | None:
@@ -54,8 +67,9 @@ def bot_pr_of(thread: Thread, latest: JobRecord) -> int | None:
     return int(opened["number"]) if isinstance(opened, dict) and "number" in opened else None
 
 
-async def _again(asked: Asked, guidance: str, verb: str) -> Answer:
-    """The thread's last fix job again under a fresh id, with `guidance`; it updates the bot PR."""
+async def _again(asked: Asked, guidance: str, verb: str, revise: JSON | None = None) -> Answer:
+    """The thread's last fix job again under a fresh id, with `guidance`; it updates the bot PR
+    (`revise`: by a follow-up commit on the head named there)."""
     thread = await asked.thread()
     latest = thread.latest
     if latest is None:
@@ -75,9 +89,14 @@ async def _again(asked: Asked, guidance: str, verb: str) -> Answer:
         request["guidance"] = guidance
     else:
         request.pop("guidance", None)
+    request.pop("revise", None)  # a retry after a revise starts from the failure again
+    if revise is not None:
+        request["revise"] = revise
     await control.resume_thread(asked.deps.redis, asked.repo_id, thread.numbers())
     created = await enqueue_job(asked.deps.redis, latest.kind, job_id, request)
-    return Answer(True, replies.render_outcome(verb, job_id=job_id), {"job_id": job_id, "created": created})
+    head = f"`{str((revise or {}).get('head_sha'))[:7]}`"
+    text = replies.render_outcome(verb, job_id=job_id, head=head)
+    return Answer(True, text, {"job_id": job_id, "created": created})
 
 
 async def run_fix(asked: Asked) -> Answer:

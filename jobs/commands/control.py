@@ -3,8 +3,8 @@
 `/autofix stop` sets a flag on the thread (and on each of its running jobs); the fix jobs ask
 `stop_requested` at every phase boundary and end there (outcome "stopped"): no PR, no comment. New
 jobs for a stopped thread end at their first phase, until `/autofix retry` clears the flag.
-`/autofix budget` keeps the thread's per-attempt dollar cap, which new attempts carry in their
-request (`dollars_per_job`).
+`/autofix budget` keeps the thread's per-attempt dollar cap; every fix attempt of the thread (label,
+check or command) reads it when it reads its config (`fetch_raised_cap`).
 """
 
 from __future__ import annotations
@@ -66,6 +66,22 @@ async def set_thread_budget(redis: Redis, repo_id: int, number: int, dollars: fl
 async def thread_budget(redis: Redis, repo_id: int, number: int) -> float | None:
     raw = await redis.get(BUDGET.format(repo_id=repo_id, number=number))
     return float(raw) if raw else None
+
+
+async def fetch_raised_cap(redis: Redis, request: dict[str, Any]) -> float | None:
+    """The highest cap raised with `/autofix budget` on a thread this attempt belongs to (the issue,
+    the failing PR, the bot PR it updates), or None."""
+    repo_id = request.get("repo_id")
+    if not isinstance(repo_id, int):
+        return None
+    numbers = set(request_numbers(request))
+    if isinstance(request.get("update_pr"), int):
+        numbers.add(int(request["update_pr"]))
+    if not numbers:
+        return None
+    raw = await redis.mget([BUDGET.format(repo_id=repo_id, number=n) for n in sorted(numbers)])
+    caps = [float(v) for v in raw if v]
+    return max(caps, default=None)
 
 
 async def first_refusal(redis: Redis, repo_id: int, number: int, login: str) -> bool:

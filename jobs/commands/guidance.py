@@ -1,7 +1,7 @@
-"""What a command hands to the fix jobs it starts: the maintainer's words and the thread's budget.
+"""What commands hand to the fix jobs: the maintainer's words, and the thread's raised budget.
 
-The fix jobs call these pure functions on their request; a job that no command started gets None,
-and its config and gate facts unchanged.
+The fix jobs call these pure functions on their request; a job that no command started gets no
+guidance and unchanged gate facts, and its config raised only by a `/autofix budget` on its thread.
 """
 
 from __future__ import annotations
@@ -24,10 +24,15 @@ def render_guidance(request: dict[str, Any]) -> str | None:
     return f"Guidance from the maintainer {who}, in their words:\n{text[:MAX_GUIDANCE_CHARS]}"
 
 
-def with_thread_budget(config: RepoConfig, request: dict[str, Any]) -> RepoConfig:
-    """`config` with the per-attempt dollar cap a maintainer raised with `/autofix budget`."""
-    raised = request.get("dollars_per_job")
-    if not isinstance(raised, int | float) or raised <= config["limits.dollars_per_job"]:
+def with_thread_budget(
+    config: RepoConfig, request: dict[str, Any], stored: float | None = None
+) -> RepoConfig:
+    """`config` with the per-attempt dollar cap a maintainer raised with `/autofix budget`: the one
+    the thread holds now (`stored`, see `control.fetch_raised_cap`) or the one a command put in the
+    request, whichever is higher; a cap is only ever raised here, never lowered."""
+    caps = [c for c in (request.get("dollars_per_job"), stored) if isinstance(c, int | float)]
+    raised = max(caps, default=None)
+    if raised is None or raised <= config["limits.dollars_per_job"]:
         return config
     return replace(config, values=config.values | {"limits.dollars_per_job": float(raised)})
 

@@ -118,9 +118,13 @@ OUTCOMES = {
     "stopped": "Stopped. Nothing more happens here until `/autofix retry`.",
     "ignored": "I will not act on this failure again (fingerprint `{fingerprint}`).",
     "no_fingerprint": "There is no failure here to ignore yet: no Autofix job has looked at this thread.",
-    "budget": "The per-attempt cap for this thread is now ${dollars:.2f}; `/autofix retry` to use it.",
+    "budget": "The per-attempt cap for this thread is now ${dollars:.2f}, for every new attempt here.",
     "retry": "Trying again (job `{job_id}`).",
-    "revise": "Revising (job `{job_id}`): a new fix, proven in the sandbox, will replace this commit.",
+    "revise": (
+        "Revising (job `{job_id}`): a follow-up commit on top of {head} for your feedback, proven in "
+        "the sandbox, will be added to this branch."
+    ),
+    "revise_closed": "This pull request is closed; reopen it or use `/autofix retry` on its source.",
     "retry_nothing": "There is nothing to retry here: no Autofix job has run for this thread.",
     "fix_not_issue": "`/autofix` alone works on issues; on a pull request use `/autofix retry`.",
     "fix": "On it (job `{job_id}`).",

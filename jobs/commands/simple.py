@@ -11,6 +11,7 @@ from jobs.budgets import BudgetLedger
 from jobs.commands import control, replies
 from jobs.commands.context import Answer, Asked
 from jobs.commands.enqueue import queue_position, waiting_jobs
+from jobs.commands.thread import request_threads
 from jobs.repo_state import RepoState
 
 log = logging.getLogger("autofix.jobs.commands")
@@ -67,8 +68,13 @@ async def run_ignore(asked: Asked) -> Answer:
 
 
 async def run_budget(asked: Asked) -> Answer:
+    """The cap goes on the thread and, on a bot PR, on the issue or PR its fix came from: every
+    attempt there, whatever started it, reads it (`control.fetch_raised_cap`)."""
     dollars = asked.command.dollars
     thread = await asked.thread()
-    for number in thread.numbers():
+    numbers = set(thread.numbers())
+    if thread.bot_pr and thread.diagnosed is not None:
+        numbers |= request_threads(thread.diagnosed.request)
+    for number in sorted(numbers):
         await control.set_thread_budget(asked.deps.redis, asked.repo_id, number, dollars)
     return Answer(True, replies.render_outcome("budget", dollars=dollars), {"dollars": dollars})

@@ -69,6 +69,8 @@ class FixFacts:
     issue_number: int | None = None
     base_sha: str = ""
     attempt: int = 1
+    revised_from: str = ""  # a revision: the PR head it was proven against and committed on
+    revised_by: str = ""  # who asked for it
 
 
 def fence(text: str, lang: str = "") -> str:
@@ -107,8 +109,20 @@ def _evidence(f: FixFacts) -> list[str]:
     return lines
 
 
+def _revision(f: FixFacts) -> list[str]:
+    who = f" from {inert('@' + f.revised_by)}" if f.revised_by else ""
+    return [
+        "### Revision",
+        "",
+        f"The last commit addresses review feedback{who}. It is a follow-up on `{f.revised_from[:7]}`, "
+        "proven against that commit: the tests below still pass and nothing that passed there fails.",
+        "",
+    ]
+
+
 def _proof(f: FixFacts) -> list[str]:
-    lines = ["### Proof", "", "| test | before | after |", "|---|---|---|"]
+    before = f"at `{f.revised_from[:7]}`" if f.revised_from else "before"
+    lines = ["### Proof", "", f"| test | {before} | after |", "|---|---|---|"]
     for row in f.proof[:MAX_PROOF_ROWS]:
         lines.append(f"| `{row.test}` | {row.before} | {row.after} |")
     if len(f.proof) > MAX_PROOF_ROWS:
@@ -140,6 +154,8 @@ def render_pr_body(f: FixFacts) -> str:
     lines = []
     if f.issue_number is not None:
         lines += [f"Fixes #{f.issue_number}", ""]
+    if f.revised_from:
+        lines += _revision(f)
     lines += [
         "### What broke",
         "",

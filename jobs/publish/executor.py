@@ -3,6 +3,11 @@
 Every step is find-or-create and checkpointed in the job record (`JobStore.once`), so a retried or
 duplicated job converges on one commit, one branch, one PR and one comment. Rendering is done before
 this point (`naming`, `body`); this module only carries it out.
+
+A new fix replaces what the bot's branch held (its commit sits on the failing commit, and the branch
+is moved to it even when that is not a fast-forward). A follow-up (`/autofix revise`) is a commit on
+the branch's head and moves the branch by fast-forward only: if someone pushed meanwhile, GitHub
+refuses, and so do we (`BranchMoved`).
 """
 
 from __future__ import annotations
@@ -11,7 +16,8 @@ from dataclasses import dataclass, field
 
 from app.github.client import Installation
 from app.github.conversation import add_labels, upsert_sticky_comment
-from app.github.git_data import commit_files, upsert_branch
+from app.github.errors import Unprocessable
+from app.github.git_data import commit_files, fetch_branch_sha, upsert_branch
 from app.github.pulls import open_or_update_pr
 from jobs.record import JobRecord, JobStore
 
@@ -23,7 +29,7 @@ class PublishPlan:
     owner: str
     repo: str
     base_branch: str  # the PR's base: the default branch, or a same-repo PR's head branch
-    base_sha: str  # the commit the fix was proven on
+    base_sha: str  # the commit the fix was proven on: the new commit's parent
     head_branch: str  # the bot's branch (jobs.publish.naming.branch_name)
     title: str
     body: str
@@ -32,6 +38,15 @@ class PublishPlan:
     draft: bool = True
     labels: list[str] = field(default_factory=list)
     link_on: int | None = None  # a PR to tell about the fix (the broken same-repo PR)
+    follow_up: bool = False  # `base_sha` is the head of `head_branch`: fast-forward it, never force
+
+
+class BranchMoved(Exception):
+    """A follow-up's branch is no longer at the commit it was built on."""
+
+    def __init__(self, branch: str, was: str, now: str) -> None:
+        super().__init__(f"{branch} moved from {was} to {now}")
+        self.branch, self.was, self.now = branch, was, now
 
 
 @dataclass(frozen=True)
@@ -49,8 +64,15 @@ async def publish_pr(inst: Installation, store: JobStore, record: JobRecord, pla
         return await commit_files(inst, owner, repo, plan.base_sha, plan.changes, plan.commit_message)
 
     sha = await store.once(record, "commit_sha", commit)
-    # our own branch: moving it to the newly proven commit is right even when it is not a fast-forward
-    await upsert_branch(inst, owner, repo, plan.head_branch, sha, force=True)
+    if plan.follow_up:
+        try:
+            await upsert_branch(inst, owner, repo, plan.head_branch, sha, force=False)
+        except Unprocessable:
+            now = await fetch_branch_sha(inst, owner, repo, plan.head_branch)
+            raise BranchMoved(plan.head_branch, plan.base_sha, now) from None
+    else:
+        # our own branch: moving it to the newly proven commit is right even when not a fast-forward
+        await upsert_branch(inst, owner, repo, plan.head_branch, sha, force=True)
 
     async def pull() -> dict[str, object]:
         pr, created = await open_or_update_pr(

@@ -55,6 +55,12 @@ def pr_title(root_cause: str, files: list[str]) -> str:
     return head + summary
 
 
+def revise_title(files: list[str]) -> str:
+    """The subject of a follow-up commit made for review feedback (`/autofix revise`)."""
+    scope = scope_of(files)
+    return (f"fix({scope}): " if scope else "fix: ") + "address review feedback"
+
+
 def commit_message(title: str, body: str, *, fingerprint: str, run_url: str | None, job_id: str) -> str:
     """A commit message with git trailers naming the fingerprint, the triggering run and the job."""
     trailers = [f"Autofix-Fingerprint: {fingerprint}", f"Autofix-Job: {job_id}"]

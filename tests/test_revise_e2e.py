@@ -1,0 +1,165 @@
+"""`/autofix revise`, and a review that requests changes, end to end: the real pipeline opened the
+bot PR; the revision starts from that PR's head (the model's checkout and the sandbox's baseline),
+is proven in the LocalSandbox, and lands as a follow-up commit whose parent is the previous head."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from app.queue import QUEUE
+from app.routing import route
+from jobs import names
+from jobs.deps import Deps
+from jobs.fix_check import fix_check_run
+from jobs.received import run_command
+from jobs.record import JobStore
+from tests.fakes.anthropic_messages import reply, tool_use
+from tests.fakes.github.state import Repo
+from tests.patch_support import DIAGNOSIS, FIXED, Served
+from tests.pipeline_support import show
+from tests.support import LocalGitHub
+from tests.test_commands_e2e import Talk, proven_fix, queued
+
+NAMED = "    count = len(values)\n    return sum(values) / count"
+REVISED = DIAGNOSIS | {"root_cause": "the count deserves a name, as the review asks"}
+
+
+def revise_turns() -> list[Any]:
+    """The model, in a checkout of the PR's head, edits the fix it finds there."""
+    edit = {"command": "str_replace", "path": "calc/stats.py", "old_str": FIXED, "new_str": NAMED}
+    return [reply(tool_use("editor", edit)), reply(tool_use("submit_diagnosis", REVISED))]
+
+
+def git(repo: Repo, *args: str) -> str:
+    done = subprocess.run(["git", "--git-dir", str(repo.path), *args], capture_output=True, text=True)
+    return done.stdout.strip()
+
+
+def branch_of(repo: Repo, number: int) -> str:
+    pull = repo.issues[number].pull
+    assert pull is not None
+    return pull.head_ref
+
+
+async def run_queued(deps: Deps) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    [(job_id, function, args)] = await queued(deps.redis)
+    assert function == names.FIX_CHECK_RUN
+    done = await fix_check_run({"deps": deps, "job_id": job_id}, args)
+    return job_id, args, done
+
+
+async def test_revise_adds_a_proven_follow_up_commit_on_the_pr_head(
+    gh: LocalGitHub, deps: Deps, model: Served[Any], tmp_path: Path
+) -> None:
+    repo, broken, bot_pr, _ = await proven_fix(gh, deps, model, tmp_path)
+    branch = branch_of(repo, bot_pr)
+    before = git(repo, "rev-parse", branch)
+    talk = Talk(gh, deps, repo)
+
+    await talk.say(bot_pr, "/autofix revise\nName the count.")
+    assert talk.replies(bot_pr)[-1].endswith(
+        f"a follow-up commit on top of `{before[:7]}` for your feedback, proven in the sandbox, will be "
+        "added to this branch."
+    )
+    model.state.script(*revise_turns())
+    seen = len(model.state.bodies)
+    job_id, args, done = await run_queued(deps)
+
+    assert args["revise"] == {"number": bot_pr, "branch": branch, "head_sha": before, "by": "maya"}
+    assert done["outcome"] == "pr_updated", done
+    after = git(repo, "rev-parse", branch)
+    assert git(repo, "rev-list", "--parents", "-n", "1", after).split() == [after, before]
+    assert git(repo, "diff", "--numstat", before, after) == "2\t1\tcalc/stats.py"  # only the revision
+    assert NAMED in show(repo, f"{branch}:calc/stats.py")
+    assert git(repo, "log", "-1", "--format=%s", after) == "fix(stats): address review feedback"
+    prompt = json.dumps(model.state.bodies[seen])  # the revision's first request
+    assert "Name the count." in prompt
+    assert FIXED.strip() in prompt  # the fix so far, shown to the model as the PR's diff
+    record = await JobStore(deps.redis).get(job_id)
+    assert record is not None
+    assert record.phase_named("reproduce") is None  # reproduced by the attempt that opened the PR
+    [chosen] = [c for c in record.phase_named("publish").detail["candidates"] if "proven" in c]  # type: ignore[union-attr]
+    assert "keeps tests/test_stats.py::test_mean passing" in chosen
+    body = repo.issues[bot_pr].body or ""
+    assert "### Revision" in body
+    assert f"follow-up on `{before[:7]}`" in body
+    assert f"| test | at `{before[:7]}` | after |" in body
+    assert repo.issues[bot_pr].title.startswith("fix(stats): mean divides")  # the PR keeps its title
+    assert sorted(i.number for i in repo.issues.values() if i.pull is not None) == [broken, bot_pr]
+
+
+async def test_a_review_requesting_changes_with_two_inline_comments_becomes_a_follow_up_commit(
+    gh: LocalGitHub, deps: Deps, model: Served[Any], tmp_path: Path
+) -> None:
+    repo, _, bot_pr, _ = await proven_fix(gh, deps, model, tmp_path)
+    branch = branch_of(repo, bot_pr)
+    before = git(repo, "rev-parse", branch)
+    talk = Talk(gh, deps, repo)
+    gh.sim.set_permission(repo, "rev", "write")
+    comments = [
+        {"path": "calc/stats.py", "line": 1, "body": "Keep this signature."},
+        {"path": "calc/stats.py", "line": 2, "body": "Give len(values) a name."},
+    ]
+
+    review = gh.sim.review(repo, bot_pr, "REQUEST_CHANGES", "Readable, please.", comments, user="rev")
+    event, payload = next((e, p) for e, p in reversed(talk.sent) if e == "pull_request_review")
+    [job] = route(event, payload, deps.settings).jobs
+    answered = await run_command({"deps": deps, "redis": deps.redis, "job_id": job.job_id}, job.args)
+    assert answered["outcome"] == "done", answered
+    assert job.args["review_id"] == review.id
+    model.state.script(*revise_turns())
+    seen = len(model.state.bodies)
+    _, args, done = await run_queued(deps)
+
+    assert done["outcome"] == "pr_updated", done
+    assert args["revise"]["by"] == "rev"
+    prompt = json.dumps(model.state.bodies[seen])  # the revision's first request
+    assert "Readable, please." in prompt
+    assert "calc/stats.py:1: Keep this signature." in prompt
+    assert "calc/stats.py:2: Give len(values) a name." in prompt
+    after = git(repo, "rev-parse", branch)
+    assert git(repo, "rev-list", "--parents", "-n", "1", after).split() == [after, before]
+    assert NAMED in show(repo, f"{branch}:calc/stats.py")
+
+
+async def test_a_head_that_moved_since_the_revise_was_asked_is_left_alone(
+    gh: LocalGitHub, deps: Deps, model: Served[Any], tmp_path: Path
+) -> None:
+    repo, _, bot_pr, _ = await proven_fix(gh, deps, model, tmp_path)
+    branch = branch_of(repo, bot_pr)
+    asked_on = git(repo, "rev-parse", branch)
+    talk = Talk(gh, deps, repo)
+    await talk.say(bot_pr, "/autofix revise\nName the count.")
+    pushed = gh.sim.commit(repo, branch, {"NOTES.md": "by hand\n"}, "By hand", "mona")
+
+    model.state.script(*revise_turns())
+    seen = len(model.state.bodies)
+    _, _, done = await run_queued(deps)
+
+    assert done["outcome"] == "revise_refused"
+    assert done["reason"] == (
+        f"`{branch}` moved since the revise was asked (it was at {asked_on[:7]}, it is at {pushed[:7]}), "
+        "so I did not build on it: ask again with `/autofix revise` to revise the new head."
+    )
+    assert git(repo, "rev-parse", branch) == pushed
+    assert len(model.state.bodies) == seen  # nothing was spent on it
+
+
+async def test_retry_after_a_revise_starts_from_the_failure_again(
+    gh: LocalGitHub, deps: Deps, model: Served[Any], tmp_path: Path
+) -> None:
+    repo, _, bot_pr, _ = await proven_fix(gh, deps, model, tmp_path)
+    talk = Talk(gh, deps, repo)
+    await talk.say(bot_pr, "/autofix revise\nName the count.")
+    model.state.script(*revise_turns())
+    await run_queued(deps)
+    await deps.redis.delete(QUEUE)  # it ran (called directly, not by a worker): off the queue
+
+    await talk.say(bot_pr, "/autofix retry")
+
+    [(_, _, args)] = await queued(deps.redis)
+    assert "revise" not in args
+    assert args["update_pr"] == bot_pr
