@@ -70,7 +70,9 @@ class Settings(BaseSettings):
     autofix_dashboard_org: str | None = None  # members of this org may sign in
     autofix_dashboard_token: SecretStr | None = None
     autofix_session_secret: SecretStr | None = None  # unset: generated once into the data directory
-    autofix_public_url: str | None = None  # how browsers reach this server (OAuth callback), if not localhost
+    autofix_public_url: str | None = None  # how browsers and GitHub reach this server, if not localhost
+    autofix_app_html_url: str | None = None  # the App's page on GitHub (saved at registration)
+    webhook_proxy_url: str | None = None  # a smee.io-style channel relaying webhooks to a laptop
     # Reports and notifications
     autofix_report_repo: str | None = None  # owner/name: post the weekly report there as an issue
     autofix_report_weekday: int = 0  # 0 = Monday (UTC)
@@ -177,7 +179,13 @@ class Settings(BaseSettings):
             raise ValueError(f"must be owner/name, got {v!r}")
         return v
 
-    @field_validator("github_api_url", "anthropic_base_url", "openai_compat_base_url", "autofix_public_url")
+    @field_validator(
+        "github_api_url",
+        "anthropic_base_url",
+        "openai_compat_base_url",
+        "autofix_public_url",
+        "webhook_proxy_url",
+    )
     @classmethod
     def _http_url(cls, v: str | None) -> str | None:
         if v is None:
@@ -212,6 +220,10 @@ class Settings(BaseSettings):
     def dashboard_users(self) -> frozenset[str]:
         """The GitHub logins allowed into the dashboard, lower-cased."""
         return frozenset(u.strip().lower() for u in self.autofix_dashboard_users.split(",") if u.strip())
+
+    def registered(self) -> bool:
+        """Whether the GitHub App is known: its id, key and webhook secret are all set."""
+        return not self.missing("github_app_id", "github_private_key", "github_webhook_secret")
 
     def webhook_secrets(self) -> tuple[bytes, ...]:
         """The current secret first, then the previous one while a rotation is under way."""
@@ -249,9 +261,20 @@ class Settings(BaseSettings):
 
 
 def load_settings(env_file: Path | str | None = ".env") -> Settings:
-    """Build the settings, turning validation errors into one SettingsError line."""
+    """Build the settings, turning validation errors into one SettingsError line.
+
+    Sources, strongest first: the environment, `env_file`, then the credentials `autofix serve` saved in
+    the data directory when it registered the GitHub App (app/setup/credentials.py).
+    """
+    from app.setup.credentials import saved_env_file
+
     try:
-        return Settings(_env_file=env_file)
+        settings = Settings(_env_file=env_file)
+        saved = saved_env_file(settings.autofix_data_dir)
+        if saved.is_file():
+            files = (saved, env_file) if env_file is not None else (saved,)
+            settings = Settings(_env_file=files)
+        return settings
     except ValidationError as e:
         raise SettingsError(describe_validation_error(e)) from None
 

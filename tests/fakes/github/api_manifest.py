@@ -1,16 +1,16 @@
 """The App manifest flow (https://docs.github.com/en/apps/sharing-github-apps/registering-a-github-app-from-a-manifest).
 
-  POST /settings/apps/new?state=S                  (a browser form with `manifest`: JSON)
-  POST /organizations/{org}/settings/apps/new?state=S
-      GitHub shows "Create GitHub App"; the fake confirms at once, for `state.web_user` (or the org),
-      and redirects to the manifest's redirect_url with a one-time `code` and the same `state`.
-  POST /app-manifests/{code}/conversions           (no authentication)
-      201 with the new App and its credentials (pem, webhook_secret, client_id, client_secret);
-      the code works once, for an hour; after that 404. Webhooks then flow to the manifest's hook URL,
-      signed with the new secret.
-  GET  /apps/{slug}/installations/new
-      The install page; the fake installs on the App's owner (all repositories) at once, delivers
-      `installation.created`, and redirects to the manifest's setup_url with installation_id.
+POST /settings/apps/new?state=S                  (a browser form with `manifest`: JSON)
+POST /organizations/{org}/settings/apps/new?state=S
+    GitHub shows "Create GitHub App"; the fake confirms at once, for `state.web_user` (or the org),
+    and redirects to the manifest's redirect_url with a one-time `code` and the same `state`.
+POST /app-manifests/{code}/conversions           (no authentication)
+    201 with the new App and its credentials (pem, webhook_secret, client_id, client_secret);
+    the code works once, for an hour; after that 404. Webhooks then flow to the manifest's hook URL,
+    signed with the new secret.
+GET  /apps/{slug}/installations/new
+    The install page; the fake installs on the App's owner (all repositories) at once, delivers
+    `installation.created`, and redirects to the manifest's setup_url with installation_id.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -66,15 +66,16 @@ def registered(state: GitHubState) -> Registered:
 
 def _new_pem() -> str:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = serialization.Encoding.PEM
     return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+        pem, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
     ).decode()
 
 
 async def _create(request: Request, owner: str, owner_type: str) -> Response:
-    form = await request.form()
+    form = parse_qs((await request.body()).decode())
     try:
-        manifest = json.loads(str(form.get("manifest") or ""))
+        manifest = json.loads(form.get("manifest", [""])[-1])
     except ValueError:
         return PlainTextResponse("Invalid GitHub App configuration: manifest is not JSON", status_code=422)
     missing = [k for k in REQUIRED if not manifest.get(k)] if isinstance(manifest, dict) else list(REQUIRED)
@@ -136,6 +137,11 @@ async def conversions(request: Request) -> Response:
     return respond(request, 201, body)
 
 
+def _short_repo(repo: dict[str, Any]) -> dict[str, Any]:
+    """A repository as `installation` payloads list them."""
+    return {k: repo[k] for k in ("id", "node_id", "name", "full_name", "private")}
+
+
 def _app_by_slug(state: GitHubState, slug: str) -> App:
     for app in state.apps.values():
         if app.slug == slug:
@@ -157,10 +163,7 @@ async def install_page(request: Request) -> Response:
             {
                 "action": "created",
                 "installation": render_installation(state.base_url, inst, app),
-                "repositories": [
-                    {k: render_repo(state.base_url, r)[k] for k in ("id", "node_id", "name", "full_name", "private")}
-                    for r in repos
-                ],
+                "repositories": [_short_repo(render_repo(state.base_url, r)) for r in repos],
                 "requester": None,
                 "sender": render_user(state.base_url, state.user(registered(state).web_user)),
             },

@@ -15,6 +15,7 @@ from tests.fakes.github import (
     api_downloads,
     api_git,
     api_issues,
+    api_manifest,
     api_pulls,
     api_repos,
     api_reviews,
@@ -39,6 +40,7 @@ def api_routes() -> list[BaseRoute]:
         *api_actions.ROUTES,
         *api_downloads.ROUTES,
         *forks.ROUTES,
+        *api_manifest.ROUTES,
     ]
 
 
@@ -62,7 +64,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 def build_app(state: GitHubState) -> FaultGate:
     routes = api_routes()
     app = Starlette(
-        routes=[*git_routes(), *routes, Mount("/api/v3", routes=routes)],
+        routes=[*git_routes(), *api_manifest.WEB_ROUTES, *routes, Mount("/api/v3", routes=routes)],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},
     )
     app.state.github = state

@@ -1,0 +1,1 @@
+"""First run: register the GitHub App from its manifest, save its credentials, point to installing it."""
