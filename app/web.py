@@ -7,6 +7,7 @@ no environment and opens no connection. Endpoints:
   GET  /healthz           the process is up
   GET  /readyz            Redis answers (503 otherwise)
   GET  /metrics           Prometheus text
+  /login…, /dashboard…, /api/…  the dashboard (app.dashboard), behind sign-in
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -22,6 +24,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from app import webhook
+from app.dashboard import dashboard_middleware, dashboard_routes
 from app.metrics import CONTENT_TYPE, PR_OUTCOMES_KEY, WebMetrics
 from app.pipelined_redis import PipelinedRedis
 from app.queue import QUEUE, DeliveryQueue
@@ -71,14 +74,17 @@ def build_app(settings: Settings, redis_url: str) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, object]]:
         redis = PipelinedRedis(redis_url, timeout=REDIS_TIMEOUT_S)
         ingest = webhook.Ingest(settings, secrets, DeliveryQueue(redis), WebMetrics(handled_events()))
+        dashboard_redis = Redis.from_url(redis_url)  # the dashboard's reads, and its live-update pubsub
         try:
-            yield {"redis": redis, "ingest": ingest}
+            yield {"redis": redis, "ingest": ingest, "dashboard_redis": dashboard_redis}
         finally:
+            await dashboard_redis.aclose()
             await redis.aclose()
 
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        *dashboard_routes(settings),
     ]
-    return AutofixApp(routes=routes, lifespan=lifespan)
+    return AutofixApp(routes=routes, lifespan=lifespan, middleware=dashboard_middleware(settings))

@@ -15,6 +15,7 @@ from tests.fakes.github import (
     api_downloads,
     api_git,
     api_issues,
+    api_oauth,
     api_manifest,
     api_pulls,
     api_repos,
@@ -40,6 +41,7 @@ def api_routes() -> list[BaseRoute]:
         *api_actions.ROUTES,
         *api_downloads.ROUTES,
         *forks.ROUTES,
+        *api_oauth.ROUTES,
         *api_manifest.ROUTES,
     ]
 
