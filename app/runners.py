@@ -73,6 +73,32 @@ def run_worker(settings: Settings, redis_url: str) -> None:
     asyncio.run(main())
 
 
+def run_setup(settings: Settings, host: str, port: int) -> bool:
+    """Serve the set-up pages until the GitHub App is registered; False if stopped by a signal first."""
+    from app.setup.web import build_setup_app
+
+    done = threading.Event()
+    server: _Server | None = None
+
+    def registered() -> None:
+        done.set()
+        if server is not None:
+            server.should_exit = True
+
+    config = uvicorn.Config(
+        build_setup_app(settings, registered),
+        host=host,
+        port=port,
+        access_log=False,
+        log_config=None,
+        server_header=False,
+    )
+    server = _Server(config)
+    log.info("no GitHub App yet: open http://%s:%d/setup to register one", host, port)
+    server.run()
+    return done.is_set()
+
+
 def run_serve(settings: Settings, host: str, port: int) -> None:
     """Web and worker in one process; an embedded Redis in the data directory unless REDIS_URL is set."""
     lock = DataDirLock(settings.autofix_data_dir)
@@ -97,11 +123,18 @@ async def _serve(settings: Settings, redis_url: str, host: str, port: int) -> No
 
     server = uvicorn_server(settings, redis_url, host, port)
     workers = build_workers(settings, redis_url, handle_signals=False)  # uvicorn owns the signals
-    worker_task = asyncio.create_task(run_workers(workers))
+    tasks = [asyncio.create_task(run_workers(workers))]
+    if settings.webhook_proxy_url:
+        from app.smee import run_proxy
+
+        local = f"http://127.0.0.1:{port}/webhooks/github"
+        tasks.append(asyncio.create_task(run_proxy(settings.webhook_proxy_url, local)))
     log.info("serving on http://%s:%d (web + worker)", host, port)
     try:
         await server.serve()
     finally:
-        worker_task.cancel()  # closes the workers, cancelling running jobs: arq re-queues them
-        with contextlib.suppress(asyncio.CancelledError):
-            await worker_task
+        for task in tasks:  # the workers close, cancelling running jobs: arq re-queues them
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
