@@ -30,6 +30,7 @@ from tests.browser.support import (
     CLIENT_ID,
     CLIENT_SECRET,
     MISSING,
+    SCREENSHOTS,
     SESSION_SECRET,
     TIMEOUT_MS,
     TOKEN,
@@ -125,6 +126,9 @@ async def context(
     browser: Browser, dashboard: Dashboard, request: pytest.FixtureRequest
 ) -> AsyncIterator[BrowserContext]:
     """A fresh context (no cookies) on the dashboard's URL; screenshots of its pages at the end."""
+    name = file_name(request.node.name)
+    for old in SCREENSHOTS.glob(f"{name}*.png"):  # a test's screenshots are from its last run only
+        old.unlink(missing_ok=True)
     ctx = await browser.new_context(base_url=dashboard.url, viewport={"width": 1280, "height": 900})
     ctx.set_default_timeout(TIMEOUT_MS)
     errors: list[str] = []
@@ -134,9 +138,8 @@ async def context(
     finally:
         reports = request.node.stash.get(_REPORTS, {})
         failed = any(r.failed for r in reports.values())
-        name = file_name(request.node.name) + ("-FAILED" if failed else "")
         for i, page in enumerate(ctx.pages):
-            await shot(page, f"{i}" if i else "", name=name)
+            await shot(page, f"{i}" if i else "", name=name + ("-FAILED" if failed else ""))
         await ctx.close()
     if errors:
         pytest.fail("JavaScript errors on the page: " + "; ".join(errors), pytrace=False)

@@ -53,3 +53,20 @@ async def shot(page: Page, step: str, *, name: str | None = None) -> Path:
     if not page.is_closed():
         await page.screenshot(path=path, full_page=True)
     return path
+
+
+async def sign_in(page: Page, next_path: str = "/dashboard") -> None:
+    """Sign in with the dashboard token, through the form, and land on `next_path`."""
+    await page.goto(f"/login?next={next_path}")
+    await page.locator("[data-testid=token-form] input[name=token]").fill(TOKEN)
+    await page.get_by_test_id("sign-in-token").click()
+    await page.wait_for_url(f"**{next_path}")
+
+
+async def mark_page(page: Page) -> None:
+    """Leave a mark in the page's JavaScript state: a reload or a navigation would wipe it."""
+    await page.evaluate("window.__autofixMark = 'unchanged'")
+
+
+async def still_marked(page: Page) -> bool:
+    return bool(await page.evaluate("window.__autofixMark === 'unchanged'"))
