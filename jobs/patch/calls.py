@@ -36,19 +36,37 @@ _COMPARE: dict[type[ast.cmpop], str] = {
     ast.LtE: "__le__", ast.Gt: "__gt__", ast.GtE: "__ge__",
 }  # fmt: skip
 _SUBSCRIPT = {ast.Load: "__getitem__", ast.Store: "__setitem__", ast.Del: "__delitem__"}
+_ITERATES = frozenset(
+    {"list", "set", "tuple", "sorted", "frozenset", "sum", "min", "max", "any", "all", "enumerate"}
+)  # builtins that run their argument's `__iter__`
+_PROTOCOL = {"str": "__str__", "repr": "__repr__", "bool": "__bool__", "hash": "__hash__",
+             "int": "__int__", "float": "__float__", "abs": "__abs__", "format": "__format__"}  # fmt: skip
+_BINARY: dict[type[ast.operator], str] = {
+    ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv", ast.FloorDiv: "floordiv",
+    ast.Mod: "mod", ast.Pow: "pow", ast.BitAnd: "and", ast.BitOr: "or", ast.BitXor: "xor",
+    ast.MatMult: "matmul", ast.LShift: "lshift", ast.RShift: "rshift",
+}  # fmt: skip
 
 
 def called(node: ast.AST, lines: tuple[int, int] | None = None) -> list[Call]:
     """Calls inside `node`, optionally only those on `lines` (inclusive); class instantiations are
     calls too, and so are the special methods a plain name's operators run (`c[k] = v` runs
-    `c.__setitem__`, `k in c` `c.__contains__`, `len(c)` `c.__len__`, `for x in c` `c.__iter__`)."""
+    `c.__setitem__`, `k in c` `c.__contains__`, `len(c)` `c.__len__`, `for x in c` and `set(c)`
+    `c.__iter__`, `str(c)` `c.__str__`, `a * b` `a.__mul__` and `b.__rmul__`), and a method looked
+    up by a literal prefix (`getattr(self, "_led_" + kind)` is `self._led_*`)."""
     found: list[Call] = []
     for sub in ast.walk(node):
         text, attribute = None, False
         if isinstance(sub, ast.Call):
             text = _dotted(sub.func)
-            if text == "len" and sub.args and isinstance(sub.args[0], ast.Name):
-                found.append(Call(f"{sub.args[0].id}.__len__", sub.lineno))
+            arg = sub.args[0].id if sub.args and isinstance(sub.args[0], ast.Name) else None
+            if text == "len" and arg:
+                found.append(Call(f"{arg}.__len__", sub.lineno))
+            if arg and (text in _ITERATES or text in _PROTOCOL):
+                found.append(Call(f"{arg}.{_PROTOCOL.get(text, '__iter__')}", sub.lineno))
+            prefix = _getattr_prefix(sub) if text == "getattr" else None
+            if prefix:
+                found.append(Call(f"{prefix[0]}.{prefix[1]}*", sub.lineno))
             if text in _CONTAINS and len(sub.args) >= 2 and isinstance(sub.args[1], ast.Name):
                 found.append(Call(f"{sub.args[1].id}.__contains__", sub.lineno))
             if text in _EQUALS and sub.args and isinstance(sub.args[0], ast.Name):
@@ -62,6 +80,15 @@ def called(node: ast.AST, lines: tuple[int, int] | None = None) -> list[Call]:
                 text = f"{sub.left.id}.{_COMPARE[type(sub.ops[0])]}"
         elif isinstance(sub, ast.For) and isinstance(sub.iter, ast.Name):
             text = f"{sub.iter.id}.__iter__"
+        elif isinstance(sub, ast.BinOp | ast.AugAssign) and type(sub.op) in _BINARY:
+            op = _BINARY[type(sub.op)]
+            left = sub.left if isinstance(sub, ast.BinOp) else sub.target
+            if isinstance(left, ast.Name):
+                found.append(
+                    Call(f"{left.id}.__{'i' if isinstance(sub, ast.AugAssign) else ''}{op}__", sub.lineno)
+                )
+            if isinstance(sub, ast.BinOp) and isinstance(sub.right, ast.Name):
+                text = f"{sub.right.id}.__r{op}__"
         elif isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name):
             text, attribute = f"{sub.value.id}.{sub.attr}", isinstance(sub.ctx, ast.Load)
             text = text if attribute else None
@@ -69,6 +96,27 @@ def called(node: ast.AST, lines: tuple[int, int] | None = None) -> list[Call]:
         if text is not None and (lines is None or lines[0] <= line <= lines[1]):
             found.append(Call(text, line, attribute))
     return found
+
+
+def _getattr_prefix(call: ast.Call) -> tuple[str, str] | None:
+    """`getattr(self, "_led_" + kind)`, `getattr(self, "_led_%s" % kind)`, `getattr(self, f"_led_{k}")`
+    -> ("self", "_led_"): the receiver and the literal start of the name (3+ characters)."""
+    if len(call.args) < 2 or not isinstance(call.args[0], ast.Name):
+        return None
+    name = call.args[1]
+    head: ast.expr | None = None
+    if isinstance(name, ast.BinOp) and isinstance(name.op, ast.Add | ast.Mod):
+        head = name.left
+    elif isinstance(name, ast.JoinedStr) and name.values:
+        head = name.values[0]
+    if not isinstance(head, ast.Constant) or not isinstance(head.value, str):
+        return None
+    prefix = (
+        head.value.split("%")[0]
+        if isinstance(name, ast.BinOp) and isinstance(name.op, ast.Mod)
+        else head.value
+    )
+    return (call.args[0].id, prefix) if len(prefix) >= 3 and prefix.isidentifier() else None
 
 
 def local_types(func: Definition) -> dict[str, str]:
@@ -150,11 +198,21 @@ def find_method(
     return list(dict.fromkeys(found))[:4]
 
 
+MAX_PREFIXED = 40
+
+
 def resolve_call(
     index: RepoIndex, src: SourceFile, scope: Definition, call: Call, files_in_play: set[str]
 ) -> list[tuple[str, Definition]]:
     """Project definitions `call` may run, as (file, definition); empty when it leaves the project."""
     head, _, rest = call.text.partition(".")
+    if head in ("self", "cls") and rest.endswith("*"):  # looked up by name: every method it may be
+        owner = _enclosing_class(src, scope)
+        return [
+            (src.path, d) for d in src.defs
+            if owner and d.kind == "def" and d.qualname.startswith(f"{owner}.{rest[:-1]}")
+            and "." not in d.qualname[len(owner) + 1 :]
+        ][:MAX_PREFIXED]  # fmt: skip
     if head in ("self", "cls") and rest and "." not in rest:
         owner = _enclosing_class(src, scope)
         methods = find_method(index, src, owner, rest) if owner else []
@@ -176,6 +234,14 @@ def resolve_call(
     if "." not in call.text or name.startswith("__") or len(name) < 3:
         return []
     hits: list[tuple[str, Definition]] = []
+    if name.endswith("*"):  # `getattr(obj, "to_" + kind)`: any method so named, here or imported
+        for path in sorted(files_in_play | {src.path} | imported_files(index, src)):
+            other = index.source(path)
+            hits += [
+                (path, d) for d in (other.defs if other else [])
+                if d.name.startswith(name[:-1]) and d.depth > 0 and d.kind == "def"
+            ]  # fmt: skip
+        return hits[:MAX_PREFIXED]
     for path in sorted(files_in_play):
         other = index.source(path)
         if other is not None:

@@ -30,8 +30,9 @@ from jobs.patch.literals import add_output_text
 from jobs.patch.outline import Definition, SourceFile
 from jobs.patch.regions import Board
 from jobs.patch.snippets import render_context
-from jobs.patch.state import self_reads, state_writers
+from jobs.patch.state import attribute_reads, attribute_writers, self_reads, state_writers
 from jobs.patch.symbols import RepoIndex, is_test_path
+from jobs.patch.testnames import name_matches
 from jobs.patch.testsource import (
     backward_slice,
     resolve_test_id,
@@ -53,7 +54,7 @@ TEST_CALL = 3.0  # called elsewhere in a failing test
 REACH_DECAY = 0.55  # per call further from the evidence
 RETURN_DECAY = 0.75  # per call whose result the caller returns: the value flows on to the evidence
 CLOSURE_DECAY = 0.9  # a function nested in a reached one: it runs when the returned closure is called
-REACH_DEPTH = 3
+REACH_DEPTH = 4
 MAX_REACH = 400  # functions visited per search
 FRAME_LINE_CALL = 2.0  # called on the line where a project frame stopped
 FAILING_TEST = 0.5
@@ -61,6 +62,8 @@ MESSAGE = 4.0
 EXCERPT_FRAME = 6.0  # the innermost frame of another failure in the excerpt
 ISSUE_FRAME = 0.8  # a traceback quoted in an issue, relative to one from a log
 NAMED = 5.0
+TEST_NAME = 5.0  # reached by a failing test whose name shares its rarer words (`testnames`)
+READ_WRITER = 0.75  # writes an attribute a call on the test's failing line reads, x its share of them
 STATE_WRITER = 3.0  # a method of the frame's class writing a `self.x` the frame's line reads
 MAX_TESTS = 20
 _WHERE = re.compile(r"^E\s+[+]?\s*(?:where|and)\b")
@@ -187,6 +190,8 @@ def _failing_tests(
             tests.setdefault((path, qualname), (path, test))
             test_ids_of.setdefault((path, qualname), "")
     votes: dict[tuple[str, str], tuple[float, int, Definition, str]] = {}
+    named: dict[tuple[str, str], tuple[float, int, Definition]] = {}
+    writers: dict[tuple[str, str], tuple[float, Definition]] = {}
     for path, test in tests.values():
         board.add_def(path, test, FAILING_TEST, "failing test")
         if not is_test_path(path):  # a doctest id names the function whose docstring failed
@@ -202,9 +207,17 @@ def _failing_tests(
             for distance, level in enumerate(levels)
             for c in callees(index, src, test, in_play, level, owner)
         ]
+        if levels:
+            for c in callees(index, src, test, in_play, levels[0], owner):
+                _readers_state(index, c.path, c.definition, FAILING_LINE_CALL * c.share, writers)
         all_calls = callees(index, src, test, in_play, None, owner)
         seeds += [(c.path, c.definition, TEST_CALL * c.share) for c in all_calls]
-        for key, (weight, d) in _reach(index, in_play, seeds, owner).items():
+        reached = _reach(index, in_play, seeds, owner)
+        matches = name_matches(test.name, [d for _, d in reached.values()]) if is_test_path(path) else {}
+        for key, (weight, d) in reached.items():
+            if d.qualname in matches:
+                n_weight, n_count, _ = named.get(key, (0.0, 0, d))
+                named[key] = (max(n_weight, TEST_NAME * matches[d.qualname]), n_count + 1, d)
             old = votes.get(key)
             why = _test_why(weight)
             if old is None:
@@ -213,6 +226,29 @@ def _failing_tests(
                 votes[key] = (max(weight, old[0]), old[1] + 1, d, why if weight > old[0] else old[3])
     for (path, _), (weight, count, d, why) in votes.items():
         board.add_def(path, d, weight * (0.2 + 0.8 * count / max(1, len(tests))), why)
+    for (path, _), (weight, d) in writers.items():
+        board.add_def(path, d, weight, "writes state a call on the test's failing line reads")
+    for (path, _), (weight, count, d) in named.items():
+        board.add_def(
+            path, d, weight * (0.2 + 0.8 * count / max(1, len(tests))), "the failing test's name names it"
+        )
+
+
+def _readers_state(
+    index: RepoIndex,
+    path: str,
+    reader: Definition,
+    weight: float,
+    found: dict[tuple[str, str], tuple[float, Definition]],
+) -> None:
+    """The functions of `reader`'s file that write attributes it reads, into `found` (best weight)."""
+    src = index.source(path)
+    if src is None or reader.kind != "def" or is_test_path(path):
+        return
+    for d, share in attribute_writers(src, reader, attribute_reads(reader)):
+        w = weight * READ_WRITER * share
+        if w > found.get((path, d.qualname), (0.0, d))[0]:
+            found[(path, d.qualname)] = (w, d)
 
 
 def _test_why(weight: float) -> str:

@@ -61,3 +61,50 @@ def state_writers(src: SourceFile, method: Definition, names: set[str]) -> list[
         if d.kind == "def" and d.qualname.rpartition(".")[0] == owner and d.qualname != method.qualname
     ]  # fmt: skip
     return [d for d in siblings if _writes(d) & names]
+
+
+def _attr_written(target: ast.expr) -> str | None:
+    """`item.removed = …`, `self.x[k] = …`, `f().y = …` -> the attribute written ("removed", "x", "y")."""
+    node: ast.expr = target
+    while isinstance(node, ast.Subscript):
+        node = node.value
+    return node.attr if isinstance(node, ast.Attribute) else None
+
+
+def attribute_reads(func: Definition) -> set[str]:
+    """Attributes `func` reads on other objects than `self` (`item.expires`, `node.children`), the
+    methods it calls excluded: state set where those objects were built or changed."""
+    called = {id(n.func) for n in ast.walk(func.node) if isinstance(n, ast.Call)}
+    return {
+        n.attr
+        for n in ast.walk(func.node)
+        if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Load) and id(n) not in called
+        and not (isinstance(n.value, ast.Name) and n.value.id in ("self", "cls"))
+    }  # fmt: skip
+
+
+def attribute_writers(src: SourceFile, func: Definition, names: set[str]) -> list[tuple[Definition, float]]:
+    """The other functions of `func`'s file that write an attribute of that name on anything
+    (`self.removed = False` in another class's constructor, `item.removed = True`), each with the
+    share of `names` it writes: state one object's method reads is often set where it was built."""
+    if not names:
+        return []
+    found = []
+    for d in src.defs:
+        if d.kind != "def" or d.qualname == func.qualname or d.qualname.startswith(func.qualname + "."):
+            continue
+        written: set[str] = set()
+        for n in ast.walk(d.node):
+            targets: list[ast.expr] = []
+            if isinstance(n, ast.Assign):
+                targets = n.targets
+            elif isinstance(n, ast.AugAssign | ast.AnnAssign):
+                targets = [n.target]
+            for t in targets:
+                for part in ast.walk(t) if isinstance(t, ast.Tuple) else [t]:
+                    name = _attr_written(part) if isinstance(part, ast.expr) else None
+                    if name:
+                        written.add(name)
+        if written & names:
+            found.append((d, len(written & names) / len(names)))
+    return found

@@ -28,8 +28,10 @@ def statement_lines(func: Definition, line: int) -> tuple[int, int]:
 def slice_levels(func: Definition, stmt: tuple[int, int]) -> list[list[tuple[int, int]]]:
     """The failing statement and the earlier statements of `func` that assigned the local names it
     uses, transitively, by distance: [[failing]], [`r = p.parse(s)`], [`p = Parser(f)`] for a failing
-    `assert r[0] == 1`."""
+    `assert r[0] == 1`. The last statement before the failing one that changes a name in place
+    (`r.sort()`, `del r[k]`) counts as assigning it too: the state the failing line reads."""
     assigns: list[tuple[set[str], tuple[int, int], set[str]]] = []
+    changes: dict[str, tuple[tuple[int, int], set[str]]] = {}  # per name, its last in-place change
     for sub in ast.walk(func.node):
         if isinstance(sub, ast.Assign | ast.AnnAssign | ast.AugAssign | ast.With | ast.For):
             targets = (
@@ -44,6 +46,15 @@ def slice_levels(func: Definition, stmt: tuple[int, int]) -> list[list[tuple[int
             used = {n.id for n in ast.walk(value) if isinstance(n, ast.Name)} if value else set()
             end = sub.lineno if isinstance(sub, ast.With | ast.For) else (sub.end_lineno or sub.lineno)
             assigns.append((names, (sub.lineno, end), used))
+        elif isinstance(sub, ast.Expr | ast.Delete):  # `bl.pop(k)`, `del bl[k]`: they change `bl`
+            receiver = _mutated(sub)
+            span = (sub.lineno, sub.end_lineno or sub.lineno)
+            if receiver is not None and span[0] < stmt[0]:
+                used = {n.id for n in ast.walk(sub) if isinstance(n, ast.Name)}
+                last = changes.get(receiver)
+                if last is None or last[0][0] < span[0]:
+                    changes[receiver] = (span, used)
+    assigns += [({name}, span, used) for name, (span, used) in changes.items()]
     levels, frontier = [[stmt]], _names_on(func.node, stmt)
     for _ in range(6):
         new, level = set(), []
@@ -56,6 +67,19 @@ def slice_levels(func: Definition, stmt: tuple[int, int]) -> list[list[tuple[int
         levels.append(level)
         frontier = new
     return levels
+
+
+def _mutated(stmt: ast.Expr | ast.Delete) -> str | None:
+    """The local a statement changes in place: `bl.pop(k)` / `bl.x.clear()` / `del bl[k]` -> "bl"
+    (not `self`, whose statements in a test are mostly its checks)."""
+    node: ast.expr | None = None
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+        node = stmt.value.func.value if isinstance(stmt.value.func, ast.Attribute) else None
+    elif isinstance(stmt, ast.Delete) and stmt.targets:
+        node = stmt.targets[0]
+    while isinstance(node, ast.Attribute | ast.Subscript):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) and node.id not in ("self", "cls") else None
 
 
 def backward_slice(func: Definition, stmt: tuple[int, int]) -> list[tuple[int, int]]:
