@@ -3,7 +3,8 @@
 `decide_gate(facts, config)` returns a `GateDecision`: go ahead, or a refusal with a stable reason
 code (for metrics and the job record) and one sentence a maintainer can act on. The order of the
 checks is the order a maintainer would ask them in: is the bot on here at all, is this ours, is it
-something a patch can fix, is it still current, has it been handled, and can we afford it.
+running in a loop (a circuit breaker is open), is it something a patch can fix, is it still current,
+has it been handled, and can we afford it.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class GateFacts:
     open_bot_prs: int = 0
     bot_app_id: int | None = None
     branch_prefix: str = "autofix/"
+    circuit_open: str | None = None  # why a circuit breaker is open (jobs/breakers.py), None when closed
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ def decide_gate(facts: GateFacts, config: RepoConfig) -> GateDecision:
     return (
         _switched_off(facts, config)
         or _loop_guard(facts)
+        or _circuit_open(facts)
         or _not_watched(facts, config)
         or _not_fixable(facts)
         or _already_handled(facts)
@@ -93,6 +96,12 @@ def _loop_guard(facts: GateFacts) -> GateDecision | None:
         return _no("own_branch", f"`{facts.branch}` is one of Autofix's own branches.")
     if facts.bot_app_id is not None and facts.check_app_id == facts.bot_app_id:
         return _no("own_check", "The failing check is Autofix's own.")
+    return None
+
+
+def _circuit_open(facts: GateFacts) -> GateDecision | None:
+    if facts.circuit_open is not None:
+        return _no("circuit_open", facts.circuit_open)
     return None
 
 
