@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Generator, Iterator
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 from pydantic import SecretStr
 from redis.asyncio import Redis
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -42,6 +42,7 @@ from tests.browser.support import (
 from tests.patch_support import KEY, served_anthropic
 from tests.support import LiveServer, local_github, make_settings
 
+expect.set_options(timeout=TIMEOUT_MS)  # assertions wait as long as actions do
 _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 
 
@@ -127,8 +128,8 @@ async def context(
 ) -> AsyncIterator[BrowserContext]:
     """A fresh context (no cookies) on the dashboard's URL; screenshots of its pages at the end."""
     name = file_name(request.node.name)
-    for old in SCREENSHOTS.glob(f"{name}*.png"):  # a test's screenshots are from its last run only
-        old.unlink(missing_ok=True)
+    for old in [*SCREENSHOTS.glob(f"{name}.png"), *SCREENSHOTS.glob(f"{name}-*.png")]:
+        old.unlink(missing_ok=True)  # a test's screenshots are from its last run only
     ctx = await browser.new_context(base_url=dashboard.url, viewport={"width": 1280, "height": 900})
     ctx.set_default_timeout(TIMEOUT_MS)
     errors: list[str] = []
