@@ -90,8 +90,13 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     from app import runners
 
     if args.command in ("serve", "web"):
-        settings.require(*WEB_NEEDS, needed_by=f"autofix {args.command}")
         host, port = args.host or settings.autofix_host, args.port or settings.autofix_port
+        unregistered = settings.github_app_id is None and settings.github_webhook_secret is None
+        if args.command == "serve" and unregistered:
+            if not runners.run_setup(settings, host, port):  # no App yet: register one first
+                return 0
+            settings = load_settings()
+        settings.require(*WEB_NEEDS, needed_by=f"autofix {args.command}")
         if args.command == "serve":
             runners.run_serve(settings, host, port)
         else:

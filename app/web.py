@@ -25,6 +25,7 @@ from starlette.types import Receive, Scope, Send
 
 from app import webhook
 from app.dashboard import dashboard_middleware, dashboard_routes
+from app.setup.web import installed_route
 from app.metrics import CONTENT_TYPE, PR_OUTCOMES_KEY, WebMetrics
 from app.pipelined_redis import PipelinedRedis
 from app.queue import QUEUE, DeliveryQueue
@@ -86,5 +87,6 @@ def build_app(settings: Settings, redis_url: str) -> Starlette:
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         *dashboard_routes(settings),
+        installed_route(settings),  # where GitHub sends people who installed the App
     ]
     return AutofixApp(routes=routes, lifespan=lifespan, middleware=dashboard_middleware(settings))

@@ -177,7 +177,7 @@ def test_a_malformed_setting_exits_2_with_one_line_naming_it(
     ("args", "values", "variable"),
     [
         (["web"], {"REDIS_URL": "redis://127.0.0.1:1/0"}, "GITHUB_WEBHOOK_SECRET"),
-        (["serve"], {}, "GITHUB_WEBHOOK_SECRET"),
+        (["serve"], {"GITHUB_APP_ID": "12345"}, "GITHUB_WEBHOOK_SECRET"),  # an App, no secret
         (["web"], {"GITHUB_WEBHOOK_SECRET": SECRET}, "REDIS_URL"),
         (["worker"], {}, "REDIS_URL"),
         (["replay", str(CHECK_RUN), "--event", "check_run"], {}, "GITHUB_WEBHOOK_SECRET"),
