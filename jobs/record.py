@@ -10,6 +10,8 @@ the first run calls `make()` and saves its (JSON) result as a checkpoint; a retr
 checkpoint and gets the saved result back without calling `make()` again. The window between a side
 effect and its checkpoint is closed by the side effect itself being find-or-create (issue 9).
 
+`finish` also counts the job in the stats (jobs/telemetry.py), once per job id.
+
 Only one worker runs a given job at a time (arq's job lock), so read-modify-write needs no lock.
 """
 
@@ -23,6 +25,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar, cast
 
 from redis.asyncio import Redis
+
+from jobs.telemetry import count_job
 
 PHASES = (
     "evidence",
@@ -185,6 +189,7 @@ class JobStore:
         record.status = "failed" if failed else "done"
         record.outcome, record.reason = outcome, reason
         await self.save(record)
+        await count_job(self.redis, record, now=self.clock())
 
     async def recent(self, limit: int = 50) -> list[JobRecord]:
         ids = await self.redis.zrevrange(INDEX, 0, limit - 1)

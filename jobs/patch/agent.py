@@ -8,13 +8,15 @@ worker and the local CLI drive the same core.
 `run_attempt` drives it: before every model call it reserves the call's worst case on the job budget
 (steps, tokens, dollars) and ends the attempt `budget_exhausted` when refused; it waits out 429/529 as
 `retry-after` says (each retry is checked against the budget again), moves to the next provider when one
-is unavailable, and runs tools in the attempt's own workspace.
+is unavailable, and runs tools in the attempt's own workspace. Each answered call is also handed to the
+engine's `on_call` hook, when the job set one (the job's artefacts and the stats, jobs/telemetry.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +35,8 @@ MAX_OUTPUT = 8192  # tokens per model call
 MAX_NUDGES = 2
 MAX_RATE_LIMITED = 4  # rate-limited tries of one call before the attempt gives up
 MAX_WAIT = 120.0  # the longest retry-after waited out in-process; longer ends the attempt
+
+ModelCallHook = Callable[[dict[str, Any]], Awaitable[None]]  # told of each answered call (fields below)
 
 
 @dataclass(frozen=True)
@@ -107,15 +111,20 @@ class Engine:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     max_output: int = MAX_OUTPUT
     models_used: set[str] = field(default_factory=set)
+    on_call: ModelCallHook | None = None  # set by the job: where each call is recorded
+    attempts: int = 0  # attempts started, so each call can say which attempt made it
 
     async def aclose(self) -> None:
         """Close the providers' HTTP clients; the job does this when its engine is done."""
         await self.providers.aclose()
 
 
-def build_engine(settings: Settings, config: RepoConfig | None = None) -> Engine:
+def build_engine(
+    settings: Settings, config: RepoConfig | None = None, *, on_call: ModelCallHook | None = None
+) -> Engine:
     """The engine of one job: providers in fallback order, the job's budget, the system prompt."""
-    return Engine(build_chain(settings), JobBudget(Limits.from_settings(settings, config)), render("system"))
+    budget = JobBudget(Limits.from_settings(settings, config))
+    return Engine(build_chain(settings), budget, render("system"), on_call=on_call)
 
 
 @dataclass
@@ -143,7 +152,35 @@ def _call_record(provider: str, turn: ModelTurn) -> dict[str, Any]:
     }
 
 
-async def call_model(engine: Engine, need: NeedModel, usage: Usage) -> ModelTurn | Stop:
+def model_call(provider: str, turn: ModelTurn, *, at: float, seconds: float, attempt: int) -> dict[str, Any]:
+    """One answered call as the job's artefacts keep it (app/artefacts.py). Pure."""
+    u = turn.usage
+    return {
+        "at": round(at, 3),
+        "model": turn.model,
+        "provider": provider,
+        "attempt": attempt,
+        "input_tokens": u.input_tokens,
+        "output_tokens": u.output_tokens,
+        "cache_read_tokens": u.cache_read_input_tokens,
+        "cache_write_tokens": u.cache_creation_input_tokens,
+        "dollars": round(u.dollars, 6),
+        "seconds": round(seconds, 3),
+        "stop_reason": turn.stop_reason,
+    }
+
+
+async def _tell(engine: Engine, call: dict[str, Any]) -> None:
+    """Hand `call` to the job's hook. Recording is not the fix: a failing hook is logged, not raised."""
+    if engine.on_call is None:
+        return
+    try:
+        await engine.on_call(call)
+    except Exception:  # Redis down, say: the attempt goes on, the log says what was lost
+        log.warning("model call not recorded", exc_info=True, extra={"model": call.get("model")})
+
+
+async def call_model(engine: Engine, need: NeedModel, usage: Usage, *, attempt: int = 0) -> ModelTurn | Stop:
     """One model turn for `need`, within budget, through rate limits and provider fallback."""
     limited = 0
     while (provider := engine.providers.current()) is not None:
@@ -154,6 +191,7 @@ async def call_model(engine: Engine, need: NeedModel, usage: Usage) -> ModelTurn
         )
         if isinstance(held, str):
             return Stop("budget_exhausted", held)
+        started, began = time.time(), time.monotonic()
         try:
             turn = await provider.complete(request)
         except RateLimited as e:
@@ -175,6 +213,8 @@ async def call_model(engine: Engine, need: NeedModel, usage: Usage) -> ModelTurn
         usage.add(turn.usage)
         log.info("model call", extra=_call_record(provider.name, turn))
         engine.models_used.add(f"{provider.name}:{turn.model}")
+        seconds = time.monotonic() - began
+        await _tell(engine, model_call(provider.name, turn, at=started, seconds=seconds, attempt=attempt))
         return turn
     return Stop("model_error", f"no model provider available ({engine.providers.why_none()})")
 
@@ -187,12 +227,14 @@ async def run_attempt(
 ) -> AttemptResult:
     """Drive `converse` to its Ending with real model calls and tools."""
     usage = Usage()
+    engine.attempts += 1
+    attempt = engine.attempts
     core = converse(first)
     need = next(core)
     try:
         while True:
             if isinstance(need, NeedModel):
-                answer: Answer = await call_model(engine, need, usage)
+                answer: Answer = await call_model(engine, need, usage, attempt=attempt)
                 if on_first_call is not None:
                     on_first_call()
                     on_first_call = None
