@@ -5,17 +5,22 @@ commit says "This reverts commit <sha>") turns the fix into a rejected one.
 
 The fingerprint is read back from the branch name (`jobs.publish.naming.branch_name`), which the bot
 chose from it, so no API call is needed and a PR whose body was edited still counts.
+
+Each outcome is also counted in the stats by day (`prs:merged|closed|reverted`, app/stats.py), once per
+PR (a redelivered event adds nothing), besides the running hash `PR_OUTCOMES_KEY` that /metrics shows.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Awaitable
 from typing import Any, cast
 
 from redis.asyncio import Redis
 
+from app import stats
 from app.audit import append_audit
 from app.metrics import PR_OUTCOMES_KEY
 from jobs.patch.memory import FixMemory
@@ -24,6 +29,11 @@ from jobs.repo_state import RepoState
 MERGED = "autofix:merged:{repo_id}:{sha}"  # merge commit of a bot PR -> {"fingerprint", "number"}
 MERGED_TTL_S = 365 * 86_400
 _BRANCH = re.compile(r"(v\d+)-([0-9a-f]{16})(?:-for-.*)?$")
+
+
+async def count_pr(redis: Redis, what: str, once: str) -> None:
+    """`prs:{what}` today, once per `once` (the PR, or the reverted commit)."""
+    await stats.apply(redis, stats.Counts().add(stats.day_of(time.time()), f"prs:{what}"), once=once)
 
 
 def fingerprint_of_branch(prefix: str, ref: str) -> str | None:
@@ -39,6 +49,7 @@ async def record_pr_outcome(redis: Redis, request: dict[str, Any], prefix: str) 
     outcome = "merged" if request.get("merged") else "closed"
     await RepoState(redis, repo_id).remove_open_pr(number)
     await cast("Awaitable[int]", redis.hincrby(PR_OUTCOMES_KEY, outcome, 1))
+    await count_pr(redis, outcome, f"pr:{repo_id}:{number}:{outcome}")
     fingerprint = fingerprint_of_branch(prefix, str(request.get("head_ref") or ""))
     known = fingerprint is not None and await FixMemory(redis, repo_id).set_pr(fingerprint, number, outcome)
     merge_sha = request.get("merge_commit_sha")
@@ -62,6 +73,7 @@ async def record_revert(redis: Redis, request: dict[str, Any]) -> dict[str, Any]
         fix = json.loads(raw)
         await memory.set_pr(fix["fingerprint"], int(fix["number"]), "reverted")
         await cast("Awaitable[int]", redis.hincrby(PR_OUTCOMES_KEY, "reverted", 1))
+        await count_pr(redis, "reverted", f"revert:{repo_id}:{sha}")
         rejected.append(fix["fingerprint"])
         await append_audit(
             redis, "fix.reverted", repo=request.get("repo"), sha=sha, number=fix["number"],
