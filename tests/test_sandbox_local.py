@@ -16,6 +16,7 @@ from app.github.git_auth import clone_url
 from app.settings import Settings
 from jobs.sandbox.actions import ActionsSandbox
 from jobs.sandbox.base import Limits, RunTimedOut, SandboxUnavailable
+from jobs.sandbox.counted import CountedSandbox
 from jobs.sandbox.factory import build_limits, build_sandbox
 from jobs.sandbox.local import LocalSandbox, build_runner_argv, check_candidate_ids, read_results
 from sandbox_runner.result import BASELINE, Outcome, PatchStatus, RunResult, TestOutcome
@@ -79,7 +80,8 @@ async def test_a_checkout_from_a_private_clone_url_with_the_installation_token(
     [baseline] = await LocalSandbox(token=inst.token).run(url, sha, None, leak, {}, limits=LIMITS)
     assert baseline.exit_code == 0  # the tests ran, and the token is nowhere in their environment
     built = build_sandbox(app_settings.model_copy(update={"github_api_url": gh.url}), inst, redis)
-    assert isinstance(built, LocalSandbox)
+    assert isinstance(built, CountedSandbox)
+    assert isinstance(built.inner, LocalSandbox)
     [again] = await built.run(f"{OWNER}/calc", sha, None, COMMAND, {}, failing=FAILING, limits=LIMITS)
     assert again.outcome_of(FAILING[0]) is Outcome.FAILED
 
@@ -90,8 +92,9 @@ def test_settings_choose_the_backend_and_its_limits(app_settings: Settings, redi
         update={"autofix_sandbox": "actions", "autofix_sandbox_poll": 7, "autofix_sandbox_workflow": "sb.yml"}
     )
     built = build_sandbox(actions, inst, redis)
-    assert isinstance(built, ActionsSandbox)
-    assert (built.poll_s, built.workflow) == (7.0, "sb.yml")
+    assert isinstance(built, CountedSandbox)
+    assert isinstance(built.inner, ActionsSandbox)
+    assert (built.inner.poll_s, built.inner.workflow, built.backend) == (7.0, "sb.yml", "actions")
     tuned = app_settings.model_copy(
         update={"autofix_sandbox_timeout": 90, "autofix_sandbox_parallel": 4, "autofix_sandbox_wait": 300}
     )

@@ -1,4 +1,4 @@
-"""The sandbox the settings ask for, built where a job starts (never at import)."""
+"""The sandbox the settings ask for, built where a job starts (never at import), its runs counted."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from app.github.client import Installation
 from app.settings import Settings
 from jobs.sandbox.actions import ActionsSandbox
 from jobs.sandbox.base import Limits, Sandbox
+from jobs.sandbox.counted import CountedSandbox
 from jobs.sandbox.local import LocalSandbox
 
 CACHE_DIR = "sandbox-cache"  # under AUTOFIX_DATA_DIR: set-up environments by dependency-file hash
@@ -24,11 +25,13 @@ def build_limits(settings: Settings) -> Limits:
 def build_sandbox(settings: Settings, inst: Installation, redis: Redis) -> Sandbox:
     """AUTOFIX_SANDBOX=actions: the user's runners; local: this host (clones with the installation token)."""
     if settings.autofix_sandbox == "actions":
-        return ActionsSandbox(
+        actions = ActionsSandbox(
             inst,
             redis,
             workflow=settings.autofix_sandbox_workflow,
             poll_s=float(settings.autofix_sandbox_poll),
         )
+        return CountedSandbox(actions, redis, "actions")
     cache = settings.autofix_data_dir / CACHE_DIR
-    return LocalSandbox(cache=cache, token=inst.token, api_url=settings.github_api_url)
+    local = LocalSandbox(cache=cache, token=inst.token, api_url=settings.github_api_url)
+    return CountedSandbox(local, redis, "local")
