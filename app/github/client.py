@@ -8,6 +8,8 @@
   `app.github.errors` exceptions carrying the time to retry, which the job turns into an arq retry.
 - Content-creating calls for one installation are spaced (1 s apart, across all workers, through
   a reservation in Redis), as GitHub asks of integrations; a wait longer than 30 s defers instead.
+- Every response is counted, and its rate-limit reading kept, by `self.meter` (app/github/meter.py),
+  which writes to the stats at most once a second, off the request's path.
 
 Operations call `await inst.read(lambda gh: gh.rest.….async_…(…))` or `inst.write(…)`: the
 lambda gets a githubkit client authenticated as the installation.
@@ -30,6 +32,7 @@ from githubkit.exception import RequestError, RequestFailed, RequestTimeout
 from redis.asyncio import Redis
 
 from app.github.errors import GitHubError, RateLimited, Unauthorized, classify, unreachable
+from app.github.meter import ApiMeter
 from app.settings import Settings
 
 T = TypeVar("T")
@@ -93,6 +96,8 @@ class GitHubApp:
         self.settings, self.redis = settings, redis
         self.clock, self.sleep, self.jitter = clock, sleep, jitter
         self._transport = transport
+        self.meter = ApiMeter(redis)
+        self._hooks = {"request": [], "response": [self.meter.on_response]}
         auth = AppAuthStrategy(str(settings.github_app_id), settings.private_key() or "")
         self.gh = self._client(auth)
         self._reserve_write = redis.register_script(_RESERVE_WRITE)
@@ -106,6 +111,7 @@ class GitHubApp:
             http_cache=False,
             cache_strategy=MemCacheStrategy(),  # never githubkit's process-wide cache
             async_transport=self._transport,
+            async_event_hooks=self._hooks,
             user_agent="autofix",
         )
 

@@ -1,0 +1,88 @@
+"""GitHub API calls counted, and the rate limit's last reading kept, without a Redis write per call.
+
+Every response (the App's and the installations', errors included) passes `ApiMeter.on_response`, an
+httpx event hook: it adds one to an in-process count and keeps the `x-ratelimit-*` reading of the
+core resource (search and GraphQL have their own, smaller, limits that would make the figure flap).
+At most once a second a background task writes both to the stats (`github_calls`, and the reading via
+`stats.set_github_rate`); the worker's heartbeat and its shutdown flush whatever is left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+
+import httpx
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from app import stats
+
+log = logging.getLogger("autofix.github")
+FLUSH_S = 1.0
+Rate = tuple[int, int, int]  # remaining, limit, reset (epoch seconds)
+
+
+def parse_rate(headers: Mapping[str, str]) -> Rate | None:
+    """The core rate limit's reading from a response's headers; None without one. Pure."""
+    if headers.get("x-ratelimit-resource", "core") != "core":
+        return None
+    try:
+        return (
+            int(headers["x-ratelimit-remaining"]),
+            int(headers["x-ratelimit-limit"]),
+            int(headers["x-ratelimit-reset"]),
+        )
+    except (KeyError, ValueError):
+        return None
+
+
+class ApiMeter:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        interval: float = FLUSH_S,
+        monotonic: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.redis, self.interval, self.monotonic, self.clock = redis, interval, monotonic, clock
+        self.calls = 0  # not yet written
+        self.rate: Rate | None = None  # not yet written
+        self._last = -interval
+        self._task: asyncio.Task[None] | None = None
+
+    async def on_response(self, response: httpx.Response) -> None:
+        self.seen(response.headers)
+
+    def seen(self, headers: Mapping[str, str]) -> None:
+        """One response: counted in memory; a flush started in the background when one is due."""
+        self.calls += 1
+        self.rate = parse_rate(headers) or self.rate
+        now = self.monotonic()
+        if now - self._last >= self.interval and (self._task is None or self._task.done()):
+            self._last = now
+            self._task = asyncio.ensure_future(self.flush())
+
+    async def flush(self) -> None:
+        """Write what was counted since the last flush; on a Redis error keep it for the next one."""
+        calls, rate = self.calls, self.rate
+        self.calls, self.rate = 0, None
+        try:
+            now = self.clock()
+            if calls:
+                await stats.apply(self.redis, stats.Counts().add(stats.day_of(now), "github_calls", calls))
+            if rate is not None:
+                await stats.set_github_rate(self.redis, *rate, now=now)
+        except (RedisError, OSError):
+            self.calls += calls
+            self.rate = self.rate or rate
+            log.warning("GitHub call counts not written", exc_info=True)
+
+    async def aclose(self) -> None:
+        """Wait for a flush under way, then flush the rest (the worker's shutdown)."""
+        if self._task is not None and not self._task.done():
+            await self._task
+        await self.flush()
