@@ -1,17 +1,27 @@
-"""The arq worker: which functions it runs, how jobs are (de)serialized, how it starts and stops."""
+"""The arq worker: which functions it runs, how jobs are (de)serialized, how it starts and stops.
+
+Each worker (the fix queue's and the command queue's) beats every `stats.HEARTBEAT_S` while it runs,
+saying its queue, host, pid, jobs running, start time and version (the dashboard's "workers alive"),
+and flushes its GitHub call counts with the beat; at shutdown it stops beating and leaves the set.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+import os
+import socket
+import time
+from collections.abc import Callable, Mapping
+from importlib import metadata
 from typing import Any, cast
 
 from arq import func
 from arq.connections import RedisSettings
 from arq.worker import Worker
 
+from app import stats
 from app.github.client import GitHubApp
 from app.queue import deserialize, serialize
 from app.settings import Settings
@@ -47,6 +57,50 @@ def redis_settings(url: str) -> RedisSettings:
     return RedisSettings.from_dsn(url)
 
 
+def version() -> str:
+    try:
+        return metadata.version("autofix")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def worker_info(queue_name: str, running: int, started_at: float) -> dict[str, Any]:
+    """What a heartbeat says about this worker. Pure apart from the host name and pid."""
+    return {
+        "queue": "command" if queue_name == names.COMMAND_QUEUE else "fix",
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "running": running,
+        "started_at": round(started_at, 3),
+        "version": version(),
+    }
+
+
+async def beat(ctx: dict[str, Any], worker_id: str, info: Callable[[], dict[str, Any]]) -> None:
+    """Heartbeats until cancelled; a Redis error skips a beat (the next may get through)."""
+    while True:
+        try:
+            await stats.heartbeat(ctx["redis"], worker_id, info())
+            if isinstance(ctx.get("github"), GitHubApp):
+                await ctx["github"].meter.flush()
+        except Exception:  # the beat must outlive a Redis restart
+            log.warning("heartbeat failed", exc_info=True, extra={"worker_id": worker_id})
+        await asyncio.sleep(stats.HEARTBEAT_S)
+
+
+async def stop_beating(ctx: dict[str, Any], worker_id: str) -> None:
+    task = ctx.pop("heartbeat", None)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    with contextlib.suppress(Exception):  # shutting down: Redis may be gone already
+        if isinstance(ctx.get("github"), GitHubApp):
+            await ctx["github"].meter.aclose()
+        await ctx["redis"].zrem(stats.WORKERS, worker_id)
+        await ctx["redis"].delete(stats.WORKER.format(worker_id=worker_id))
+
+
 def build_worker(
     settings: Settings,
     redis_url: str,
@@ -61,9 +115,19 @@ def build_worker(
     Each job function runs inside `github_outcomes`, so a GitHub rate limit becomes an arq retry
     at the time GitHub named, and a permission or not-found error stops the job with its reason.
     """
+    started_at = time.time()
+    worker_id = f"{socket.gethostname()}:{os.getpid()}:{queue_name}"
+
+    def info() -> dict[str, Any]:
+        running = sum(not t.done() for t in worker.job_tasks.values())
+        return worker_info(queue_name, running, started_at)
+
+    async def on_shutdown(ctx: dict[str, Any]) -> None:
+        await stop_beating(ctx, worker_id)
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         ctx["settings"] = settings
+        ctx["heartbeat"] = asyncio.ensure_future(beat(ctx, worker_id, info))
         missing = [*settings.missing(*GITHUB_CREDENTIALS), *model_missing(settings)]
         if missing:
             log.warning("not configured: %s; jobs are recorded, nothing is fixed", ", ".join(missing))
@@ -77,12 +141,13 @@ def build_worker(
         func(cast(Any, github_outcomes(fn)), name=name, keep_result=KEEP_RESULT_S)
         for name, fn in functions.items()
     ]
-    return Worker(
+    worker = Worker(
         functions=wrapped,
         redis_settings=redis_settings(redis_url),
         job_serializer=serialize,
         job_deserializer=deserialize,
         on_startup=on_startup,
+        on_shutdown=on_shutdown,
         job_timeout=JOB_TIMEOUT_S if queue_name == names.FIX_QUEUE else COMMAND_TIMEOUT_S,
         queue_name=queue_name,
         max_tries=MAX_TRIES,
@@ -92,6 +157,7 @@ def build_worker(
         poll_delay=0.5 if not burst else 0.05,
         allow_abort_jobs=True,
     )
+    return worker
 
 
 def build_workers(
