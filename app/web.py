@@ -13,6 +13,7 @@ no environment and opens no connection. Endpoints:
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
@@ -26,9 +27,9 @@ from starlette.types import Receive, Scope, Send
 from app import webhook
 from app.dashboard import dashboard_middleware, dashboard_routes
 from app.setup.web import installed_route
-from app.metrics import CONTENT_TYPE, PR_OUTCOMES_KEY, WebMetrics
+from app.metrics import CONTENT_TYPE, WebMetrics, fetch_snapshot
 from app.pipelined_redis import PipelinedRedis
-from app.queue import QUEUE, DeliveryQueue
+from app.queue import DeliveryQueue
 from app.routing import handled_events
 from app.settings import Settings
 
@@ -59,11 +60,12 @@ async def readyz(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
+    """The web side's series, and the worker's read from Redis (without them when Redis fails)."""
     ingest: webhook.Ingest = request.state.ingest
+    snapshot = None
     with contextlib.suppress(RedisError, OSError):
-        ingest.metrics.queue_depth.set(await request.state.redis.execute("ZCARD", QUEUE))
-        ingest.metrics.set_pr_outcomes(await request.state.redis.execute("HGETALL", PR_OUTCOMES_KEY))
-    return PlainTextResponse(ingest.metrics.render(), media_type=CONTENT_TYPE)
+        snapshot = await fetch_snapshot(request.state.redis, time.time())
+    return PlainTextResponse(ingest.metrics.render(snapshot), media_type=CONTENT_TYPE)
 
 
 def build_app(settings: Settings, redis_url: str) -> Starlette:

@@ -277,7 +277,7 @@ async def test_health_readiness_and_metrics(client: httpx.AsyncClient, redis: Re
         'autofix_webhook_deliveries_total{event="other",outcome="ignored"} 1.0',
         'autofix_webhook_deliveries_total{event="check_run",outcome="unauthorized"} 1.0',
         "autofix_webhook_enqueue_seconds_count 2.0",
-        "autofix_queue_depth 1.0",
+        'autofix_queue_depth{queue="fix"} 1.0',
     ):
         assert line in text, line
 
