@@ -8,6 +8,7 @@ method called on anything else (`obj.parse(...)`) to same-named methods of the f
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 
 from jobs.patch.outline import Definition, SourceFile
@@ -99,8 +100,9 @@ def called(node: ast.AST, lines: tuple[int, int] | None = None) -> list[Call]:
 
 
 def _getattr_prefix(call: ast.Call) -> tuple[str, str] | None:
-    """`getattr(self, "_led_" + kind)`, `getattr(self, "_led_%s" % kind)`, `getattr(self, f"_led_{k}")`
-    -> ("self", "_led_"): the receiver and the literal start of the name (3+ characters)."""
+    """`getattr(self, "_led_" + kind)`, `getattr(self, "_led_%s" % kind)`, `getattr(self, f"_led_{k}")`,
+    `getattr(obj, "to_{}".format(to))` -> ("self", "_led_"), ("obj", "to_"): the receiver and the
+    literal start of the name (3+ characters)."""
     if len(call.args) < 2 or not isinstance(call.args[0], ast.Name):
         return None
     name = call.args[1]
@@ -109,13 +111,11 @@ def _getattr_prefix(call: ast.Call) -> tuple[str, str] | None:
         head = name.left
     elif isinstance(name, ast.JoinedStr) and name.values:
         head = name.values[0]
+    elif isinstance(name, ast.Call) and isinstance(name.func, ast.Attribute) and name.func.attr == "format":
+        head = name.func.value
     if not isinstance(head, ast.Constant) or not isinstance(head.value, str):
         return None
-    prefix = (
-        head.value.split("%")[0]
-        if isinstance(name, ast.BinOp) and isinstance(name.op, ast.Mod)
-        else head.value
-    )
+    prefix = re.split(r"[%{]", head.value)[0]
     return (call.args[0].id, prefix) if len(prefix) >= 3 and prefix.isidentifier() else None
 
 
@@ -201,6 +201,23 @@ def find_method(
 MAX_PREFIXED = 40
 
 
+def overrides(
+    index: RepoIndex, src: SourceFile, cls: str, name: str, files_in_play: set[str]
+) -> list[tuple[str, Definition]]:
+    """`name` as redefined by subclasses of `cls` in `src` or the files in play: what `self.name()`
+    in `cls` runs when `self` is one of them (a base class's template method calling a hook)."""
+    short = cls.rsplit(".", 1)[-1]
+    found = []
+    for path in sorted(files_in_play | {src.path}):
+        other = index.source(path)
+        defs = other.defs if other is not None else []
+        for d in defs:
+            bases = d.node.bases if isinstance(d.node, ast.ClassDef) else []
+            if short in (_dotted(b).rsplit(".", 1)[-1] for b in bases):
+                found += [(path, m) for m in defs if m.qualname == f"{d.qualname}.{name}"]
+    return found[:4]
+
+
 def resolve_call(
     index: RepoIndex, src: SourceFile, scope: Definition, call: Call, files_in_play: set[str]
 ) -> list[tuple[str, Definition]]:
@@ -216,8 +233,8 @@ def resolve_call(
     if head in ("self", "cls") and rest and "." not in rest:
         owner = _enclosing_class(src, scope)
         methods = find_method(index, src, owner, rest) if owner else []
-        if methods:
-            return methods
+        if methods and owner:
+            return methods + overrides(index, src, owner, rest, files_in_play)
         head = "?"
     if head != "?":
         top = {d.qualname for d in src.defs if d.depth == 0}

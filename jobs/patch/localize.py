@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from jobs.patch.bindings import add_indirect_call
-from jobs.patch.calls import CONSTRUCTORS, callees, imported_files
+from jobs.patch.calls import CONSTRUCTORS, Callee, callees, imported_files
 from jobs.patch.context import Context
 from jobs.patch.evidence import add_changed_lines, add_import_time_calls, add_message_names
 from jobs.patch.issue_evidence import (
@@ -192,6 +192,7 @@ def _failing_tests(
     votes: dict[tuple[str, str], tuple[float, int, Definition, str]] = {}
     named: dict[tuple[str, str], tuple[float, int, Definition]] = {}
     writers: dict[tuple[str, str], tuple[float, Definition]] = {}
+    memo: dict[tuple[object, ...], list[tuple[Callee, float]]] = {}  # calls resolved, shared by the tests
     for path, test in tests.values():
         board.add_def(path, test, FAILING_TEST, "failing test")
         if not is_test_path(path):  # a doctest id names the function whose docstring failed
@@ -212,7 +213,7 @@ def _failing_tests(
                 _readers_state(index, c.path, c.definition, FAILING_LINE_CALL * c.share, writers)
         all_calls = callees(index, src, test, in_play, None, owner)
         seeds += [(c.path, c.definition, TEST_CALL * c.share) for c in all_calls]
-        reached = _reach(index, in_play, seeds, owner)
+        reached = _reach(index, in_play, seeds, owner, memo)
         matches = name_matches(test.name, [d for _, d in reached.values()]) if is_test_path(path) else {}
         for key, (weight, d) in reached.items():
             if d.qualname in matches:
@@ -264,9 +265,13 @@ def _reach(
     files: set[str],
     seeds: list[tuple[str, Definition, float]],
     self_class: str | None = None,
+    memo: dict[tuple[object, ...], list[tuple[Callee, float]]] | None = None,
 ) -> dict[tuple[str, str], tuple[float, Definition]]:
     """The project's non-test functions reachable from `seeds` in up to REACH_DEPTH calls, each with
-    its best weight (a seed's weight times REACH_DECAY per call; test helpers pass through free)."""
+    its best weight (a seed's weight times REACH_DECAY per call; test helpers pass through free).
+    `memo` keeps each function's resolved calls for the next search over the same files."""
+    memo = {} if memo is None else memo
+    in_play = frozenset(files)
     best: dict[tuple[str, str], tuple[float, Definition]] = {}
     visited: dict[tuple[str, str], float] = {}
     frontier = [(p, d, w, 0) for p, d, w in seeds]
@@ -283,15 +288,23 @@ def _reach(
         if src is None or depth >= REACH_DEPTH or d.kind != "def":
             continue
         owner = self_class if helper else None
-        returned = set() if helper else _returned(index, src, d, files | {path}, owner)
-        for c in callees(index, src, d, files | {path}, None, owner):
-            step = 1.0 if helper else CLOSURE_DECAY if c.closure else REACH_DECAY
-            if not helper and (c.path, c.definition.qualname) in returned:
-                step = max(step, RETURN_DECAY)
+        expand = (path, d.qualname, in_play, owner)
+        if expand not in memo:
+            returned = set() if helper else _returned(index, src, d, files | {path}, owner)
+            memo[expand] = [
+                (c, 1.0 if helper else _step(c, (c.path, c.definition.qualname) in returned))
+                for c in callees(index, src, d, files | {path}, None, owner)
+            ]
+        for c, step in memo[expand]:
             frontier.append(
                 (c.path, c.definition, weight * step * c.share, depth + (0 if helper or c.closure else 1))
             )
     return best
+
+
+def _step(c: Callee, returned: bool) -> float:
+    """The decay of one call: less for a closure, or a callee whose result the caller returns."""
+    return max(CLOSURE_DECAY if c.closure else REACH_DECAY, RETURN_DECAY if returned else 0.0)
 
 
 def _returned(
