@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from importlib.metadata import version as dist_version
 from pathlib import Path
+from typing import Any
 
-from app.embedded_redis import EmbeddedRedisError
+from app.embedded_redis import SOCKET_FILE, EmbeddedRedisError
 from app.logs import configure_logging
 from app.settings import Settings, SettingsError, load_settings
 
@@ -37,6 +38,13 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--url", help="default: http://AUTOFIX_HOST:AUTOFIX_PORT/webhooks/github")
     r.add_argument("--delivery", help="X-GitHub-Delivery to send (default: a new UUID)")
     sub.add_parser("version", help="print the version")
+    rp = sub.add_parser("report", help="jobs, proven fixes, PRs, time-to-PR, cost and refusals over a window")
+    rp.add_argument("--since", default="7d", help="7d, 36h or a date like 2026-11-14 (default: 7d)")
+    rp.add_argument("--repo", help="owner/name: this repository only (rebuilt from its job records)")
+    rp.add_argument("--format", choices=("md", "json"), default="md", help="default: md")
+    jl = sub.add_parser("logs", help="print a job's log lines (kept 14 days)")
+    jl.add_argument("--job", required=True, metavar="ID", help="the job id (see the dashboard or the PR)")
+    jl.add_argument("--follow", "-f", action="store_true", help="keep printing until the job ends")
     lg = sub.add_parser("report-log", help="print the FailureReport of a CI job log (no settings needed)")
     lg.add_argument("file", help="a GitHub Actions job log, `gh run view --log` output or console output")
     lg.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -113,7 +121,87 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from app.replay import run_replay
 
         return run_replay(settings, args.file, args.event, args.url, args.delivery)
+    if args.command == "report":
+        return _report(args, settings)
+    if args.command == "logs":
+        return _logs(args, _reading_redis_url(settings, "logs"))
     raise AssertionError(args.command)
+
+
+def _report(args: argparse.Namespace, settings: Settings) -> int:
+    import time
+
+    from redis.asyncio import Redis
+
+    from app.report import SinceError, fetch_report, parse_since, render_json, render_md
+
+    now = time.time()
+    try:
+        since = parse_since(args.since, now)
+    except SinceError as e:
+        print(f"autofix: {e}", file=sys.stderr)
+        return 2
+    redis_url = _reading_redis_url(settings, "report")
+
+    async def run() -> str:
+        redis = Redis.from_url(redis_url)
+        try:
+            report = await fetch_report(redis, since=since, now=now, repo=args.repo)
+        finally:
+            await redis.aclose()
+        return render_json(report) if args.format == "json" else render_md(report)
+
+    return _with_redis(run)
+
+
+def _logs(args: argparse.Namespace, redis_url: str) -> int:
+    from redis.asyncio import Redis
+
+    from app.joblog import fetch_lines, follow_lines, render_line
+    from jobs.record import JobStore
+
+    async def run() -> str:
+        redis = Redis.from_url(redis_url)
+        store = JobStore(redis)
+
+        async def finished() -> bool:
+            record = await store.get(args.job)
+            return record is None or record.status in ("done", "failed")
+
+        try:
+            if args.follow:
+                async for fields in follow_lines(redis, args.job, finished):
+                    print(render_line(fields), flush=True)
+                return ""
+            lines = [render_line(f) for _, f in await fetch_lines(redis, args.job)]
+            if not lines and await store.get(args.job) is None:
+                raise LookupError(f"no job {args.job!r} and no log for it (job logs are kept 14 days)")
+            return "\n".join(lines)
+        finally:
+            await redis.aclose()
+
+    return _with_redis(run)
+
+
+def _with_redis(run: Callable[[], Coroutine[Any, Any, str]]) -> int:
+    """Run a reading command: its text on stdout; a missing job or Redis out of reach, one line."""
+    import asyncio
+
+    from redis.exceptions import RedisError
+
+    from sandbox_runner.redact import redact
+
+    try:
+        text = asyncio.run(run())
+    except LookupError as e:
+        print(f"autofix: {e.args[0]}", file=sys.stderr)
+        return 1
+    except (RedisError, OSError) as e:
+        print(redact(f"autofix: cannot read Redis: {type(e).__name__}: {e}"), file=sys.stderr)
+        return 1
+    if text:
+        print(text.rstrip("\n"))
+    return 0
 
 
 def _fix(args: argparse.Namespace) -> int:
@@ -131,6 +219,19 @@ def _fix(args: argparse.Namespace) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _reading_redis_url(settings: Settings, command: str) -> str:
+    """REDIS_URL, else the embedded Redis of an `autofix serve` running on the data directory."""
+    if settings.redis_url is None:
+        sock = settings.autofix_data_dir / SOCKET_FILE
+        if sock.is_socket():
+            return f"unix://{sock.resolve()}"
+        raise SettingsError(
+            f"REDIS_URL is not set and no `autofix serve` is running on {settings.autofix_data_dir} "
+            f"(needed by autofix {command})"
+        )
+    return settings.redis_url
 
 
 def _redis_url(settings: Settings, command: str) -> str:
