@@ -1,0 +1,76 @@
+"""Checklist B, delivery semantics and idempotency: the cases not already pinned down by
+tests/test_webhook.py (replays, coalescing, a wiped Redis) and the gate's pure tests.
+
+The jobs run for real against the local GitHub, the scripted model server and a real Redis.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jobs.deps import Deps
+from jobs.fix_check import fix_check_run
+from jobs.fix_issue import fix_issue
+from tests.patch_support import Served
+from tests.pipeline_support import FILES, broken_pr
+from tests.support import OWNER, LocalGitHub
+
+
+def _pulls(repo: Any) -> list[Any]:
+    return [i for i in repo.issues.values() if i.pull is not None]
+
+
+async def test_B3_a_failure_on_a_sha_the_pr_has_moved_past_is_skipped(
+    gh: LocalGitHub, deps: Deps, model: Served[Any], tmp_path: Path
+) -> None:
+    """B3: the failure event for SHA1 arrives after the PR head moved to SHA2 -> the job starts,
+    re-reads the PR head, sees it is stale, and skips with no PR (and no model call)."""
+    repo, pr, _, request = broken_pr(gh, tmp_path)
+    gh.sim.commit(repo, "feature", {"NOTES.md": "moved on\n"}, "Another commit", "mona")
+
+    result = await fix_check_run({"deps": deps, "job_id": "check:stale"}, request)
+
+    assert result == {"outcome": "cancelled", "reason": "A newer commit on the branch supersedes this one."}
+    assert [p.number for p in _pulls(repo)] == [pr.number], "no fix PR for a stale sha"
+    assert model.state.bodies == []
+
+
+def _issue_request(gh: LocalGitHub, repo: Any, number: int) -> dict[str, Any]:
+    return {
+        "repo_id": repo.id,
+        "repo": repo.full_name,
+        "installation_id": gh.installation_id,
+        "issue_number": number,
+        "label_event": "2026-11-21T07:00:00Z",
+        "sender": "mona",
+    }
+
+
+@pytest.mark.parametrize("change", ["closed", "unlabeled"])
+@pytest.mark.xfail(
+    strict=True,
+    reason="jobs/fix_issue.py FixIssue.work fetches the issue but never checks that it is still "
+    "open and still labelled: a job queued before the issue was closed or unlabelled goes on to "
+    "the model",
+)
+async def test_B6_an_issue_closed_or_unlabelled_before_the_job_runs_is_not_fixed(
+    gh: LocalGitHub, deps: Deps, model: Served[Any], change: str
+) -> None:
+    """B6 (and R-D5): ordering by GitHub's current state, not by arrival: an `issues.labeled`
+    delivery processed after the issue was closed or the label removed -> no fix attempt."""
+    repo = gh.sim.create_repo(OWNER, "demo", files=FILES)
+    issue = gh.sim.open_issue(repo, "mean() is wrong", "mean([1, 2, 3]) gives 1.5")
+    gh.sim.label_issue(repo, issue.number, "autofix")  # the delivery that queued the job
+    if change == "closed":
+        issue.state = "closed"
+    else:
+        issue.labels.remove("autofix")  # removed before the worker got to the job
+
+    result = await fix_issue({"deps": deps, "job_id": "issue:stale"}, _issue_request(gh, repo, issue.number))
+
+    assert result["outcome"] == "skipped", result
+    assert model.state.bodies == [], "the model was asked to fix an issue nobody wants fixed any more"
+    assert _pulls(repo) == []

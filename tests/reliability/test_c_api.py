@@ -1,0 +1,77 @@
+"""Checklist C, GitHub and Anthropic API faults: what tests/test_github_errors.py,
+tests/test_github_client.py, tests/test_github_faults.py, tests/test_github_ops_actions.py and
+tests/test_patch_agent.py leave open.
+
+The Anthropic SDK speaks httpx2, which respx cannot see, so a slow model is a real local server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import orjson
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import StreamingResponse
+from starlette.routing import Route
+
+from jobs.patch.llm import AnthropicProvider
+from jobs.patch.provider import ModelRequest, Unavailable
+from tests.support import LiveServer
+
+MESSAGE = orjson.dumps(
+    {
+        "id": "msg_trickle",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-sonnet-4-6",
+        "content": [{"type": "text", "text": "done"}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": 10, "output_tokens": 2},
+    }
+)
+TRICKLE_S = 0.25  # between bytes: far inside any per-read timeout
+TOTAL_S = 4.0
+
+
+async def _trickle(request: Request) -> StreamingResponse:
+    await request.body()
+
+    async def body() -> AsyncIterator[bytes]:
+        pad = int(TOTAL_S / TRICKLE_S)
+        for _ in range(pad):  # JSON allows leading whitespace: the answer is valid, just slow
+            yield b" "
+            await asyncio.sleep(TRICKLE_S)
+        yield MESSAGE
+
+    return StreamingResponse(body(), media_type="application/json", headers={"request-id": "req_trickle"})
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="jobs/patch/llm.py AnthropicProvider passes `timeout` to the SDK, which makes it a per-read "
+    "httpx timeout: a response that trickles a byte at a time never times out (only arq's 2 h "
+    "job_timeout bounds it); there is no overall deadline per call",
+)
+async def test_C10_a_trickling_model_response_hits_an_overall_deadline() -> None:
+    """C10: the Anthropic response trickles slowly (the per-read timeout never fires) -> an overall
+    deadline is enforced, the call fails, no connection is left open."""
+    app = Starlette(routes=[Route("/v1/messages", _trickle, methods=["POST"])])
+    with LiveServer(app) as server:
+        provider = AnthropicProvider(
+            api_key="sk-ant-test", base_url=server.url, model="claude-sonnet-4-6", timeout=1.0
+        )
+        request = ModelRequest(
+            system="s", tools=[], messages=[{"role": "user", "content": "hi"}], max_tokens=16
+        )
+        started = time.monotonic()
+        try:
+            with pytest.raises(Unavailable):
+                await provider.complete(request)
+        finally:
+            await provider.aclose()
+        assert time.monotonic() - started < 2 * 1.0
