@@ -27,6 +27,8 @@ from jobs.record import JobRecord
 from jobs.repo_state import GLOBAL_PAUSE, RepoState, set_global_pause
 
 PAUSED_AT = "autofix:dashboard:paused_at"
+RESUMED = "autofix:dashboard:resumed"  # job id -> the id it was enqueued again under
+RESUMED_TTL_S = 7 * 86_400
 ALL = "*"
 RESUMABLE = (names.FIX_CHECK_RUN, names.FIX_ISSUE, names.RUN_COMMAND)
 RESUME_LOOKBACK_S = 3 * 86_400
@@ -53,14 +55,18 @@ def resumed_id(job_id: str, paused_at: float) -> str:
 
 
 def plan_resume(
-    records: list[JobRecord], paused_at: float, repo_id: int | None, still_paused: set[int]
+    records: list[JobRecord],
+    paused_at: float,
+    repo_id: int | None,
+    still_paused: set[int],
+    resumed: frozenset[str] = frozenset(),
 ) -> list[JobRequest]:
     """The jobs to enqueue again: skipped as paused since `paused_at`, of `repo_id` (None: any repo not
-    in `still_paused`), oldest first, each once."""
+    in `still_paused`), not `resumed` already, oldest first, each once."""
     out: dict[str, JobRequest] = {}
     for record in sorted(records, key=lambda r: r.created_at):
         rid = record_repo_id(record)
-        if record.updated_at < paused_at or not skipped_as_paused(record):
+        if record.updated_at < paused_at or not skipped_as_paused(record) or record.job_id in resumed:
             continue
         if (repo_id is not None and rid != repo_id) or (repo_id is None and rid in still_paused):
             continue
@@ -74,6 +80,10 @@ def plan_resume(
 class Resumed:
     paused_at: float
     job_ids: list[str]  # enqueued now (jobs already queued or done under that id are left alone)
+
+
+def _scope(repo_id: int | None, repo: str | None) -> str:
+    return "all" if repo_id is None else repo or f"repository {repo_id}"
 
 
 async def fetch_paused_repos(redis: Redis) -> set[int]:
@@ -92,7 +102,9 @@ async def pause(redis: Redis, repo_id: int | None, *, login: str, repo: str | No
     await cast(
         "Awaitable[int]", redis.hsetnx(PAUSED_AT, str(repo_id) if repo_id is not None else ALL, repr(now))
     )
-    await append_audit(redis, "dashboard.pause", user=login, repo_id=repo_id, repo=repo, scope=repo or "all")
+    await append_audit(
+        redis, "dashboard.pause", user=login, repo_id=repo_id, repo=repo, scope=_scope(repo_id, repo)
+    )
 
 
 async def _enqueue(queue: DeliveryQueue, jobs: list[JobRequest], field: str, paused_at: float) -> list[str]:
@@ -103,6 +115,23 @@ async def _enqueue(queue: DeliveryQueue, jobs: list[JobRequest], field: str, pau
         if not result.duplicate:
             enqueued += [i for i in result.job_ids if i not in result.existing]
     return enqueued
+
+
+async def _resumed_already(redis: Redis, records: list[JobRecord]) -> frozenset[str]:
+    ids = [r.job_id for r in records if skipped_as_paused(r)]
+    if not ids:
+        return frozenset()
+    found = await cast("Awaitable[list[bytes | None]]", redis.hmget(RESUMED, ids))
+    return frozenset(i for i, f in zip(ids, found, strict=True) if f is not None)
+
+
+async def _remember(redis: Redis, jobs: list[JobRequest]) -> None:
+    if jobs:
+        mapping = {j.job_id.rsplit(":resumed:", 1)[0]: j.job_id for j in jobs}
+        async with redis.pipeline(transaction=True) as pipe:
+            pipe.hset(RESUMED, mapping=mapping)
+            pipe.expire(RESUMED, RESUMED_TTL_S)
+            await pipe.execute()
 
 
 async def _plan(redis: Redis, repo_id: int | None, now: float) -> tuple[float, list[JobRequest], list[str]]:
@@ -118,14 +147,16 @@ async def _plan(redis: Redis, repo_id: int | None, now: float) -> tuple[float, l
         if await redis.exists(GLOBAL_PAUSE):
             return paused_at, [], []
         records = await fetch_recent_records(redis, RESUME_SCAN, since=paused_at)
-        return paused_at, plan_resume(records, paused_at, repo_id, set()), [field]
+        done = await _resumed_already(redis, records)
+        return paused_at, plan_resume(records, paused_at, repo_id, set(), done), [field]
     still = await fetch_paused_repos(redis)
     leftover = {int(k): t for k, t in times.items() if k.isdigit() and int(k) not in still}
     since = min([paused_at, *leftover.values()])
     records = await fetch_recent_records(redis, RESUME_SCAN, since=since)
-    jobs = {j.job_id.rsplit(":resumed:", 1)[0]: j for j in plan_resume(records, paused_at, None, still)}
+    done = await _resumed_already(redis, records)
+    jobs = {j.job_id.rsplit(":resumed:", 1)[0]: j for j in plan_resume(records, paused_at, None, still, done)}
     for rid, at in leftover.items():
-        for j in plan_resume(records, min(at, paused_at), rid, set()):
+        for j in plan_resume(records, min(at, paused_at), rid, set(), done):
             jobs[j.job_id.rsplit(":resumed:", 1)[0]] = j  # the earlier pause time names it
     return paused_at, list(jobs.values()), [ALL, *map(str, leftover)]
 
@@ -140,8 +171,10 @@ async def resume(
     else:
         await RepoState(redis, repo_id).set_paused(False)
     enqueued = await _enqueue(queue, jobs, str(repo_id) if repo_id is not None else ALL, paused_at)
+    await _remember(redis, jobs)
     if done:
         await cast("Awaitable[int]", redis.hdel(PAUSED_AT, *done))
-    await append_audit(redis, "dashboard.resume", user=login, repo_id=repo_id, repo=repo, scope=repo or "all",
+    scope = _scope(repo_id, repo)
+    await append_audit(redis, "dashboard.resume", user=login, repo_id=repo_id, repo=repo, scope=scope,
                        paused_at=paused_at, resumed=enqueued)  # fmt: skip
     return Resumed(paused_at, enqueued)
