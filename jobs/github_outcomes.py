@@ -5,7 +5,9 @@
 - GIVE_UP: the job ends without error and records why (a human has to act, e.g. grant a
   permission); telling the people on the thread is the pipeline's part.
 - FAIL: the job fails with the reason, once; arq does not retry plain exceptions.
-Every stop is written to the audit stream.
+Every stop is written to the audit stream. A job that dies (any other exception, or a retry past
+DEAD_AFTER_TRIES) also leaves a dead letter (app/deadletters.py) and a failed job record, so a poison
+job is visible instead of silently gone.
 """
 
 from __future__ import annotations
@@ -19,11 +21,14 @@ from typing import Any
 from arq import Retry
 
 from app.audit import append_audit
+from app.deadletters import add_dead_letter
 from app.github.errors import GitHubError, Outcome, decide
+from jobs.record import JobStore
 
 log = logging.getLogger("autofix.jobs")
 JobFunction = Callable[[dict[str, Any], dict[str, Any]], Awaitable[dict[str, Any]]]
 MIN_DEFER_S = 1.0
+DEAD_AFTER_TRIES = 5  # the worker's max_tries: a retry asked for at this try would never run
 
 
 class JobFailed(Exception):
@@ -43,6 +48,11 @@ def github_outcomes(fn: JobFunction, clock: Callable[[], float] = time.time) -> 
                 "outcome": decision.outcome.value,
             }
             if decision.outcome is Outcome.RETRY and decision.retry_at is not None:
+                if int(ctx.get("job_try") or 1) >= DEAD_AFTER_TRIES:
+                    await bury(
+                        ctx, fn.__name__, f"gave up after {ctx.get('job_try')} tries: {decision.reason}"
+                    )
+                    raise JobFailed(decision.reason) from None
                 defer = max(MIN_DEFER_S, decision.retry_at - clock())
                 log.warning("retrying in %.0fs: %s", defer, decision.reason, extra=extra)
                 raise Retry(defer=defer) from None
@@ -57,5 +67,22 @@ def github_outcomes(fn: JobFunction, clock: Callable[[], float] = time.time) -> 
                 return {"gave_up": decision.reason}
             log.error("failed: %s", decision.reason, extra=extra)
             raise JobFailed(decision.reason) from None
+        except (Retry, JobFailed):
+            raise
+        except Exception as e:
+            await bury(ctx, fn.__name__, f"{type(e).__name__}: {e}")
+            raise
 
     return run
+
+
+async def bury(ctx: dict[str, Any], function: str, error: str) -> None:
+    """Leave the dead letter, the audit entry and the failed job record of a job that died."""
+    redis, job_id, tries = ctx["redis"], str(ctx.get("job_id")), int(ctx.get("job_try") or 1)
+    log.error("job died: %s", error, extra={"job_id": job_id, "job_try": tries, "function": function})
+    await add_dead_letter(redis, job_id, function, tries, error)
+    await append_audit(redis, "job.dead", job_id=job_id, function=function, tries=tries, error=error[:500])
+    store = JobStore(redis)
+    record = await store.get(job_id)
+    if record is not None and record.status == "running":
+        await store.finish(record, "dead", f"stopped after an unexpected error: {error[:300]}", failed=True)
