@@ -60,6 +60,21 @@ async def list_issues(request: Request) -> Response:
     return paginated(call, [issue_json(call, i) for i in found])
 
 
+async def create_issue(request: Request) -> Response:
+    """POST /repos/{o}/{r}/issues: `title` required (422 otherwise), `body`, `labels` (created if new)."""
+    call = repo_call(request)
+    require(call.token, "issues", "write")
+    body = await call.body()
+    title = body.get("title")
+    if not isinstance(title, str) or not title.strip():
+        raise invalid("title wasn't supplied.", "Issue", "title", "missing_field")
+    me = events.actor(call.state, call.token)
+    issue = events.open_issue(call.state, call.repo, title, body.get("body"), me)
+    for name in body.get("labels") or []:
+        events.add_label(call.state, call.repo, issue, name, me)
+    return call.ok(issue_json(call, issue), 201)
+
+
 async def update_issue(request: Request) -> Response:
     call = repo_call(request)
     issue = issue_of(call)
@@ -163,6 +178,7 @@ ROUTES = [
     Route(f"{P}/issues/comments/{{comment_id:int}}", update_comment, methods=["PATCH"]),
     Route(f"{P}/issues/comments/{{comment_id:int}}/reactions", react_to_comment, methods=["POST"]),
     Route(f"{P}/issues", list_issues, methods=["GET"]),
+    Route(f"{P}/issues", create_issue, methods=["POST"]),
     Route(f"{P}/issues/{{number}}", get_issue, methods=["GET"]),
     Route(f"{P}/issues/{{number}}", update_issue, methods=["PATCH"]),
     Route(f"{P}/issues/{{number}}/comments", list_comments, methods=["GET"]),
