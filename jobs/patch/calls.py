@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar, cast
 
 from jobs.patch.outline import Definition, SourceFile
 from jobs.patch.symbols import RepoIndex
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -210,12 +214,63 @@ def overrides(
     found = []
     for path in sorted(files_in_play | {src.path}):
         other = index.source(path)
-        defs = other.defs if other is not None else []
-        for d in defs:
-            bases = d.node.bases if isinstance(d.node, ast.ClassDef) else []
-            if short in (_dotted(b).rsplit(".", 1)[-1] for b in bases):
-                found += [(path, m) for m in defs if m.qualname == f"{d.qualname}.{name}"]
+        tables = _tables(other) if other is not None else None
+        for sub in tables.subclasses.get(short, []) if tables is not None else []:
+            method = tables.by_qualname.get(f"{sub}.{name}") if tables is not None else None
+            found += [(path, method)] if method is not None else []
     return found[:4]
+
+
+@dataclass
+class _Tables:
+    """A file's methods by name and classes by base name, built once per parsed file."""
+
+    source: SourceFile
+    methods: list[tuple[str, Definition]]  # (name, method), in source order
+    by_name: dict[str, list[Definition]]
+    by_qualname: dict[str, Definition]
+    subclasses: dict[str, list[str]]  # a base's last dotted part -> qualnames of its subclasses here
+
+
+_NODES: dict[tuple[str, int], tuple[ast.AST, Any]] = {}
+MAX_NODES = 20_000
+
+
+def per_node(kind: str, node: ast.AST, compute: Callable[[], T]) -> T:
+    """`compute()`'s result for this parsed node, cached by identity (the entry holds the node, so
+    its id stays unique): a function's calls are read once however many searches pass through it."""
+    hit = _NODES.get((kind, id(node)))
+    if hit is not None and hit[0] is node:
+        return cast(T, hit[1])
+    value = compute()
+    if len(_NODES) >= MAX_NODES:
+        _NODES.clear()
+    _NODES[(kind, id(node))] = (node, value)
+    return value
+
+
+_TABLES: dict[int, _Tables] = {}
+MAX_TABLES = 4096
+
+
+def _tables(src: SourceFile) -> _Tables:
+    """`src`'s lookup tables, cached by identity (the entry holds `src`, so its id stays unique)."""
+    hit = _TABLES.get(id(src))
+    if hit is not None and hit.source is src:
+        return hit
+    methods = [(d.name, d) for d in src.defs if d.depth > 0 and d.kind == "def"]
+    by_name: dict[str, list[Definition]] = {}
+    for n, d in methods:
+        by_name.setdefault(n, []).append(d)
+    subclasses: dict[str, list[str]] = {}
+    for d in src.defs:
+        for b in d.node.bases if isinstance(d.node, ast.ClassDef) else []:
+            subclasses.setdefault(_dotted(b).rsplit(".", 1)[-1], []).append(d.qualname)
+    tables = _Tables(src, methods, by_name, {d.qualname: d for d in src.defs}, subclasses)
+    if len(_TABLES) >= MAX_TABLES:
+        _TABLES.clear()
+    _TABLES[id(src)] = tables
+    return tables
 
 
 def resolve_call(
@@ -254,15 +309,13 @@ def resolve_call(
     if name.endswith("*"):  # `getattr(obj, "to_" + kind)`: any method so named, here or imported
         for path in sorted(files_in_play | {src.path} | imported_files(index, src)):
             other = index.source(path)
-            hits += [
-                (path, d) for d in (other.defs if other else [])
-                if d.name.startswith(name[:-1]) and d.depth > 0 and d.kind == "def"
-            ]  # fmt: skip
+            methods = _tables(other).methods if other is not None else []
+            hits += [(path, d) for n, d in methods if n.startswith(name[:-1])]
         return hits[:MAX_PREFIXED]
     for path in sorted(files_in_play):
         other = index.source(path)
         if other is not None:
-            hits += [(path, d) for d in other.defs if d.name == name and d.depth > 0 and d.kind == "def"]
+            hits += [(path, d) for d in _tables(other).by_name.get(name, [])]
     return hits[:4]
 
 
@@ -299,8 +352,8 @@ def callees(
     constructors, and the functions nested in `func` (closures run later, when returned).
     `self_class` is the class `self` is known to be (a failing test's class, for a mixin's method)."""
     out: dict[tuple[str, str], Callee] = {}
-    types = local_types(func)
-    for call in called(func.node):
+    types = per_node("types", func.node, lambda: local_types(func))
+    for call in per_node("calls", func.node, lambda: called(func.node)):
         if lines is not None and not any(s <= call.line <= e for s, e in lines):
             continue
         head, _, attr = call.text.partition(".")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from jobs.patch.bindings import add_indirect_call
-from jobs.patch.calls import CONSTRUCTORS, Callee, callees, imported_files
+from jobs.patch.calls import CONSTRUCTORS, Callee, callees, imported_files, per_node
 from jobs.patch.context import Context
 from jobs.patch.evidence import add_changed_lines, add_import_time_calls, add_message_names
 from jobs.patch.issue_evidence import (
@@ -56,6 +56,7 @@ RETURN_DECAY = 0.75  # per call whose result the caller returns: the value flows
 CLOSURE_DECAY = 0.9  # a function nested in a reached one: it runs when the returned closure is called
 REACH_DEPTH = 4
 MAX_REACH = 400  # functions visited per search
+EXPAND_FLOOR = 0.3  # a function reached more weakly is kept, but what it calls is not searched
 FRAME_LINE_CALL = 2.0  # called on the line where a project frame stopped
 FAILING_TEST = 0.5
 MESSAGE = 4.0
@@ -285,7 +286,7 @@ def _reach(
         if not helper:
             best[key] = (weight, d)
         src = index.source(path)
-        if src is None or depth >= REACH_DEPTH or d.kind != "def":
+        if src is None or depth >= REACH_DEPTH or d.kind != "def" or weight < EXPAND_FLOOR:
             continue
         owner = self_class if helper else None
         expand = (path, d.qualname, in_play, owner)
@@ -312,7 +313,7 @@ def _returned(
 ) -> set[tuple[str, str]]:
     """The callees of `d` whose results it returns (directly or through its locals); for a
     constructor, all of them (what it calls makes the state of the object it returns)."""
-    lines = None if d.name in CONSTRUCTORS else return_slice(d)
+    lines = None if d.name in CONSTRUCTORS else per_node("returns", d.node, lambda: return_slice(d))
     if lines is None:
         return {(c.path, c.definition.qualname) for c in callees(index, src, d, files, None, owner)}
     found = callees(index, src, d, files, lines, owner) if lines else []
