@@ -4,6 +4,10 @@
 after. The worker installs the handler once (`install(redis)` in its start-up, `await uninstall(h)`
 at shutdown).
 
+Most lines inside a job do not pass `extra={"job_id": …}`: the worker runs each job function inside
+`job_context(...)` (`in_job_context` wraps one), and lines logged while it runs carry the job's ids,
+in this stream and, through `ContextFilter`, on stderr too.
+
 Logging must never slow a job down: `emit` only appends to a bounded in-memory queue; a task flushes
 the queue to Redis in pipelined batches. When Redis is slow and the queue is full, new lines are
 dropped and counted (`handle.dropped`), not waited for. Lines are redacted (app/logs.py) before
@@ -17,10 +21,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +43,51 @@ BATCH = 500  # lines per pipeline
 FLUSH_S = 0.1  # how often an idle flusher looks at the queue
 
 log = logging.getLogger("autofix.joblog")
+_CURRENT: ContextVar[Mapping[str, Any] | None] = ContextVar("autofix_job", default=None)
+
+
+@contextlib.contextmanager
+def job_context(job_id: str, **fields: Any) -> Iterator[None]:
+    """Lines logged inside (in this task and the tasks it starts) carry `job_id` and `fields`."""
+    token = _CURRENT.set({"job_id": job_id} | {k: v for k, v in fields.items() if v is not None})
+    try:
+        yield
+    finally:
+        _CURRENT.reset(token)
+
+
+JobFn = Callable[..., Awaitable[Any]]
+
+
+def in_job_context(name: str, fn: JobFn) -> JobFn:
+    """An arq job function whose lines carry its job id, try, function name and repo."""
+
+    @functools.wraps(fn)
+    async def run(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        if ctx.get("job_id") is None:
+            return await fn(ctx, *args, **kwargs)
+        request = args[0] if args and isinstance(args[0], dict) else {}
+        fields = {"job_try": ctx.get("job_try"), "function": name, "repo": request.get("repo")}
+        with job_context(str(ctx["job_id"]), **fields):
+            return await fn(ctx, *args, **kwargs)
+
+    return run
+
+
+def add_context(record: logging.LogRecord) -> None:
+    """The current job's fields, on a record that does not carry them already."""
+    current = _CURRENT.get()
+    for key, value in (current or {}).items():
+        if record.__dict__.get(key) is None:
+            setattr(record, key, value)
+
+
+class ContextFilter(logging.Filter):
+    """For the other handlers (stderr): job lines get the job's ids there too."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        add_context(record)
+        return True
 
 
 def build_entry(record: logging.LogRecord, formatter: logging.Formatter) -> dict[str, str] | None:
@@ -84,6 +135,7 @@ class JobLogHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
+            add_context(record)
             entry = build_entry(record, self._formatter)
         except Exception:  # a message whose arguments do not format: logging's own rule is to go on
             self.handleError(record)
@@ -105,6 +157,7 @@ class JobLog:
     task: asyncio.Task[None] | None = None
     written: int = 0
     errors: int = 0
+    context_filter: ContextFilter = field(default_factory=ContextFilter)
     _reported_drops: int = field(default=0, repr=False)
 
     @property
@@ -150,14 +203,20 @@ class JobLog:
 def install(redis: Redis, *, queue_max: int = QUEUE_MAX) -> JobLog:
     """Send job lines to Redis from now on. Call inside the running event loop (the worker's start-up)."""
     handle = JobLog(redis, JobLogHandler(queue_max))
-    logging.getLogger().addHandler(handle.handler)
+    root = logging.getLogger()
+    for other in root.handlers:
+        other.addFilter(handle.context_filter)
+    root.addHandler(handle.handler)
     handle.task = asyncio.get_running_loop().create_task(handle.run(), name="autofix-joblog")
     return handle
 
 
 async def uninstall(handle: JobLog) -> None:
     """Stop capturing, write what is still queued, stop the flusher."""
-    logging.getLogger().removeHandler(handle.handler)
+    root = logging.getLogger()
+    root.removeHandler(handle.handler)
+    for other in root.handlers:
+        other.removeFilter(handle.context_filter)
     if handle.task is not None:
         handle.task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

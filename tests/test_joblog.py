@@ -165,3 +165,54 @@ async def test_follow_prints_new_lines_and_stops_when_the_job_ends(
         "while running",
         "last words",
     ]
+
+
+class Kept(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+async def test_lines_inside_a_job_function_carry_its_ids_without_extra(
+    redis: Redis, log: logging.Logger
+) -> None:
+    stderr = Kept()  # stands for the stderr handler configure_logging installs
+    logging.getLogger().addHandler(stderr)
+    handle = joblog.install(redis)
+
+    async def job(ctx: dict[str, object], request: dict[str, object]) -> str:
+        log.info("step %s", request["n"])
+        await asyncio.sleep(0.01)  # the other job runs meanwhile
+        log.info("done")
+        return "ok"
+
+    try:
+        wrapped = joblog.in_job_context("fix_check_run", job)
+        results = await asyncio.gather(
+            wrapped({"job_id": "j1", "job_try": 2}, {"repo": "octo/one", "n": 1}),
+            wrapped({"job_id": "j2", "job_try": 1}, {"repo": "octo/two", "n": 2}),
+        )
+        log.info("between jobs")
+    finally:
+        await joblog.uninstall(handle)
+        logging.getLogger().removeHandler(stderr)
+
+    assert results == ["ok", "ok"]
+    for job_id, repo, n, tries in [("j1", "octo/one", 1, 2), ("j2", "octo/two", 2, 1)]:
+        lines = [joblog.render_line(f) for f in await stream(redis, job_id)]
+        assert [line.split("INFO", 1)[1].strip() for line in lines] == [
+            f"step {n}  repo={repo} job_try={tries} function=fix_check_run",
+            f"done  repo={repo} job_try={tries} function=fix_check_run",
+        ]
+    on_stderr = {(r.getMessage(), r.__dict__.get("job_id")) for r in stderr.records if r.name == log.name}
+    assert on_stderr == {
+        ("step 1", "j1"),
+        ("step 2", "j2"),
+        ("done", "j1"),
+        ("done", "j2"),
+        ("between jobs", None),
+    }
+    assert handle.context_filter not in stderr.filters
