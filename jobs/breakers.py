@@ -100,8 +100,9 @@ class BreakerStore:
     ) -> None:
         self.redis, self.clock, self.on_trip = redis, clock, on_trip
 
-    async def record(self, scope: str, policy: Policy) -> Verdict:
-        """Count one run in `scope` unless its breaker is open; open it when this run is one too many."""
+    async def record(self, scope: str, policy: Policy, run_id: str | None = None) -> Verdict:
+        """Count one run in `scope` unless its breaker is open; open it when this run is one too many.
+        A `run_id` (the job id) counts once however often the job is retried."""
         open_key, hits = OPEN_KEY.format(scope=scope), HITS_KEY.format(scope=scope)
         open_for = await self._open_for(open_key)
         if open_for is not None:
@@ -109,7 +110,7 @@ class BreakerStore:
         now = self.clock()
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.zremrangebyscore(hits, "-inf", now - policy.window_s)
-            pipe.zadd(hits, {f"{now:.6f}:{uuid.uuid4().hex[:8]}": now})
+            pipe.zadd(hits, {run_id or f"{now:.6f}:{uuid.uuid4().hex[:8]}": now})
             pipe.zcard(hits)
             pipe.expire(hits, policy.window_s + 60)
             count = int((await pipe.execute())[2])
@@ -133,19 +134,24 @@ class BreakerStore:
 
 
 async def check_breakers(
-    store: BreakerStore, *, repo_id: int, number: int | None, installation_id: int | None
+    store: BreakerStore,
+    *,
+    repo_id: int,
+    number: int | None,
+    installation_id: int | None,
+    job_id: str | None = None,
 ) -> str | None:
     """For the gate's facts: count this run on its thread and its installation. Returns why a breaker
     is open (GateFacts.circuit_open), or None. A tripped installation breaker pauses its repositories
     (and this one, so the dashboard shows it at once) and calls `store.on_trip` once."""
     if installation_id is not None:
-        verdict = await store.record(installation_scope(installation_id), INSTALLATION)
+        verdict = await store.record(installation_scope(installation_id), INSTALLATION, job_id)
         if verdict.open:
             if verdict.tripped:
                 await _pause_installation(store, repo_id, installation_id, verdict.why or "")
             return verdict.why
     if number is not None:
-        verdict = await store.record(thread_scope(repo_id, number), THREAD)
+        verdict = await store.record(thread_scope(repo_id, number), THREAD, job_id)
         if verdict.tripped and store.on_trip is not None:
             await store.on_trip(Trip("thread", installation_id, repo_id, THREAD.limit + 1, verdict.why or ""))
         if verdict.open:

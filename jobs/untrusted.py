@@ -109,6 +109,12 @@ _AUTOLINK = re.compile(r"<((?:https?|ftp)://[^>\s]+)>", re.IGNORECASE)
 _BARE_URL = re.compile(r"(?<![\w(<`\"'=/])((?:https?://|www\.)[^\s<>()\[\]`]+)", re.IGNORECASE)
 
 
+def web_host(api_url: str) -> str:
+    """The web host for GITHUB_API_URL: github.com for api.github.com, else the GHES host itself."""
+    host = (urlsplit(api_url).hostname or "github.com").lower()
+    return "github.com" if host == "api.github.com" else host
+
+
 def link_allowed(url: str, repo_full_name: str, github_host: str) -> bool:
     """True for a URL into `repo_full_name` on `github_host` (relative ones resolve there), or a
     fragment on the same page. Everything else, other repositories on the same host included, is out."""

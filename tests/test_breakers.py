@@ -103,6 +103,13 @@ async def test_the_window_slides_and_an_open_breaker_closes_after_its_cooldown(
     assert 0 < await redis.pttl(breakers.HITS_KEY.format(scope=scope)) <= (POLICY.window_s + 60) * 1000
 
 
+async def test_a_retried_job_counts_once(store: BreakerStore, clock: Clock) -> None:
+    for _ in range(POLICY.limit + 3):  # arq's tries of one job
+        assert not (await store.record(thread_scope(1, 8), POLICY, "check:1:abc:tests")).open
+        clock.now += 30
+    assert not (await store.record(thread_scope(1, 8), POLICY, "check:1:def:tests")).open
+
+
 async def test_workers_racing_past_the_limit_report_one_trip(store: BreakerStore) -> None:
     verdicts = await asyncio.gather(*(store.record(thread_scope(1, 9), POLICY) for _ in range(12)))
     assert sum(not v.open for v in verdicts) == POLICY.limit
@@ -138,7 +145,11 @@ async def test_k2_fifty_alternating_bot_comments_run_at_most_n_jobs(
         for job in route("issue_comment", comment(n, ours=n % 2 == 1), settings).jobs:
             args = job.args
             why = await check_breakers(
-                store, repo_id=args["repo_id"], number=args["number"], installation_id=args["installation_id"]
+                store,
+                repo_id=args["repo_id"],
+                number=args["number"],
+                installation_id=args["installation_id"],
+                job_id=job.job_id,
             )
             decisions.append(decide_gate(GateFacts(kind="command", circuit_open=why), config))
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from jobs.patch.prompts import Task, render_task
-from jobs.untrusted import is_hidden, limit_links, link_allowed, split_code, strip_hidden, strip_invisible
+from jobs.untrusted import (
+    is_hidden,
+    limit_links,
+    link_allowed,
+    split_code,
+    strip_hidden,
+    strip_invisible,
+    web_host,
+)
 from tests.support import fixture_json
 
 REPO = "octo-org/demo"
@@ -161,3 +169,15 @@ def test_a_ghes_host_is_the_allowed_one() -> None:
 def test_backticks_in_an_outside_url_cannot_end_the_code_span() -> None:
     posted = limit_links('<a href="https://evil.example/x`y">t</a>', REPO)
     assert posted == "t (``https://evil.example/x`y``)"
+
+
+@pytest.mark.parametrize(
+    ("api_url", "host"),
+    [
+        ("https://api.github.com", "github.com"),
+        ("https://ghe.corp/api/v3", "ghe.corp"),
+        ("http://127.0.0.1:9999", "127.0.0.1"),
+    ],
+)
+def test_web_host(api_url: str, host: str) -> None:
+    assert web_host(api_url) == host
