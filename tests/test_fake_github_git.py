@@ -70,10 +70,13 @@ async def test_directory_listing_and_missing_file(gh: LocalGitHub) -> None:
     listing = (await client.rest.repos.async_get_content(OWNER, "demo", "src")).parsed_data
     with pytest.raises(RequestFailed) as err:
         await client.rest.repos.async_get_content(OWNER, "demo", "nope.txt")
+    with pytest.raises(RequestFailed) as in_missing_dir:  # e.g. .github/autofix.yml with no .github/
+        await client.rest.repos.async_get_content(OWNER, "demo", "nope/autofix.yml")
 
     assert isinstance(listing, list)
     assert [(e.name, e.type) for e in listing] == [("calc.py", "file")]
     assert err.value.response.status_code == 404
+    assert in_missing_dir.value.response.status_code == 404
 
 
 async def test_token_narrowed_to_another_repo_gets_404(gh: LocalGitHub) -> None:

@@ -59,7 +59,10 @@ async def get_contents(request: Request) -> Response:
     if commit is None:
         raise not_found()  # GitHub: "No commit found for the ref …", also a 404
     parent, _, name = path.rpartition("/")
-    listing = gitstore.list_tree(repo.path, commit, parent + "/" if parent else "") if path else []
+    try:
+        listing = gitstore.list_tree(repo.path, commit, parent + "/" if parent else "") if path else []
+    except gitstore.GitError:  # the parent directory does not exist at that commit
+        raise not_found() from None
     entry = next((e for e in listing if e.path.rsplit("/", 1)[-1] == name), None)
     if path and entry is None:
         raise not_found()
