@@ -42,7 +42,7 @@ def test_getattr_with_a_built_name_is_a_call_of_every_method_it_may_name() -> No
     assert not [t for t in texts("getattr(self, 'x%s' % k)") if t.endswith("*")]  # too short to tell
 
 
-PARSER = {
+PARSER: dict[str, str | bytes] = {
     "pkg/__init__.py": "",
     "pkg/parser.py": (
         "class Parser:\n"
@@ -82,7 +82,7 @@ def test_a_dispatch_by_prefix_resolves_to_the_class_s_methods_so_named_sharing_t
     assert {round(c.share, 2) for c in found} == {0.5}  # 1/sqrt(4)
 
 
-HOOKS = {
+HOOKS: dict[str, str | bytes] = {
     "pkg/__init__.py": "",
     "pkg/base.py": (
         "class Base:\n"
