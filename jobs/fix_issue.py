@@ -26,6 +26,8 @@ from jobs.assemble import build_facts, candidate_lines
 from jobs.budgets import BudgetLedger
 from jobs.commands.control import STOPPED, fetch_raised_cap, stop_requested
 from jobs.commands.guidance import for_command, render_guidance, with_thread_budget
+from jobs.commands.issue_revision import revise_issue_pr
+from jobs.commands.revision import Revise
 from jobs.deps import Deps, deps_of, sandbox_limits
 from jobs.evidence import issue_evidence
 from jobs.fix_check import Stop
@@ -51,6 +53,7 @@ from jobs.publish.reporter import StatusReporter
 from jobs.publish.status import STATUS_MARKER, render_status_comment
 from jobs.record import JobRecord, JobStore, PhaseRecord
 from jobs.repo_state import RepoState
+from jobs.sandbox.base import Limits as SandboxLimits
 from jobs.sandbox.base import SandboxError
 from sandbox_runner.patchguard import DEFAULT_FORBIDDEN, GuardPolicy
 from sandbox_runner.proof import Verdict, choose, judge
@@ -83,6 +86,7 @@ class IssueJob:
         self.links: dict[str, str] = {}
         self.usage = Usage()
         self.reporter: StatusReporter[str] = StatusReporter(self.write_status)
+        self.revise = Revise.from_request(request)
 
     async def enter(self, record: JobRecord, name: str) -> None:
         if self.phase is not None and self.phase.status == "running":
@@ -123,6 +127,8 @@ class IssueJob:
         await self.enter(record, "gate")
         config = await self.config()
         await self.gate(config, evidence.report.fingerprint)
+        if self.revise is not None:  # `/autofix revise`: a follow-up commit on the bot PR's head
+            return await revise_issue_pr(self, record, config, issue, evidence.report, self.revise)
         default = await fetch_default_branch(self.inst, self.owner, self.name)
         sha = await fetch_branch_sha(self.inst, self.owner, self.name, default)
         await self.enter(record, "workspace")
@@ -167,6 +173,14 @@ class IssueJob:
             raise Stop("skipped", decision.detail)
         await self.ledger.record_attempt(self.job_id)
 
+    def guidance(self) -> str | None:
+        return render_guidance(self.request)  # `/autofix <instructions>`, `retry`, `revise`
+
+    def sandbox_inputs(self, config: RepoConfig) -> tuple[str, str, SandboxLimits]:
+        """The test command, what the sandbox checks out, and its limits."""
+        source = clone_url(self.deps.settings.github_api_url, self.owner, self.name)
+        return config["test"] or DEFAULT_COMMAND, source, sandbox_limits(self.deps.settings, config)
+
     def branch(self) -> str:
         return issue_branch(self.deps.settings.autofix_branch_prefix, self.number)
 
@@ -180,12 +194,11 @@ class IssueJob:
         sha: str,
         base: str,
     ) -> tuple[str, str, str | None]:
-        guidance = render_guidance(self.request)  # `/autofix <instructions>`
+        guidance = self.guidance()
         text = f"{issue.title}\n\n{issue.body}" + (f"\n\n{guidance}" if guidance else "")
         task = Task(report if (report.frames or report.failing_tests) else None, text)
-        command = config["test"] or DEFAULT_COMMAND
-        source = clone_url(self.deps.settings.github_api_url, self.owner, self.name)
-        sandbox, limits = self.deps.sandbox(self.inst), sandbox_limits(self.deps.settings, config)
+        command, source, limits = self.sandbox_inputs(config)
+        sandbox = self.deps.sandbox(self.inst)
         policy = GuardPolicy(
             forbidden=(*DEFAULT_FORBIDDEN, *config["paths.forbidden"]), allowed=tuple(config["paths.allowed"])
         )

@@ -105,13 +105,13 @@ async def proven_fix(
     return repo, broken, bot_pr, job_id
 
 
-async def queued(redis: Redis) -> list[tuple[str, dict[str, Any]]]:
+async def queued(redis: Redis) -> list[tuple[str, str, dict[str, Any]]]:
     out = []
     for raw in await redis.zrange(QUEUE, 0, -1):
         job_id = raw.decode()
         job = deserialize(await redis.get(JOB_PREFIX + job_id))
         out.append((job_id, job["f"], job["a"][0]))
-    return out  # type: ignore[return-value]
+    return out
 
 
 # -- the answer: reactions, replies, the audit trail --------------------------------------------

@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 
 from app.github.client import GitHubApp
 from app.settings import Settings
-from jobs.publish.executor import PublishPlan, publish_pr
+from jobs.publish.executor import BranchMoved, PublishPlan, publish_pr
 from jobs.publish.files import PatchDoesNotApply, changed_paths, files_after
 from jobs.record import JobStore
 from tests.github_support import Clock
@@ -121,3 +121,30 @@ async def test_publishing_twice_converges_on_one_commit_branch_pr_and_comment(
     links = [c for c in gh.state.comments.values() if c.issue_number == broken.number]
     assert len(links) == 1
     assert f"#{first.number}" in links[0].body
+
+
+async def test_a_follow_up_is_a_fast_forward_and_a_moved_branch_refuses(
+    gh: LocalGitHub, edge: GitHubApp, redis: Redis, tmp_path: Path
+) -> None:
+    """`/autofix revise`: the commit's parent is the branch head; the branch is never forced."""
+    repo = gh.sim.create_repo(OWNER, "demo", files=FILES)
+    head_branch = "autofix/v1-0123456789abcdef"
+    head = gh.sim.commit(repo, head_branch, {"notes.txt": "fix\n"}, "fix", "mona")
+    changes = files_after(workspace_of(repo.path, tmp_path), DIFF)
+    plan = PublishPlan(
+        owner=OWNER, repo="demo", base_branch="main", base_sha=head, head_branch=head_branch, title="fix",
+        body="body", commit_message="fix: address review feedback\n", changes=changes, follow_up=True,
+    )  # fmt: skip
+    store = JobStore(redis)
+    inst = edge.installation(gh.installation_id)
+    bare = ("--git-dir", str(repo.path))
+
+    done = await publish_pr(inst, store, await store.start("r:1", "fix_check_run", f"{OWNER}/demo", {}), plan)
+
+    assert git(*bare, "rev-parse", plan.head_branch) == done.commit_sha
+    assert git(*bare, "rev-list", "--parents", "-n", "1", done.commit_sha).split() == [done.commit_sha, head]
+    pushed = gh.sim.commit(repo, plan.head_branch, {"notes.txt": "by hand\n"}, "by hand", "mona")
+    with pytest.raises(BranchMoved) as moved:
+        await publish_pr(inst, store, await store.start("r:2", "fix_check_run", f"{OWNER}/demo", {}), plan)
+    assert (moved.value.was, moved.value.now) == (head, pushed)
+    assert git(*bare, "rev-parse", plan.head_branch) == pushed  # their commit stays

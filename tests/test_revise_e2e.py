@@ -14,14 +14,16 @@ from app.routing import route
 from jobs import names
 from jobs.deps import Deps
 from jobs.fix_check import fix_check_run
+from jobs.fix_issue import fix_issue
 from jobs.received import run_command
 from jobs.record import JobStore
 from tests.fakes.anthropic_messages import reply, tool_use
 from tests.fakes.github.state import Repo
-from tests.patch_support import DIAGNOSIS, FIXED, Served
-from tests.pipeline_support import show
-from tests.support import LocalGitHub
+from tests.patch_support import BUGGY, DIAGNOSIS, FIXED, Served
+from tests.pipeline_support import FILES, show
+from tests.support import OWNER, LocalGitHub
 from tests.test_commands_e2e import Talk, proven_fix, queued
+from tests.test_fix_issue_e2e import ISSUE, REPRO_TEST, request_for
 
 NAMED = "    count = len(values)\n    return sum(values) / count"
 REVISED = DIAGNOSIS | {"root_cause": "the count deserves a name, as the review asks"}
@@ -163,3 +165,44 @@ async def test_retry_after_a_revise_starts_from_the_failure_again(
     [(_, _, args)] = await queued(deps.redis)
     assert "revise" not in args
     assert args["update_pr"] == bot_pr
+
+
+async def test_revise_on_an_issues_pr_keeps_the_reproduction_and_adds_a_follow_up(
+    gh: LocalGitHub, deps: Deps, model: Served[Any]
+) -> None:
+    files = FILES | {"tests/test_stats.py": "def test_nothing():\n    pass\n"}
+    repo = gh.sim.create_repo(OWNER, "demo", files=files)
+    issue = gh.sim.open_issue(repo, "mean() divides by the wrong count", ISSUE)
+    repro = {"command": "create", "path": "tests/test_issue_repro.py", "file_text": REPRO_TEST}
+    fix = {"command": "str_replace", "path": "calc/stats.py", "old_str": BUGGY, "new_str": FIXED}
+    model.state.script(
+        reply(tool_use("editor", repro)),
+        reply(tool_use("submit_diagnosis", DIAGNOSIS | {"where": "tests/test_issue_repro.py"})),
+        reply(tool_use("editor", fix)),
+        reply(tool_use("submit_diagnosis", DIAGNOSIS)),
+    )
+    opened = await fix_issue({"deps": deps, "job_id": "issue:1"}, request_for(gh, repo, issue.number))
+    assert opened["outcome"] == "pr_opened", opened
+    [bot_pr] = [i.number for i in repo.issues.values() if i.pull is not None]
+    branch = branch_of(repo, bot_pr)
+    before = git(repo, "rev-parse", branch)
+    talk = Talk(gh, deps, repo)
+
+    await talk.say(bot_pr, "/autofix revise\nName the count.")
+    [(job_id, function, args)] = await queued(deps.redis)
+    assert function == names.FIX_ISSUE
+    model.state.script(*revise_turns())
+    seen = len(model.state.bodies)
+    done = await fix_issue({"deps": deps, "job_id": job_id}, args)
+
+    assert done["outcome"] == "pr_updated", done
+    after = git(repo, "rev-parse", branch)
+    assert git(repo, "rev-list", "--parents", "-n", "1", after).split() == [after, before]
+    assert git(repo, "diff", "--numstat", before, after) == "2\t1\tcalc/stats.py"
+    assert show(repo, f"{branch}:tests/test_issue_repro.py") == REPRO_TEST  # the proof stays
+    prompt = json.dumps(model.state.bodies[seen])
+    assert "Name the count." in prompt
+    assert "test_mean_of_three" in prompt  # the fix so far, reproduction test included
+    body = repo.issues[bot_pr].body or ""
+    assert body.startswith(f"Fixes #{issue.number}")
+    assert "### Revision" in body

@@ -39,9 +39,12 @@ def with_thread_budget(
 
 def for_command(facts: GateFacts, request: dict[str, Any]) -> GateFacts:
     """The gate's facts for an attempt a command started on a bot PR (`retry`, `revise`): that PR
-    covering the fingerprint is what the attempt is meant to update, not a reason to skip; every
-    other check, budgets included, still applies."""
+    covering the fingerprint is what the attempt is meant to update, not a reason to skip; a revise
+    builds on that PR's head, so newer commits on the failing branch do not make it moot either;
+    every other check, budgets included, still applies."""
     target = request.get("update_pr")
     if isinstance(target, int) and facts.open_bot_pr_for_fingerprint == target:
-        return replace(facts, open_bot_pr_for_fingerprint=None)
+        facts = replace(facts, open_bot_pr_for_fingerprint=None)
+    if isinstance(request.get("revise"), dict):
+        facts = replace(facts, newer_commit_on_branch=False)
     return facts

@@ -87,7 +87,7 @@ def judge_revision(baseline: RunResult, candidate: RunResult, failing: Sequence[
         verdict.reason = f"keeps {shown} passing; no regressions among {passing} tests passing at the head"
     elif not failing and verdict.reason.startswith("nothing to prove") and candidate.exit_code == 0:
         verdict.proven = True
-        verdict.reason = f"the tests still pass; no regressions among {passing} tests that passed at the head"
+        verdict.reason = f"the tests still pass; no regressions among {passing} tests passing at the head"
     return verdict
 
 
@@ -95,6 +95,7 @@ def judge_revision(baseline: RunResult, candidate: RunResult, failing: Sequence[
 class ReviseStart:
     refusal: str | None  # why not to start, or None
     title: str = ""  # the PR's title, kept
+    base_ref: str = ""  # the PR's base branch
     hint: str = ""  # for the model: the fix so far (`render_revise_hint`)
 
 
@@ -106,4 +107,4 @@ async def fetch_revise_start(inst: Installation, owner: str, repo: str, revise: 
         return ReviseStart(refusal)
     path = f"/repos/{owner}/{repo}/pulls/{revise.number}"
     response = await inst.read(request("GET", path, headers={"Accept": DIFF_MEDIA}))
-    return ReviseStart(None, pr.title, render_revise_hint(revise, response.text))
+    return ReviseStart(None, pr.title, pr.base_ref, render_revise_hint(revise, response.text))
