@@ -44,6 +44,9 @@ async def test_an_anonymous_visit_is_sent_to_sign_in(page: Page) -> None:
     await expect(page.get_by_test_id("token-form")).to_be_visible()
     await expect(page.get_by_test_id("sign-in-github")).to_be_visible()
     await expect(page.get_by_test_id("signed-in-as")).to_have_count(0)
+    api = await page.request.get("/api/overview", max_redirects=0)  # the JSON API answers, never redirects
+    assert api.status == 401
+    assert "application/json" in api.headers["content-type"]
 
 
 async def test_sign_in_with_the_token_and_out_again(page: Page) -> None:
