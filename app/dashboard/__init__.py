@@ -71,11 +71,11 @@ def dashboard_routes(settings: Settings, dash: Dashboard | None = None) -> list[
     a = build_auth_views(dash)
     public: list[BaseRoute] = [
         Route("/", root, methods=["GET"]),
-        Route("/login", a["login"], methods=["GET"]),  # type: ignore[arg-type]
-        Route("/login/token", a["login_token"], methods=["POST"]),  # type: ignore[arg-type]
-        Route("/login/github", a["login_github"], methods=["GET"]),  # type: ignore[arg-type]
-        Route("/login/github/callback", a["callback"], methods=["GET"]),  # type: ignore[arg-type]
-        Route("/logout", a["logout"], methods=["POST"]),  # type: ignore[arg-type]
+        Route("/login", a["login"], methods=["GET"]),
+        Route("/login/token", a["login_token"], methods=["POST"]),
+        Route("/login/github", a["login_github"], methods=["GET"]),
+        Route("/login/github/callback", a["callback"], methods=["GET"]),
+        Route("/logout", a["logout"], methods=["POST"]),
         Route("/static/{name}", static, methods=["GET"]),
     ]
     guarded: list[BaseRoute] = [

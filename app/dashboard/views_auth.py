@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from app.dashboard import auth
 from app.dashboard.auth import TOKEN_LOGIN, OAuthError
 from app.dashboard.context import Dashboard
-from app.dashboard.guards import NOT_ALLOWED, csrf_ok, ensure_csrf, read_form
+from app.dashboard.guards import NOT_ALLOWED, Endpoint, csrf_ok, ensure_csrf, read_form
 
 BAD_TOKEN = "That token is not the dashboard's token."  # noqa: S105
 
@@ -44,7 +44,7 @@ def redirect_uri(dash: Dashboard, request: Request) -> str:
     return f"{base}/login/github/callback"
 
 
-def build_auth_views(dash: Dashboard) -> dict[str, object]:
+def build_auth_views(dash: Dashboard) -> dict[str, Endpoint]:
     async def login(request: Request) -> Response:
         return _login_page(dash, request)
 

@@ -32,11 +32,14 @@ async def _rows(dash: Dashboard, request: Request) -> tuple[list[RepoRow], str |
 async def repos_page(dash: Dashboard, request: Request, viewer: Viewer) -> Response:
     redis = redis_of(request)
     rows, error = await _rows(dash, request)
-    paused = {
-        r.repo_id: bool(await redis.exists(RepoState(redis, r.repo_id).prefix + "paused")) for r in rows
-    }
+    async with redis.pipeline(transaction=False) as pipe:
+        for r in rows:
+            pipe.exists(RepoState(redis, r.repo_id).prefix + "paused")
+        pipe.exists(GLOBAL_PAUSE)
+        *flags, paused_all = await pipe.execute()
+    paused = {r.repo_id: bool(f) for r, f in zip(rows, flags, strict=True)}
     return dash.render(request, "repos.html", viewer, repos=rows, paused=paused, error=error,
-                       paused_all=bool(await redis.exists(GLOBAL_PAUSE)))  # fmt: skip
+                       paused_all=bool(paused_all))  # fmt: skip
 
 
 async def _row(dash: Dashboard, request: Request) -> RepoRow | None:
