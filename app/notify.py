@@ -118,7 +118,7 @@ def _mrkdwn(text: str) -> str:
 def render_slack(note: Notification) -> dict[str, Any]:
     text = f"*Autofix: {TITLES[note.event]}* in `{_mrkdwn(note.repo)}`\n{_mrkdwn(note.summary)}"
     if note.url:
-        text += f"\n<{note.url.replace('|', '%7C')}|{_mrkdwn(note.url)}>"
+        text += f"\n<{note.url.replace('|', '%7C')}|view on GitHub>"
     if note.job_id:
         text += f"\njob `{_mrkdwn(note.job_id)}`"
     return {"text": text}

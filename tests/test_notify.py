@@ -99,7 +99,7 @@ def test_the_payloads() -> None:
     }
     assert render_slack(note) == {
         "text": "*Autofix: PR opened* in `octo-org/demo`\nOpened #12 with a fix proven in the sandbox.\n"
-        f"<{PR['url']}|{PR['url']}>\njob `j1`"
+        f"<{PR['url']}|view on GitHub>\njob `j1`"
     }
 
 
