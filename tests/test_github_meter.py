@@ -93,12 +93,15 @@ async def test_counts_are_written_at_most_once_a_second(redis: Redis) -> None:
 async def test_a_failed_write_keeps_the_counts_for_the_next(redis_url: str) -> None:
     dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
     meter = ApiMeter(dead)
-    meter.calls, meter.rate = 5, (1, 2, 3)
+    headers = {"x-ratelimit-remaining": "1", "x-ratelimit-limit": "2", "x-ratelimit-reset": "3"}
+    meter.calls = 5
+    meter.headers.extend([headers, {}])  # the newest response carried no reading: the one before counts
     await meter.flush()
-    assert (meter.calls, meter.rate) == (5, (1, 2, 3))
+    assert (meter.calls, list(meter.headers)) == (5, [headers, {}])
     await dead.aclose()
     meter.redis = Redis.from_url(redis_url)
     await meter.redis.flushdb()
     await meter.flush()
     assert (await stats.read_total(meter.redis))["github_calls"] == 5
+    assert (await stats.read_github_rate(meter.redis))["remaining"] == 1
     await meter.redis.aclose()

@@ -1,15 +1,18 @@
 """GitHub API calls counted, and the rate limit's last reading kept, without a Redis write per call.
 
 Every response (the App's and the installations', errors included) passes `ApiMeter.on_response`, an
-httpx event hook: it adds one to an in-process count and keeps the `x-ratelimit-*` reading of the
-core resource (search and GraphQL have their own, smaller, limits that would make the figure flap).
-At most once a second a background task writes both to the stats (`github_calls`, and the reading via
-`stats.set_github_rate`); the worker's heartbeat and its shutdown flush whatever is left.
+httpx event hook: it adds one to an in-process count and keeps a reference to the response's headers
+among the last few, nothing more (a header lookup costs more than the rest of the hook). At most once
+a second a background task writes the count to the stats (`github_calls`) and the newest core
+rate-limit reading among those headers (`stats.set_github_rate`; search and GraphQL have their own,
+smaller, limits that would make the figure flap, and some error answers carry none); the worker's
+heartbeat and its shutdown flush whatever is left.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -22,6 +25,7 @@ from app import stats
 
 log = logging.getLogger("autofix.github")
 FLUSH_S = 1.0
+KEEP_HEADERS = 8  # responses whose headers are looked at for the reading, newest first
 Rate = tuple[int, int, int]  # remaining, limit, reset (epoch seconds)
 
 
@@ -50,7 +54,7 @@ class ApiMeter:
     ) -> None:
         self.redis, self.interval, self.monotonic, self.clock = redis, interval, monotonic, clock
         self.calls = 0  # not yet written
-        self.rate: Rate | None = None  # not yet written
+        self.headers: collections.deque[Mapping[str, str]] = collections.deque(maxlen=KEEP_HEADERS)
         self._last = -interval
         self._task: asyncio.Task[None] | None = None
 
@@ -60,7 +64,7 @@ class ApiMeter:
     def seen(self, headers: Mapping[str, str]) -> None:
         """One response: counted in memory; a flush started in the background when one is due."""
         self.calls += 1
-        self.rate = parse_rate(headers) or self.rate
+        self.headers.append(headers)
         now = self.monotonic()
         if now - self._last >= self.interval and (self._task is None or self._task.done()):
             self._last = now
@@ -68,8 +72,10 @@ class ApiMeter:
 
     async def flush(self) -> None:
         """Write what was counted since the last flush; on a Redis error keep it for the next one."""
-        calls, rate = self.calls, self.rate
-        self.calls, self.rate = 0, None
+        calls, headers = self.calls, list(self.headers)
+        self.calls = 0
+        self.headers.clear()
+        rate = next(filter(None, map(parse_rate, reversed(headers))), None)
         try:
             now = self.clock()
             if calls:
@@ -78,7 +84,7 @@ class ApiMeter:
                 await stats.set_github_rate(self.redis, *rate, now=now)
         except (RedisError, OSError):
             self.calls += calls
-            self.rate = self.rate or rate
+            self.headers = collections.deque([*headers, *self.headers], maxlen=KEEP_HEADERS)
             log.warning("GitHub call counts not written", exc_info=True)
 
     async def aclose(self) -> None:
