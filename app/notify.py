@@ -22,7 +22,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -213,3 +213,21 @@ async def notify_finished(settings: Settings, record: JobRecord) -> None:
 async def notify_paused(settings: Settings, repo: str, reason: str) -> None:
     """A circuit breaker paused `repo`."""
     await post_notification(settings, circuit_breaker_paused(repo, reason))
+
+
+class Trip(Protocol):
+    """What jobs/breakers.py tells its `on_trip` hook (only the fields read here)."""
+
+    scope: str  # "thread" | "installation"
+    why: str
+
+
+def on_breaker_trip(settings: Settings, repo: str) -> Callable[[Trip], Awaitable[None]]:
+    """The `on_trip` hook of a job's BreakerStore: a tripped installation breaker pauses the
+    repositories (`repo` is the job's); a thread's breaker closes by itself and is not announced."""
+
+    async def hook(trip: Trip) -> None:
+        if trip.scope == "installation":
+            await notify_paused(settings, repo, trip.why)
+
+    return hook

@@ -11,11 +11,13 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from redis.asyncio import Redis
 
 from app import notify
 from app.logs import configure_logging
 from app.notify import Notification, circuit_breaker_paused, notification_for, render_slack, render_webhook
 from app.settings import Settings
+from jobs.breakers import INSTALLATION, BreakerStore, check_breakers
 from jobs.record import JobRecord, PhaseRecord
 from tests.support import make_settings
 
@@ -248,3 +250,41 @@ def test_the_http_clients_request_lines_with_the_url_are_not_logged() -> None:
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
+
+
+async def test_a_tripped_installation_breaker_announces_the_pause(
+    both: Settings, hooks: respx.MockRouter, redis: Redis
+) -> None:
+    """Through the real breakers: the 61st run in 15 minutes pauses the installation, and tells once."""
+    generic = hooks.post(HOOK).respond(200)
+    slack = hooks.post(SLACK).respond(200)
+    store = BreakerStore(redis, on_trip=notify.on_breaker_trip(both, "octo-org/demo"))
+    verdicts = [
+        await check_breakers(store, repo_id=1, number=None, installation_id=7, job_id=f"j{i}")
+        for i in range(INSTALLATION.limit + 3)
+    ]
+
+    assert verdicts[: INSTALLATION.limit] == [None] * INSTALLATION.limit
+    assert all(v is not None and v.startswith("Circuit breaker") for v in verdicts[INSTALLATION.limit :])
+    assert generic.call_count == slack.call_count == 1
+    sent = json.loads(generic.calls.last.request.content)
+    assert (sent["event"], sent["repo"], sent["job_id"], sent["url"]) == (
+        "repo_paused",
+        "octo-org/demo",
+        None,
+        None,
+    )
+    assert sent["summary"] == verdicts[INSTALLATION.limit]
+
+
+async def test_a_threads_breaker_is_not_announced(
+    both: Settings, hooks: respx.MockRouter, redis: Redis
+) -> None:
+    route = hooks.post(HOOK).respond(200)
+    store = BreakerStore(redis, on_trip=notify.on_breaker_trip(both, "octo-org/demo"))
+    verdicts = [
+        await check_breakers(store, repo_id=1, number=5, installation_id=None, job_id=f"j{i}")
+        for i in range(10)
+    ]
+    assert verdicts[-1] is not None  # the thread's breaker is open
+    assert route.call_count == 0
