@@ -3,18 +3,22 @@ seeded in Redis."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from arq.worker import Worker
 from githubkit.exception import RequestFailed
 from redis.asyncio import Redis
 
 from app import stats
 from app.github.client import GitHubApp
+from app.queue import deserialize, serialize
 from app.settings import Settings
 from jobs import weekly_report as weekly
+from jobs.worker import redis_settings
 from tests.support import OWNER, LocalGitHub, make_settings
 
 DAY = 86_400
@@ -145,3 +149,37 @@ async def test_the_local_github_creates_issues_as_github_does(gh: LocalGitHub) -
     assert [label.name for label in created.parsed_data.labels if not isinstance(label, str)] == ["a:b"]
     assert repo.issues[1].body == "text"
     assert refused.value.response.status_code == 422
+
+
+async def test_an_arq_worker_runs_the_cron_job(
+    gh: LocalGitHub, settings: Settings, redis: Redis, redis_url: str
+) -> None:
+    """The cron job as the fix worker will run it (here at start-up, in burst mode)."""
+    repo = gh.sim.create_repo(OWNER, "ops")
+    await seed(redis, time.time())
+    [job] = weekly.cron_jobs(settings)
+
+    async def on_startup(ctx: dict[str, Any]) -> None:
+        ctx["settings"], ctx["github"] = settings, GitHubApp(settings, ctx["redis"])
+
+    worker = Worker(
+        functions=[],
+        cron_jobs=[dataclasses.replace(job, run_at_startup=True)],
+        redis_settings=redis_settings(redis_url),
+        job_serializer=serialize,
+        job_deserializer=deserialize,
+        on_startup=on_startup,
+        burst=True,
+        handle_signals=False,
+        poll_delay=0.05,
+        timezone=UTC,
+    )
+    try:
+        await worker.async_run()
+    finally:
+        await worker.close()
+
+    assert (worker.jobs_complete, worker.jobs_failed) == (1, 0)
+    [issue] = repo.issues.values()
+    assert issue.title.startswith("Autofix weekly report ")
+    assert "- **PRs**: 5 opened, 3 merged (60%)" in (issue.body or "")
