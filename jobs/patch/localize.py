@@ -8,7 +8,11 @@ log excerpt; for an issue, the tracebacks, paths and identifiers quoted in its t
 match of its words against symbol names. Reach follows values too: the callees whose results a
 function returns (all of a constructor's) decay less; the functions that bound a callback the
 innermost frame was reached through (`bindings`) and those whose text templates show in the
-failure's message (`literals`) are suspects. Nothing is imported or run: files are read and parsed
+failure's message (`literals`) are suspects. For a bug several calls below an assertion that shows
+only the test's frame: the search goes 4 calls deep through operators, builtins, `getattr` by a
+built name and subclass overrides (`calls`); the functions writing what a call on the failing line
+reads on another object, and those whose names share a rarer word with the failing test's name
+(`testnames`), break ties among siblings. Nothing is imported or run: files are read and parsed
 with `ast`. The result is a `Context` within a token budget (see `snippets`).
 """
 
