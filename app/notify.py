@@ -218,8 +218,11 @@ async def notify_paused(settings: Settings, repo: str, reason: str) -> None:
 class Trip(Protocol):
     """What jobs/breakers.py tells its `on_trip` hook (only the fields read here)."""
 
-    scope: str  # "thread" | "installation"
-    why: str
+    @property
+    def scope(self) -> str: ...  # "thread" | "installation"
+
+    @property
+    def why(self) -> str: ...
 
 
 def on_breaker_trip(settings: Settings, repo: str) -> Callable[[Trip], Awaitable[None]]:

@@ -200,7 +200,7 @@ async def test_lines_inside_a_job_function_carry_its_ids_without_extra(
         await joblog.uninstall(handle)
         logging.getLogger().removeHandler(stderr)
 
-    assert results == ["ok", "ok"]
+    assert list(results) == ["ok", "ok"]
     for job_id, repo, n, tries in [("j1", "octo/one", 1, 2), ("j2", "octo/two", 2, 1)]:
         lines = [joblog.render_line(f) for f in await stream(redis, job_id)]
         assert [line.split("INFO", 1)[1].strip() for line in lines] == [

@@ -36,7 +36,7 @@ def job(outcome: str, *, status: str = "done", gate: str | None = None, reason: 
     )  # fmt: skip
 
 
-PR = {"number": 12, "url": "https://github.com/octo-org/demo/pull/12", "created": True}
+PR: dict[str, Any] = {"number": 12, "url": "https://github.com/octo-org/demo/pull/12", "created": True}
 
 
 @pytest.mark.parametrize(
