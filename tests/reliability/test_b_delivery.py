@@ -15,8 +15,9 @@ from jobs.deps import Deps
 from jobs.fix_check import fix_check_run
 from jobs.fix_issue import fix_issue
 from tests.patch_support import Served
-from tests.pipeline_support import FILES, broken_pr
+from tests.pipeline_support import FILES, broken_pr, failing_check
 from tests.support import OWNER, LocalGitHub
+from tests.test_fix_check_scenarios import fix_turns
 
 
 def _pulls(repo: Any) -> list[Any]:
@@ -49,6 +50,7 @@ def _issue_request(gh: LocalGitHub, repo: Any, number: int) -> dict[str, Any]:
     }
 
 
+@pytest.mark.timeout(150)  # the fix pipeline up to its model calls
 @pytest.mark.parametrize("change", ["closed", "unlabeled"])
 @pytest.mark.xfail(
     strict=True,
@@ -74,3 +76,30 @@ async def test_B6_an_issue_closed_or_unlabelled_before_the_job_runs_is_not_fixed
     assert result["outcome"] == "skipped", result
     assert model.state.bodies == [], "the model was asked to fix an issue nobody wants fixed any more"
     assert _pulls(repo) == []
+
+
+@pytest.mark.timeout(240)  # two runs of the fix pipeline
+@pytest.mark.xfail(
+    strict=True,
+    reason="jobs/check_facts.py fetch_gate_facts takes an open bot PR carrying this job's id for a "
+    "crash to resume, so a finished job run again repeats the whole attempt: model calls, sandbox "
+    "runs and a re-publish onto the same PR",
+)
+async def test_B4_a_late_redelivery_of_a_fixed_failure_starts_no_second_attempt(
+    gh: LocalGitHub, deps: Deps, model: Served[Any], tmp_path: Path
+) -> None:
+    """B4: manual redelivery hours later (same GUID, after arq's `keep_result` expired) of an
+    already-fixed event -> no second PR or comment: the semantic dedup (the bot's PR and its marker)
+    recognises the failure as handled, before any model call."""
+    repo, request = failing_check(gh, tmp_path, FILES)
+    model.state.script(*fix_turns())
+    job_id = f"check:{repo.id}:{request['head_sha']}:tests"  # the same GUID routes to the same job id
+    first = await fix_check_run({"deps": deps, "job_id": job_id}, request)
+    assert first["outcome"] == "pr_opened", first
+    calls = len(model.state.bodies)
+    model.state.script(*fix_turns())  # what a second attempt would be offered, if one were made
+
+    again = await fix_check_run({"deps": deps, "job_id": job_id}, request)
+
+    assert len(model.state.bodies) == calls, f"the fixed failure went to the model again: {again}"
+    assert len(_pulls(repo)) == 1

@@ -9,18 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import time
+import tracemalloc
 from collections.abc import AsyncIterator
 
+import httpx
 import orjson
 import pytest
+import respx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
+from app.github.actions_logs import download_job_log
+from app.github.client import Installation
 from jobs.patch.llm import AnthropicProvider
 from jobs.patch.provider import ModelRequest, Unavailable
 from tests.support import LiveServer
+from tests.test_github_ops_actions import BLOB, SIGNED, redirect
 
 MESSAGE = orjson.dumps(
     {
@@ -75,3 +81,35 @@ async def test_C10_a_trickling_model_response_hits_an_overall_deadline() -> None
         finally:
             await provider.aclose()
         assert time.monotonic() - started < 2 * 1.0
+
+
+LOG_BYTES = 512 * 1024 * 1024
+LAST_LINE = b"FAILED tests/test_calc.py::test_add - assert 1 == 2\n"
+
+
+async def _enormous_log() -> AsyncIterator[bytes]:
+    line = b"2026-11-21T05:00:00.0000000Z " + b"x" * 98 + b"\n"
+    chunk = line * (64 * 1024 // len(line))
+    for _ in range(LOG_BYTES // len(chunk)):
+        yield chunk
+    yield LAST_LINE
+
+
+async def test_C8_an_enormous_log_is_streamed_and_only_its_tail_kept(
+    inst: Installation, api: respx.MockRouter
+) -> None:
+    """C8: an enormous log (half a gigabyte here) -> streamed; only the tail is kept (bounded KB);
+    memory stays bounded."""
+    api.get("/repos/o/r/actions/jobs/1/logs").mock(return_value=redirect(SIGNED))
+    api.get(BLOB).mock(return_value=httpx.Response(200, content=_enormous_log()))
+    tracemalloc.start()
+    try:
+        log = await download_job_log(inst, "o", "r", 1, max_bytes=64 * 1024)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert log.truncated
+    assert log.size > LOG_BYTES - 64 * 1024
+    assert log.text.endswith(LAST_LINE.decode())
+    assert len(log.text.encode()) <= 64 * 1024
+    assert peak < 16 * 1024 * 1024, f"{peak / 2**20:.0f} MiB held while streaming"

@@ -56,3 +56,13 @@ def test_F5_a_command_in_an_issue_title_or_body_is_not_a_command(event: str) -> 
     payload["issue"]["body"] = "/autofix retry\n"
     routed = route("issues", payload, make_settings())
     assert routed.jobs == []
+
+
+@pytest.mark.parametrize("conclusion", ["cancelled", "neutral", "skipped", "stale"])
+def test_F7_a_check_that_did_not_fail_is_ignored(conclusion: str) -> None:
+    """F7: conclusion `cancelled`/`neutral`/`skipped`/`stale` -> ignored per policy (no job)."""
+    payload = fixture_json("check_run.completed.1.json")
+    payload["check_run"]["conclusion"] = conclusion
+    routed = route("check_run", payload, make_settings())
+    assert routed.jobs == []
+    assert "not a failure" in (routed.ignored or "")
