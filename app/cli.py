@@ -158,25 +158,31 @@ def _logs(args: argparse.Namespace, redis_url: str) -> int:
     from redis.asyncio import Redis
 
     from app.joblog import fetch_lines, follow_lines, render_line
+    from app.queue import JOB_PREFIX
     from jobs.record import JobStore
+
+    missing = f"no job {args.job!r} and no log for it (job logs are kept 14 days)"
 
     async def run() -> str:
         redis = Redis.from_url(redis_url)
         store = JobStore(redis)
 
         async def finished() -> bool:
+            """Done or failed; a job still queued (no record yet) is not finished."""
             record = await store.get(args.job)
-            return record is None or record.status in ("done", "failed")
+            if record is None:
+                return not await redis.exists(JOB_PREFIX + args.job)
+            return record.status in ("done", "failed")
 
         try:
-            if args.follow:
-                async for fields in follow_lines(redis, args.job, finished):
-                    print(render_line(fields), flush=True)
-                return ""
             lines = [render_line(f) for _, f in await fetch_lines(redis, args.job)]
-            if not lines and await store.get(args.job) is None:
-                raise LookupError(f"no job {args.job!r} and no log for it (job logs are kept 14 days)")
-            return "\n".join(lines)
+            if not lines and await finished() and await store.get(args.job) is None:
+                raise LookupError(missing)
+            if not args.follow:
+                return "\n".join(lines)
+            async for fields in follow_lines(redis, args.job, finished):
+                print(render_line(fields), flush=True)
+            return ""
         finally:
             await redis.aclose()
 

@@ -12,6 +12,7 @@ import pytest
 from redis.asyncio import Redis
 
 from app import joblog
+from app.queue import JOB_PREFIX
 from jobs.record import JobStore
 from tests.support import AUTOFIX, cli_env, run_autofix
 
@@ -216,3 +217,32 @@ async def test_lines_inside_a_job_function_carry_its_ids_without_extra(
         ("between jobs", None),
     }
     assert handle.context_filter not in stderr.filters
+
+
+async def test_follow_waits_for_a_queued_job_and_refuses_an_unknown_one(
+    redis: Redis, redis_url: str, log: logging.Logger, tmp_path: Path
+) -> None:
+    env = cli_env(tmp_path, REDIS_URL=redis_url)
+    unknown = run_autofix("logs", "--job", "nope", "--follow", env=env, cwd=tmp_path)
+    assert (unknown.returncode, unknown.stderr.count("\n")) == (1, 1)
+    assert "no job 'nope'" in unknown.stderr
+
+    await redis.set(JOB_PREFIX + "q1", b"queued")  # enqueued, not started: no record yet
+    follower = await asyncio.create_subprocess_exec(
+        str(AUTOFIX), "logs", "--job", "q1", "--follow", env=env, cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        await asyncio.sleep(2)
+        assert follower.returncode is None  # still waiting for the job to start
+        store = JobStore(redis)
+        record = await store.start("q1", "fix_check_run", "octo/demo", {})
+        await seed(redis, log, "q1", "started")
+        await store.finish(record, "skipped", "Budget reached.")
+        out, err = await asyncio.wait_for(follower.communicate(), 15)
+    finally:
+        if follower.returncode is None:
+            follower.kill()
+            await follower.wait()
+    assert follower.returncode == 0, err.decode()
+    assert out.decode().split("INFO", 1)[1].strip() == "started"
