@@ -274,9 +274,11 @@ def _reach(
 ) -> dict[tuple[str, str], tuple[float, Definition]]:
     """The project's non-test functions reachable from `seeds` in up to REACH_DEPTH calls, each with
     its best weight (a seed's weight times REACH_DECAY per call; test helpers pass through free).
-    `memo` keeps each function's resolved calls for the next search over the same files."""
+    The project's code resolves its calls among the project's files in play, not the tests' (so
+    `memo` keeps them for the searches of every failing test)."""
     memo = {} if memo is None else memo
     in_play = frozenset(files)
+    code_files = frozenset(f for f in files if not is_test_path(f))  # what the project's code may call
     best: dict[tuple[str, str], tuple[float, Definition]] = {}
     visited: dict[tuple[str, str], float] = {}
     frontier = [(p, d, w, 0) for p, d, w in seeds]
@@ -293,12 +295,13 @@ def _reach(
         if src is None or depth >= REACH_DEPTH or d.kind != "def" or weight < EXPAND_FLOOR:
             continue
         owner = self_class if helper else None
-        expand = (path, d.qualname, in_play, owner)
+        scope = in_play if helper else code_files
+        expand = (path, d.qualname, scope, owner)
         if expand not in memo:
-            returned = set() if helper else _returned(index, src, d, files | {path}, owner)
+            returned = set() if helper else _returned(index, src, d, set(scope) | {path}, owner)
             memo[expand] = [
                 (c, 1.0 if helper else _step(c, (c.path, c.definition.qualname) in returned))
-                for c in callees(index, src, d, files | {path}, None, owner)
+                for c in callees(index, src, d, set(scope) | {path}, None, owner)
             ]
         for c, step in memo[expand]:
             frontier.append(
