@@ -27,7 +27,7 @@ import orjson
 from redis.asyncio import Redis
 
 from app import stats
-from app.artefacts import JobArtefacts
+from app.artefacts import CALLS
 from app.audit import AUDIT_STREAM
 from app.stats import DayStats, median, merge, read_days
 from jobs import telemetry
@@ -255,8 +255,7 @@ async def fetch_report(redis: Redis, *, since: float, now: float, repo: str | No
         stats = merge(await read_days(redis, days_between(since, now)))
         return build_report(stats, since=since, until=now, repo=None, source="day counters")
     records = await fetch_records(redis, since, now, repo)
-    arts = JobArtefacts(redis)
-    calls = {r.job_id: await arts.model_calls(r.job_id) for r in records}
+    calls = await fetch_model_calls(redis, [r.job_id for r in records])
     outcomes = await fetch_pr_outcomes(redis, since, now, repo)
     stats = counts_from_records(records, calls, outcomes)
     return build_report(stats, since=since, until=now, repo=repo, source="job records")
@@ -274,6 +273,19 @@ async def fetch_records(redis: Redis, since: float, until: float, repo: str) -> 
             record = JobRecord.from_json(json.loads(raw))
             if record.repo == repo and record.status != "running":
                 out.append(record)
+    return out
+
+
+async def fetch_model_calls(redis: Redis, job_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Each job's model calls (app/artefacts.py), read in pipelined batches."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for start in range(0, len(job_ids), BATCH):
+        batch = job_ids[start : start + BATCH]
+        async with redis.pipeline(transaction=False) as pipe:
+            for job_id in batch:
+                pipe.lrange(CALLS.format(job_id=job_id), 0, -1)
+            replies = await pipe.execute()
+        out.update({job_id: [json.loads(c) for c in raw] for job_id, raw in zip(batch, replies, strict=True)})
     return out
 
 
