@@ -24,6 +24,7 @@ def _pulls(repo: Any) -> list[Any]:
     return [i for i in repo.issues.values() if i.pull is not None]
 
 
+@pytest.mark.timeout(120)  # the fix pipeline up to its gate
 async def test_B3_a_failure_on_a_sha_the_pr_has_moved_past_is_skipped(
     gh: LocalGitHub, deps: Deps, model: Served[Any], tmp_path: Path
 ) -> None:
