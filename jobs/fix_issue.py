@@ -34,6 +34,7 @@ from jobs.fix_check import Stop
 from jobs.gate import GateFacts, decide_gate
 from jobs.issue_repro import (
     REPRO_ID,
+    build_issue_task,
     new_failing_tests,
     passes_without_regressions,
     run_batch,
@@ -196,7 +197,7 @@ class IssueJob:
     ) -> tuple[str, str, str | None]:
         guidance = self.guidance()
         text = f"{issue.title}\n\n{issue.body}" + (f"\n\n{guidance}" if guidance else "")
-        task = Task(report if (report.frames or report.failing_tests) else None, text)
+        task = build_issue_task(report, text, guidance)
         command, source, limits = self.sandbox_inputs(config)
         sandbox = self.deps.sandbox(self.inst)
         policy = GuardPolicy(

@@ -17,6 +17,7 @@ from jobs.patch.tools import Workspace
 from jobs.sandbox.base import Limits, Sandbox, check_setup
 from sandbox_runner.patchguard import GuardPolicy, check_patch
 from sandbox_runner.proof import Verdict
+from sandbox_runner.report import FailureReport
 from sandbox_runner.result import Outcome, RunResult
 
 REPRO_ID = "repro"
@@ -73,3 +74,11 @@ async def run_batch(
     results = await sandbox.run(source, sha, setup, command, patches, limits=limits)
     check_setup(results)
     return results[0], results[1:]
+
+
+def build_issue_task(report: FailureReport, text: str, guidance: str | None) -> Task:
+    """The traceback when the issue quotes one, else the issue's text. A task built on a report shows
+    the model no issue text, so the maintainer's words (in `text` too) also go in as the hint."""
+    if report.frames or report.failing_tests:
+        return Task(report, text, hint=guidance)
+    return Task(None, text)

@@ -14,6 +14,8 @@ from jobs.commands.control import fetch_raised_cap, set_thread_budget
 from jobs.commands.guidance import for_command, with_thread_budget
 from jobs.commands.revision import Revise, decide_revise_start, judge_revision, render_revise_hint
 from jobs.gate import GateFacts
+from jobs.issue_repro import build_issue_task
+from sandbox_runner.report import FailureReport
 from sandbox_runner.result import BASELINE, Outcome, PatchStatus, RunResult, TestOutcome
 
 BUG, OTHER = "tests/test_stats.py::test_mean", "tests/test_stats.py::test_sum"
@@ -124,3 +126,11 @@ def test_the_gate_lets_a_command_update_its_bot_pr_and_a_revise_ignore_newer_com
     assert other.open_bot_pr_for_fingerprint == 30  # another PR covers the failure: still a reason to skip
     budget = replace(facts, dollars_today=99.0)
     assert for_command(budget, {"update_pr": 30, "revise": {}}).dollars_today == 99.0
+
+
+def test_an_issue_task_with_a_traceback_still_carries_the_maintainers_words() -> None:
+    traced = FailureReport({"kind": "issue"}, "test_failure", True, failing_tests=[BUG])
+    with_report = build_issue_task(traced, "issue text\n\nName the count.", "Name the count.")
+    assert (with_report.report, with_report.hint) == (traced, "Name the count.")
+    plain = build_issue_task(FailureReport({"kind": "issue"}, "unknown", True), "text", "words")
+    assert (plain.report, plain.issue_text, plain.hint) == (None, "text", None)

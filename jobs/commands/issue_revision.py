@@ -17,10 +17,9 @@ from app.repo_config import RepoConfig
 from jobs.assemble import build_facts
 from jobs.commands.revision import Revise, fetch_revise_start, judge_revision, render_moved
 from jobs.fix_check import Stop
-from jobs.issue_repro import run_batch
+from jobs.issue_repro import build_issue_task, run_batch
 from jobs.patch.candidates import propose
 from jobs.patch.localize import build_context
-from jobs.patch.prompts import Task
 from jobs.patch.workspace import open_workspace
 from jobs.publish.body import render_pr_body
 from jobs.publish.executor import BranchMoved, PublishPlan, publish_pr
@@ -34,6 +33,7 @@ from sandbox_runner.report import FailureReport
 
 if TYPE_CHECKING:
     from jobs.fix_issue import IssueJob
+
 
 Outcome = tuple[str, str, str | None]  # outcome, reason, the final status comment (None: the default)
 
@@ -57,7 +57,7 @@ async def revise_issue_pr(
     ) as ws:
         guidance = "\n\n".join(x for x in (job.guidance(), start.hint) if x)
         text = f"{issue.title}\n\n{issue.body}" + (f"\n\n{guidance}" if guidance else "")
-        task = Task(report if (report.frames or report.failing_tests) else None, text)
+        task = build_issue_task(report, text, guidance)
         policy = GuardPolicy(
             forbidden=(*DEFAULT_FORBIDDEN, *config["paths.forbidden"]), allowed=tuple(config["paths.allowed"])
         )
