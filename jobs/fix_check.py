@@ -245,7 +245,8 @@ class CheckJob(CheckPublishing):
     ) -> tuple[str, str]:
         """The bot PR's head as it was when the revise was asked: checkout, baseline and parent."""
         await self.enter(record, "workspace")
-        start = await fetch_revise_start(self.inst, self.owner, self.name, revise)
+        ours = record.checkpoints.get("commit_sha")  # retried: the head may be its own commit
+        start = await fetch_revise_start(self.inst, self.owner, self.name, revise, ours)
         if start.refusal is not None:
             raise Stop("revise_refused", start.refusal)
         self.revise_start = start

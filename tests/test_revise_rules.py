@@ -68,6 +68,7 @@ def test_without_named_tests_the_suite_must_still_pass() -> None:
 
 def test_a_revision_starts_only_from_the_head_that_was_asked_about() -> None:
     assert decide_revise_start(REVISE, "open", "a" * 40) is None
+    assert decide_revise_start(REVISE, "open", "c" * 40, ours="c" * 40) is None  # a retried job's own commit
     assert (
         decide_revise_start(REVISE, "closed", "a" * 40)
         == "#7 was closed before the revision started, so I did nothing."

@@ -47,7 +47,8 @@ async def revise_issue_pr(
     revise: Revise,
 ) -> Outcome:
     await job.enter(record, "workspace")
-    start = await fetch_revise_start(job.inst, job.owner, job.name, revise)
+    ours = record.checkpoints.get("commit_sha")  # retried: the head may be its own commit
+    start = await fetch_revise_start(job.inst, job.owner, job.name, revise, ours)
     if start.refusal is not None:
         raise Stop("revise_refused", start.refusal)
     job.deps.scratch.mkdir(parents=True, exist_ok=True)

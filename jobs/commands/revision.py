@@ -52,11 +52,12 @@ def render_moved(branch: str, was: str, now: str) -> str:
     return MOVED.format(branch=branch, was=short(was), now=short(now))
 
 
-def decide_revise_start(revise: Revise, state: str, head_sha: str) -> str | None:
-    """Why the revision may not start from the PR as GitHub shows it now, or None."""
+def decide_revise_start(revise: Revise, state: str, head_sha: str, ours: str | None = None) -> str | None:
+    """Why the revision may not start from the PR as GitHub shows it now, or None. `ours`: the
+    commit this job made before it was interrupted; a head there is this job's own doing."""
     if state != "open":
         return f"#{revise.number} was closed before the revision started, so I did nothing."
-    if head_sha != revise.head_sha:
+    if head_sha not in (revise.head_sha, ours):
         return render_moved(revise.branch, revise.head_sha, head_sha)
     return None
 
@@ -99,10 +100,13 @@ class ReviseStart:
     hint: str = ""  # for the model: the fix so far (`render_revise_hint`)
 
 
-async def fetch_revise_start(inst: Installation, owner: str, repo: str, revise: Revise) -> ReviseStart:
-    """The bot PR as GitHub shows it now, and its diff (the fix so far)."""
+async def fetch_revise_start(
+    inst: Installation, owner: str, repo: str, revise: Revise, ours: object = None
+) -> ReviseStart:
+    """The bot PR as GitHub shows it now, and its diff (the fix so far). `ours`: the job record's
+    `commit_sha` checkpoint, if any."""
     pr = await fetch_pr(inst, owner, repo, revise.number)
-    refusal = decide_revise_start(revise, pr.state, pr.head_sha)
+    refusal = decide_revise_start(revise, pr.state, pr.head_sha, ours if isinstance(ours, str) else None)
     if refusal is not None:
         return ReviseStart(refusal)
     path = f"/repos/{owner}/{repo}/pulls/{revise.number}"
