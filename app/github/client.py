@@ -8,8 +8,8 @@
   `app.github.errors` exceptions carrying the time to retry, which the job turns into an arq retry.
 - Content-creating calls for one installation are spaced (1 s apart, across all workers, through
   a reservation in Redis), as GitHub asks of integrations; a wait longer than 30 s defers instead.
-- Every response is counted, and its rate-limit reading kept, by `self.meter` (app/github/meter.py),
-  which writes to the stats at most once a second, off the request's path.
+- Every response is counted, and its rate-limit reading kept, in memory by `self.meter`
+  (app/github/meter.py); the worker's heartbeat writes them to the stats, so no request waits on it.
 
 Operations call `await inst.read(lambda gh: gh.rest.….async_…(…))` or `inst.write(…)`: the
 lambda gets a githubkit client authenticated as the installation.

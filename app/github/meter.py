@@ -1,17 +1,17 @@
-"""GitHub API calls counted, and the rate limit's last reading kept, without a Redis write per call.
+"""GitHub API calls counted, and the rate limit's last reading kept, without touching Redis per call.
 
 Every response (the App's and the installations', errors included) passes `ApiMeter.on_response`, an
 httpx event hook: it adds one to an in-process count and keeps a reference to the response's headers
-among the last few, nothing more (a header lookup costs more than the rest of the hook). At most once
-a second a background task writes the count to the stats (`github_calls`) and the newest core
-rate-limit reading among those headers (`stats.set_github_rate`; search and GraphQL have their own,
-smaller, limits that would make the figure flap, and some error answers carry none); the worker's
-heartbeat and its shutdown flush whatever is left.
+among the last few, nothing more (a header lookup costs more than the rest of the hook). The worker's
+heartbeat (every `stats.HEARTBEAT_S`) and its shutdown call `flush`, which writes the count to the
+stats (`github_calls`) and the newest core rate-limit reading among those headers
+(`stats.set_github_rate`; search and GraphQL have their own, smaller, limits that would make the
+figure flap, and some error answers carry none). A flush from the hook itself, in the background,
+would outlive the request that started it, and the process's Redis client with it at shutdown.
 """
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import logging
 import time
@@ -24,7 +24,6 @@ from redis.exceptions import RedisError
 from app import stats
 
 log = logging.getLogger("autofix.github")
-FLUSH_S = 1.0
 KEEP_HEADERS = 8  # responses whose headers are looked at for the reading, newest first
 Rate = tuple[int, int, int]  # remaining, limit, reset (epoch seconds)
 
@@ -44,31 +43,18 @@ def parse_rate(headers: Mapping[str, str]) -> Rate | None:
 
 
 class ApiMeter:
-    def __init__(
-        self,
-        redis: Redis,
-        *,
-        interval: float = FLUSH_S,
-        monotonic: Callable[[], float] = time.monotonic,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.redis, self.interval, self.monotonic, self.clock = redis, interval, monotonic, clock
+    def __init__(self, redis: Redis, *, clock: Callable[[], float] = time.time) -> None:
+        self.redis, self.clock = redis, clock
         self.calls = 0  # not yet written
         self.headers: collections.deque[Mapping[str, str]] = collections.deque(maxlen=KEEP_HEADERS)
-        self._last = -interval
-        self._task: asyncio.Task[None] | None = None
 
     async def on_response(self, response: httpx.Response) -> None:
         self.seen(response.headers)
 
     def seen(self, headers: Mapping[str, str]) -> None:
-        """One response: counted in memory; a flush started in the background when one is due."""
+        """One response, counted in memory."""
         self.calls += 1
         self.headers.append(headers)
-        now = self.monotonic()
-        if now - self._last >= self.interval and (self._task is None or self._task.done()):
-            self._last = now
-            self._task = asyncio.ensure_future(self.flush())
 
     async def flush(self) -> None:
         """Write what was counted since the last flush; on a Redis error keep it for the next one."""
@@ -88,7 +74,5 @@ class ApiMeter:
             log.warning("GitHub call counts not written", exc_info=True)
 
     async def aclose(self) -> None:
-        """Wait for a flush under way, then flush the rest (the worker's shutdown)."""
-        if self._task is not None and not self._task.done():
-            await self._task
+        """The last flush (the worker's shutdown)."""
         await self.flush()
