@@ -22,7 +22,7 @@ async def create_review(request: Request) -> Response:
     comments = body.get("comments") if isinstance(body.get("comments"), list) else None
     text = str(body.get("body") or "")
     me = events.actor(call.state, call.token)
-    event = str(body.get("event") or "COMMENT")
+    event = str(body.get("event") or "")  # none: a PENDING review
     review = reviews.submit_review(call.state, call.repo, issue, me, event, text, comments)
     return call.ok(reviews.render_review(call.state.base_url, call.repo, review))
 

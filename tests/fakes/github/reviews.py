@@ -62,23 +62,26 @@ def submit_review(
     body: str = "",
     comments: list[dict[str, Any]] | None = None,
 ) -> Review:
-    """`user` reviews the pull request at its head (422s as GitHub answers them)."""
+    """`user` reviews the pull request at its head (422s as GitHub answers them). Without an
+    `event` the review stays PENDING: saved, not submitted, and no webhook is sent."""
     pull = pullfacts.refresh(repo, issue)
-    if event not in EVENTS:
+    if event and event not in EVENTS:
         raise unprocessable(f"Unexpected event: {event}")
     if event == "REQUEST_CHANGES" and user.login == issue.user.login:
         raise unprocessable(OWN_PULL)
-    if event != "APPROVE" and not body.strip() and not comments:
+    if event in ("REQUEST_CHANGES", "COMMENT") and not body.strip() and not comments:
         raise unprocessable(BODY_NEEDED)
     now = state.clock()
-    kind = EVENTS[event]
-    review = Review(state.next_id(), repo.full_name, issue.number, user, kind, body, pull.head_sha, now)
-    made = [_comment(state, repo, pull.base_sha, pull.head_sha, review, c) for c in comments or []]
+    kind, submitted = (EVENTS[event], now) if event else ("PENDING", None)
+    review = Review(state.next_id(), repo.full_name, issue.number, user, kind, body, pull.head_sha, submitted)
+    made = [_comment(state, repo, pull.base_sha, pull.head_sha, review, c, now) for c in comments or []]
     with state.lock:
         state.reviews[review.id] = review
         for c in made:
             state.review_comments[c.id] = c
             review.comment_ids.append(c.id)
+    if review.submitted_at is None:
+        return review
     api, pull_json = state.base_url, pullfacts.pull_payload(state, repo, issue)
     for c in made:
         rendered = render_review_comment(api, repo, c)
@@ -90,7 +93,7 @@ def submit_review(
 
 
 def _comment(
-    state: GitHubState, repo: Repo, base: str, head: str, review: Review, given: dict[str, Any]
+    state: GitHubState, repo: Repo, base: str, head: str, review: Review, given: dict[str, Any], now: float
 ) -> ReviewComment:
     path, line, text = given.get("path"), given.get("line"), given.get("body")
     if not isinstance(path, str) or not isinstance(text, str) or not isinstance(line, int):
@@ -103,7 +106,7 @@ def _comment(
         raise unprocessable(LINE_NOT_IN_DIFF)
     position, hunk = found
     return ReviewComment(state.next_id(), review.id, review.issue_number, path, line, text, review.user,
-                         head, hunk, position, state.clock())  # fmt: skip
+                         head, hunk, position, now)  # fmt: skip
 
 
 def _pull_url(api: str, repo: Repo, number: int) -> str:
@@ -114,6 +117,7 @@ def render_review(api: str, repo: Repo, review: Review) -> dict[str, Any]:
     """A review as GET/POST /pulls/{n}/reviews answer it (`state` in upper case)."""
     html = f"https://github.com/{repo.full_name}/pull/{review.issue_number}#pullrequestreview-{review.id}"
     pull_url = _pull_url(api, repo, review.issue_number)
+    submitted = {"submitted_at": iso(review.submitted_at)} if review.submitted_at is not None else {}
     return {
         "id": review.id,
         "node_id": node_id("PullRequestReview", review.id),
@@ -124,8 +128,8 @@ def render_review(api: str, repo: Repo, review: Review) -> dict[str, Any]:
         "pull_request_url": pull_url,
         "author_association": association(repo, review.user),
         "_links": {"html": {"href": html}, "pull_request": {"href": pull_url}},
-        "submitted_at": iso(review.submitted_at),
         "commit_id": review.commit_id,
+        **submitted,  # a PENDING review has none
     }
 
 
