@@ -87,7 +87,7 @@ class CheckPublishing:
             attempt=record.tries,
         )
         if self.revise is not None:
-            facts.revised_from, facts.revised_by = self.revise.head_sha, self.revise.by
+            self.revise.describe(facts)
         await self.ledger.record_spend(self.job_id, facts.dollars)
         explained = record.phase_named("publish")  # for `/autofix explain`: the cause, each candidate's fate
         if explained is not None:
@@ -166,7 +166,7 @@ class CheckPublishing:
             body=render_pr_body(facts),
             commit_message=commit_message(
                 title,
-                f"{facts.root_cause}\n\n{asked}",
+                f"{facts.revision}\n\n{asked}",
                 fingerprint=report.fingerprint,
                 run_url=facts.run_url,
                 job_id=self.job_id,

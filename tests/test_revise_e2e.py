@@ -70,7 +70,10 @@ async def test_revise_adds_a_proven_follow_up_commit_on_the_pr_head(
     seen = len(model.state.bodies)
     job_id, args, done = await run_queued(deps)
 
-    assert args["revise"] == {"number": bot_pr, "branch": branch, "head_sha": before, "by": "maya"}
+    assert args["revise"] == {
+        "number": bot_pr, "branch": branch, "head_sha": before, "by": "maya",
+        "root_cause": DIAGNOSIS["root_cause"],
+    }  # fmt: skip
     assert done["outcome"] == "pr_updated", done
     after = git(repo, "rev-parse", branch)
     assert git(repo, "rev-list", "--parents", "-n", "1", after).split() == [after, before]
@@ -89,6 +92,9 @@ async def test_revise_adds_a_proven_follow_up_commit_on_the_pr_head(
     assert "### Revision" in body
     assert f"follow-up on `{before[:7]}`" in body
     assert f"| test | at `{before[:7]}` | after |" in body
+    revision, broke = body.split("### What broke")
+    assert REVISED["root_cause"] in revision  # what the revision changes
+    assert broke.lstrip().startswith(DIAGNOSIS["root_cause"])  # what broke: still the failure's diagnosis
     assert repo.issues[bot_pr].title.startswith("fix(stats): mean divides")  # the PR keeps its title
     assert sorted(i.number for i in repo.issues.values() if i.pull is not None) == [broken, bot_pr]
 

@@ -15,6 +15,7 @@ from jobs.commands.guidance import for_command, with_thread_budget
 from jobs.commands.revision import Revise, decide_revise_start, judge_revision, render_revise_hint
 from jobs.gate import GateFacts
 from jobs.issue_repro import build_issue_task
+from jobs.publish.body import FixFacts
 from sandbox_runner.report import FailureReport
 from sandbox_runner.result import BASELINE, Outcome, PatchStatus, RunResult, TestOutcome
 
@@ -135,3 +136,13 @@ def test_an_issue_task_with_a_traceback_still_carries_the_maintainers_words() ->
     assert (with_report.report, with_report.hint) == (traced, "Name the count.")
     plain = build_issue_task(FailureReport({"kind": "issue"}, "unknown", True), "text", "words")
     assert (plain.report, plain.issue_text, plain.hint) == (None, "text", None)
+
+
+def test_a_revisions_facts_keep_the_failures_diagnosis() -> None:
+    facts = FixFacts("v1:x", "j", "test_failure", None, None, [BUG], [], None, "name the count", "w", "y", "")
+    Revise(7, "b", "a" * 40, "maya", "mean divides by len + 1").describe(facts)
+    assert (facts.root_cause, facts.revision) == ("mean divides by len + 1", "name the count")
+    assert (facts.revised_from, facts.revised_by) == ("a" * 40, "maya")
+    unknown = FixFacts("v1:x", "j", "test_failure", None, None, [], [], None, "name the count", "w", "y", "")
+    Revise(7, "b", "a" * 40, "maya").describe(unknown)
+    assert unknown.root_cause == "name the count"

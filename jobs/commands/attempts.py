@@ -50,11 +50,14 @@ async def run_revise(asked: Asked) -> Answer:
         f"Review feedback on the fix already in #{asked.number} (your checkout is its head); "
         f"change it to address the feedback:\n{asked.command.text}"
     )
+    made = thread.diagnosed
+    causes = [str(p.detail["root_cause"]) for p in made.phases if p.detail.get("root_cause")] if made else []
     revise = {
         "number": thread.pr.number,
         "branch": thread.pr.head_ref,
         "head_sha": thread.pr.head_sha,
         "by": asked.author,
+        "root_cause": causes[-1] if causes else "",
     }
     return await _again(asked, feedback, "revise", revise)
 

@@ -97,13 +97,13 @@ async def revise_issue_pr(
             minutes=(job.deps.clock() - record.created_at) / 60, attempt=record.tries,
             issue_number=job.number,
         )  # fmt: skip
-        facts.revised_from, facts.revised_by = revise.head_sha, revise.by
+        revise.describe(facts)
         changes = files_after(ws.path, patches[chosen.id])
         title = revise_title(list(changes))
         plan = PublishPlan(
             owner=job.owner, repo=job.name, base_branch=start.base_ref, base_sha=revise.head_sha,
             head_branch=revise.branch, title=start.title or title, body=render_pr_body(facts),
-            commit_message=commit_message(title, f"{facts.root_cause}\n\nFor #{job.number}.",
+            commit_message=commit_message(title, f"{facts.revision}\n\nFor #{job.number}.",
                                           fingerprint=report.fingerprint, run_url=None, job_id=job.job_id),
             changes=changes, draft=False, follow_up=True,
         )  # fmt: skip

@@ -18,6 +18,7 @@ from typing import Any
 from app.github.client import Installation
 from app.github.pulls import fetch_pr
 from app.github.rest import request
+from jobs.publish.body import FixFacts
 from sandbox_runner.proof import Verdict, judge
 from sandbox_runner.result import Outcome, RunResult
 
@@ -35,13 +36,24 @@ class Revise:
     branch: str  # its head branch
     head_sha: str  # the head the maintainer asked about; the follow-up commit's parent
     by: str  # who asked (or reviewed)
+    root_cause: str = ""  # the failure's diagnosis, from the job that made the PR
 
     @classmethod
     def from_request(cls, request: dict[str, Any]) -> Revise | None:
         data = request.get("revise")
         if not isinstance(data, dict):
             return None
-        return cls(int(data["number"]), str(data["branch"]), str(data["head_sha"]), str(data.get("by") or ""))
+        return cls(
+            int(data["number"]), str(data["branch"]), str(data["head_sha"]), str(data.get("by") or ""),
+            str(data.get("root_cause") or ""),
+        )  # fmt: skip
+
+    def describe(self, facts: FixFacts) -> None:
+        """`facts` of the revision made to say what they are: the model's diagnosis is what the
+        revision changes; what broke stays the failure's diagnosis."""
+        facts.revised_from, facts.revised_by = self.head_sha, self.by
+        facts.revision = facts.root_cause
+        facts.root_cause = self.root_cause or facts.root_cause
 
 
 def short(sha: str) -> str:

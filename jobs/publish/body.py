@@ -71,6 +71,7 @@ class FixFacts:
     attempt: int = 1
     revised_from: str = ""  # a revision: the PR head it was proven against and committed on
     revised_by: str = ""  # who asked for it
+    revision: str = ""  # what the revision changes, in the model's words (root_cause: the failure's)
 
 
 def fence(text: str, lang: str = "") -> str:
@@ -111,12 +112,14 @@ def _evidence(f: FixFacts) -> list[str]:
 
 def _revision(f: FixFacts) -> list[str]:
     who = f" from {inert('@' + f.revised_by)}" if f.revised_by else ""
+    what = [inert(f.revision), ""] if f.revision else []
     return [
         "### Revision",
         "",
         f"The last commit addresses review feedback{who}. It is a follow-up on `{f.revised_from[:7]}`, "
         "proven against that commit: the tests below still pass and nothing that passed there fails.",
         "",
+        *what,
     ]
 
 
