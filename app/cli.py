@@ -11,6 +11,7 @@ from typing import Any
 
 from app.embedded_redis import SOCKET_FILE, EmbeddedRedisError
 from app.logs import configure_logging
+from app.redis_guard import RedisGuardError
 from app.settings import Settings, SettingsError, load_settings
 
 WEB_NEEDS = ("github_webhook_secret",)
@@ -45,6 +46,10 @@ def _parser() -> argparse.ArgumentParser:
     jl = sub.add_parser("logs", help="print a job's log lines (kept 14 days)")
     jl.add_argument("--job", required=True, metavar="ID", help="the job id (see the dashboard or the PR)")
     jl.add_argument("--follow", "-f", action="store_true", help="keep printing until the job ends")
+    rb = sub.add_parser(
+        "rebuild-state", help="rebuild Redis's decisions from the state blocks of the bot's pull requests"
+    )
+    rb.add_argument("--days", type=int, default=30, help="closed PRs updated this recently (default: 30)")
     lg = sub.add_parser("report-log", help="print the FailureReport of a CI job log (no settings needed)")
     lg.add_argument("file", help="a GitHub Actions job log, `gh run view --log` output or console output")
     lg.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -90,6 +95,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SettingsError, EmbeddedRedisError) as e:
         print(f"autofix: {e}", file=sys.stderr)
         return 2
+    except RedisGuardError as e:
+        print(str(e), file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
@@ -106,13 +114,17 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             settings = load_settings()
         settings.require(*WEB_NEEDS, needed_by=f"autofix {args.command}")
         if args.command == "serve":
+            if settings.redis_url is not None:  # the embedded Redis is configured by us
+                _guard_redis(settings, settings.redis_url)
             runners.run_serve(settings, host, port)
         else:
-            runners.run_web(settings, _redis_url(settings, "web"), host, port)
+            runners.run_web(settings, _guard_redis(settings, _redis_url(settings, "web")), host, port)
         return 0
     if args.command == "worker":
-        runners.run_worker(settings, _redis_url(settings, "worker"))
+        runners.run_worker(settings, _guard_redis(settings, _redis_url(settings, "worker")))
         return 0
+    if args.command == "rebuild-state":
+        return _rebuild_state(args, settings)
     if args.command == "doctor":
         from app.doctor import run_doctor
 
@@ -126,6 +138,57 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "logs":
         return _logs(args, _reading_redis_url(settings, "logs"))
     raise AssertionError(args.command)
+
+
+def _guard_redis(settings: Settings, url: str) -> str:
+    """Refuse a Redis that would lose jobs (an evicting one); log what is merely risky. Returns `url`."""
+    import asyncio
+    import logging
+
+    from redis.asyncio import Redis
+    from redis.exceptions import RedisError
+
+    from app.redis_guard import ensure_redis_keeps_data
+
+    async def check() -> list[str]:
+        redis = Redis.from_url(url, socket_timeout=10, socket_connect_timeout=10)
+        try:
+            return await ensure_redis_keeps_data(redis, url, volatile_ok=settings.autofix_redis_volatile)
+        finally:
+            await redis.aclose()
+
+    log = logging.getLogger("autofix")
+    try:
+        warnings = asyncio.run(check())
+    except (RedisError, OSError) as e:  # not up yet: web answers 503 and workers retry until it is
+        log.warning(
+            "redis: cannot check it now (%s); it is checked again by autofix doctor", type(e).__name__
+        )
+        return url
+    for warning in warnings:
+        log.warning("redis: %s", warning)
+    return url
+
+
+def _rebuild_state(args: argparse.Namespace, settings: Settings) -> int:
+
+    from redis.asyncio import Redis
+
+    from app.github.client import GitHubApp
+    from jobs.rebuild_state import rebuild_state
+
+    settings.require("github_app_id", "github_private_key", needed_by="autofix rebuild-state")
+    redis_url = _reading_redis_url(settings, "rebuild-state")
+
+    async def run() -> str:
+        redis = Redis.from_url(redis_url)
+        try:
+            summary = await rebuild_state(GitHubApp(settings, redis), redis, settings, days=args.days)
+        finally:
+            await redis.aclose()
+        return "\n".join(summary.lines())
+
+    return _with_redis(run)
 
 
 def _report(args: argparse.Namespace, settings: Settings) -> int:

@@ -3,6 +3,11 @@
 Each worker (the fix queue's and the command queue's) beats every `stats.HEARTBEAT_S` while it runs,
 saying its queue, host, pid, jobs running, start time and version (the dashboard's "workers alive"),
 and flushes its GitHub call counts with the beat; at shutdown it stops beating and leaves the set.
+It notes the jobs it runs (jobs/reaper.py), so a job of a worker that died runs again within a minute.
+
+Every job runs in its log context (app/joblog.py: its lines go to `autofix logs --job ID`) and inside
+`github_outcomes`. The fix worker of a long-running process also runs the cron jobs: reconciliation
+(every five minutes), the reaper (every minute) and the weekly report (when configured), in UTC.
 """
 
 from __future__ import annotations
@@ -14,20 +19,22 @@ import os
 import socket
 import time
 from collections.abc import Callable, Mapping
+from datetime import UTC
 from importlib import metadata
 from typing import Any, cast
 
 from arq import func
 from arq.connections import RedisSettings
+from arq.cron import CronJob
 from arq.worker import Worker
 
-from app import stats
+from app import joblog, stats
 from app.github.client import GitHubApp
 from app.queue import deserialize, serialize
 from app.settings import Settings
-from jobs import names
+from jobs import names, reaper, reconcile, weekly_report
 from jobs.deps import build_deps
-from jobs.github_outcomes import JobFunction, github_outcomes
+from jobs.github_outcomes import DEAD_AFTER_TRIES, JobFunction, github_outcomes
 from jobs.received import FUNCTIONS
 
 log = logging.getLogger("autofix.worker")
@@ -36,7 +43,7 @@ JOB_TIMEOUT_S = 2 * 3600  # a fix attempt: reproduce, validate and refine are sa
 # AUTOFIX_SANDBOX_WAIT (30 min) each
 KEEP_RESULT_S = 24 * 3600  # while a result is kept, the same job id is not enqueued again
 COMMAND_TIMEOUT_S = 5 * 60  # a command answers, or enqueues a fix job, within this
-MAX_TRIES = 5
+MAX_TRIES = DEAD_AFTER_TRIES  # github_outcomes buries a job asking for a retry at its last try
 GITHUB_CREDENTIALS = ("github_app_id", "github_private_key")
 
 
@@ -101,6 +108,10 @@ async def stop_beating(ctx: dict[str, Any], worker_id: str) -> None:
         await ctx["redis"].delete(stats.WORKER.format(worker_id=worker_id))
 
 
+def cron_jobs(settings: Settings) -> list[CronJob]:
+    return [*reconcile.cron_jobs(settings), *reaper.cron_jobs(), *weekly_report.cron_jobs(settings)]
+
+
 def build_worker(
     settings: Settings,
     redis_url: str,
@@ -122,12 +133,26 @@ def build_worker(
         running = sum(not t.done() for t in worker.job_tasks.values())
         return worker_info(queue_name, running, started_at)
 
+    fix_queue = queue_name == names.FIX_QUEUE
+
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         await stop_beating(ctx, worker_id)
+        if ctx.get("joblog") is not None:
+            await joblog.uninstall(ctx.pop("joblog"))
+
+    async def on_job_start(ctx: dict[str, Any]) -> None:
+        with contextlib.suppress(Exception):  # bookkeeping for the reaper must never stop a job
+            await reaper.note_running(ctx["redis"], ctx["job_id"], worker_id)
+
+    async def after_job_end(ctx: dict[str, Any]) -> None:
+        with contextlib.suppress(Exception):
+            await reaper.note_done(ctx["redis"], ctx["job_id"])
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         ctx["settings"] = settings
         ctx["heartbeat"] = asyncio.ensure_future(beat(ctx, worker_id, info))
+        if fix_queue:  # one job-log handler per process (the command worker shares it)
+            ctx["joblog"] = joblog.install(ctx["redis"])
         missing = [*settings.missing(*GITHUB_CREDENTIALS), *model_missing(settings)]
         if missing:
             log.warning("not configured: %s; jobs are recorded, nothing is fixed", ", ".join(missing))
@@ -138,7 +163,9 @@ def build_worker(
 
     # arq types job functions as (ctx, *args, **kwargs); ours take exactly (ctx, request)
     wrapped = [
-        func(cast(Any, github_outcomes(fn)), name=name, keep_result=KEEP_RESULT_S)
+        func(
+            cast(Any, joblog.in_job_context(name, github_outcomes(fn))), name=name, keep_result=KEEP_RESULT_S
+        )
         for name, fn in functions.items()
     ]
     worker = Worker(
@@ -148,7 +175,12 @@ def build_worker(
         job_deserializer=deserialize,
         on_startup=on_startup,
         on_shutdown=on_shutdown,
-        job_timeout=JOB_TIMEOUT_S if queue_name == names.FIX_QUEUE else COMMAND_TIMEOUT_S,
+        on_job_start=on_job_start,
+        after_job_end=after_job_end,
+        # a burst worker (tests, `replay`) empties its queue and stops: no schedule of its own
+        cron_jobs=cron_jobs(settings) if fix_queue and not burst else None,
+        timezone=UTC,
+        job_timeout=JOB_TIMEOUT_S if fix_queue else COMMAND_TIMEOUT_S,
         queue_name=queue_name,
         max_tries=MAX_TRIES,
         keep_result=KEEP_RESULT_S,
