@@ -1,9 +1,10 @@
 """github_app.yml stays in step with the code: the events it subscribes to are the events app/routing.py
 routes, and every GitHub API call in app/ and jobs/ is covered by a permission it asks for.
 
-`CALLS` names every REST path the code uses, with the permission GitHub's REST reference gives for the
+`CALLS` names every REST path the code uses as the App, with the permission GitHub's REST reference gives for the
 methods we use on it. A new call fails `test_every_api_call_is_listed` until it is listed here, which
-is the moment to decide whether the manifest must ask for more.
+is the moment to decide whether the manifest must ask for more. The dashboard's sign-in calls GitHub
+with the signed-in user's own token (`/user`, `/orgs/{org}/members/{login}`: members: read).
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ APP = ("app", "")  # authenticated as the App itself (JWT): no installation perm
 # normalised path -> (permission, level) for the methods the code uses on it
 CALLS: dict[str, tuple[str, str]] = {
     "/app": APP,
+    "/app/installations": APP,
+    "/repos/{}/{}/installation": APP,
+    "/installation/repositories": ("metadata", "read"),
     "/app/hook/deliveries": APP,
     "/app/hook/deliveries/{}/attempts": APP,
     "/repos/{}/{}": ("metadata", "read"),
@@ -37,6 +41,7 @@ CALLS: dict[str, tuple[str, str]] = {
     "/repos/{}/{}/check-runs": ("checks", "write"),
     "/repos/{}/{}/check-runs/{}": ("checks", "write"),
     "/repos/{}/{}/commits/{}/check-runs": ("checks", "read"),
+    "/repos/{}/commits/{}/check-runs": ("checks", "read"),  # (written as /repos/{full_name}/…)
     "/repos/{}/{}/commits/{}/pulls": ("pull_requests", "read"),
     "/repos/{}/{}/contents/{}": ("contents", "read"),
     "/repos/{}/{}/git/commits/{}": ("contents", "read"),
@@ -46,12 +51,15 @@ CALLS: dict[str, tuple[str, str]] = {
     "/repos/{}/{}/git/refs/heads/{}": ("contents", "write"),
     "/repos/{}/{}/git/trees": ("contents", "write"),
     "/repos/{}/{}/issues/{}": ("issues", "read"),
+    "/repos/{}/{}/issues": ("issues", "write"),  # list labelled issues; open the weekly report
+    "/repos/{}/issues": ("issues", "write"),
     "/repos/{}/{}/issues/comments/{}": ("issues", "write"),
     "/repos/{}/{}/issues/{}/comments": ("issues", "write"),
     "/repos/{}/{}/issues/{}/labels": ("issues", "write"),
     "/repos/{}/{}/issues/{}/labels/{}": ("issues", "write"),
     "/repos/{}/{}/issues/{}/reactions": ("issues", "write"),
     "/repos/{}/{}/pulls": ("pull_requests", "write"),
+    "/repos/{}/pulls": ("pull_requests", "read"),  # rebuild-state lists the bot's PRs
     "/repos/{}/{}/pulls/{}": ("pull_requests", "write"),
     "/repos/{}/{}/pulls/{}/reviews/{}/comments": ("pull_requests", "read"),
 }
@@ -59,6 +67,8 @@ CALLS: dict[str, tuple[str, str]] = {
 OPERATIONS: dict[str, tuple[str, str]] = {
     "apps.async_create_installation_access_token": APP,
     "apps.async_get_authenticated": APP,
+    "apps.async_list_installations": APP,
+    "apps.async_list_repos_accessible_to_installation": ("metadata", "read"),
 }
 # the permission an App needs to receive each event (GitHub's "Webhook events and payloads")
 EVENT_PERMISSION = {
