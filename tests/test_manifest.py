@@ -1,10 +1,11 @@
 """github_app.yml stays in step with the code: the events it subscribes to are the events app/routing.py
 routes, and every GitHub API call in app/ and jobs/ is covered by a permission it asks for.
 
-`CALLS` names every REST path the code uses as the App, with the permission GitHub's REST reference gives for the
-methods we use on it. A new call fails `test_every_api_call_is_listed` until it is listed here, which
-is the moment to decide whether the manifest must ask for more. The dashboard's sign-in calls GitHub
-with the signed-in user's own token (`/user`, `/orgs/{org}/members/{login}`: members: read).
+`CALLS` names every REST path the code uses as the App, with the permission GitHub's REST reference
+gives for the methods we use on it. A new call fails `test_every_api_call_is_listed` until it is
+listed here, which is the moment to decide whether the manifest must ask for more. The dashboard's
+sign-in calls GitHub with the signed-in user's own token (`/user`, `/orgs/{org}/members/{login}`:
+members: read).
 """
 
 from __future__ import annotations
