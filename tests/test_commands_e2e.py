@@ -246,7 +246,10 @@ async def test_status_explain_ignore_budget_on_a_bot_pr(
     assert (await talk.say(bot_pr, "/autofix budget 5", user="lead", role="maintain"))["outcome"] == "done"
     assert await thread_budget(deps.redis, repo.id, bot_pr) == 5.0
     await talk.say(bot_pr, "/autofix status")
-    assert "$5.00 per attempt here" in talk.replies(bot_pr)[-1]
+    assert (
+        "$5.00 per attempt here, but the operator's limit of $3.00 per job still applies."
+        in (talk.replies(bot_pr)[-1])
+    )
 
     result = await talk.say(bot_pr, "/autofix ignore")
     record = await JobStore(deps.redis).get(job_id)

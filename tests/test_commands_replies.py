@@ -37,6 +37,9 @@ def test_status_of_a_queued_a_running_and_no_job() -> None:
     record.phases.append(PhaseRecord("reproduce", started_at=0.0))
     assert render_status(record, None, USAGE, CAPS, 7.5).startswith("Working on it: **reproduce** (try 1).")
     assert "$7.50 per attempt here." in render_status(record, None, USAGE, CAPS, 7.5)
+    assert "$7.50 per attempt here." in render_status(record, None, USAGE, CAPS, 7.5, ceiling=10.0)
+    capped = render_status(record, None, USAGE, CAPS, 7.5, ceiling=3.0)
+    assert "$7.50 per attempt here, but the operator's limit of $3.00 per job still applies." in capped
     assert render_status(None, None, USAGE, CAPS, None).startswith("No Autofix job has run for this thread.")
 
 

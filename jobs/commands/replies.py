@@ -48,8 +48,10 @@ def render_refusal(login: str, needed: str, have: str) -> str:
 
 
 def render_status(record: JobRecord | None, position: int | None, usage: BudgetUsage, caps: dict[str, Any],
-                  thread_cap: float | None, *, waiting: int | None = None) -> str:  # fmt: skip
-    """`position`: the record's job's place in the queue; `waiting`: that of a new attempt not started yet."""
+                  thread_cap: float | None, *, waiting: int | None = None,
+                  ceiling: float | None = None) -> str:  # fmt: skip
+    """`position`: the record's job's place in the queue; `waiting`: that of a new attempt not started yet;
+    `ceiling`: the operator's per-job dollar limit, which no cap here can exceed."""
     if waiting is not None:
         head = f"A new attempt is queued: **position {waiting + 1}**."
     elif record is None:
@@ -69,12 +71,16 @@ def render_status(record: JobRecord | None, position: int | None, usage: BudgetU
         f"Budget: ${usage.dollars_today:.2f} of ${caps['limits.dollars_per_day']:.2f} today, "
         f"${usage.dollars_this_month:.2f} of ${caps['limits.dollars_per_month']:.2f} this month; "
         f"{usage.jobs_last_hour} of {caps['limits.jobs_per_hour']} attempts this hour; "
-        f"${cap:.2f} per attempt here."
+        f"${cap:.2f} per attempt here" + (render_ceiling(ceiling) if ceiling and cap > ceiling else ".")
     )
     parts = [head, budget]
     if record is not None:
         parts.append(details("Phases", render_timeline(record)))
     return "\n\n".join(parts)
+
+
+def render_ceiling(ceiling: float) -> str:
+    return f", but the operator's limit of ${ceiling:.2f} per job still applies."
 
 
 def render_explain(record: JobRecord | None) -> str:

@@ -31,7 +31,10 @@ async def run_status(asked: Asked) -> Answer:
     waiting = await queue_position(redis, new[0]) if new else None
     usage = await BudgetLedger(redis, asked.repo_id).usage(now=asked.deps.clock())
     cap = await control.thread_budget(redis, asked.repo_id, asked.number)
-    text = replies.render_status(latest, position, usage, asked.config.values, cap, waiting=waiting)
+    ceiling = asked.deps.settings.autofix_max_dollars
+    text = replies.render_status(
+        latest, position, usage, asked.config.values, cap, waiting=waiting, ceiling=ceiling
+    )
     return Answer(True, text, {"job_id": latest.job_id if latest else None})
 
 
@@ -77,4 +80,8 @@ async def run_budget(asked: Asked) -> Answer:
         numbers |= request_threads(thread.diagnosed.request)
     for number in sorted(numbers):
         await control.set_thread_budget(asked.deps.redis, asked.repo_id, number, dollars)
-    return Answer(True, replies.render_outcome("budget", dollars=dollars), {"dollars": dollars})
+    text = replies.render_outcome("budget", dollars=dollars)
+    ceiling = asked.deps.settings.autofix_max_dollars
+    if dollars > ceiling:
+        text = text.removesuffix(".") + replies.render_ceiling(ceiling)
+    return Answer(True, text, {"dollars": dollars})
