@@ -26,12 +26,12 @@ from starlette.types import Receive, Scope, Send
 
 from app import webhook
 from app.dashboard import dashboard_middleware, dashboard_routes
-from app.setup.web import installed_route
 from app.metrics import CONTENT_TYPE, WebMetrics, fetch_snapshot
 from app.pipelined_redis import PipelinedRedis
 from app.queue import DeliveryQueue
 from app.routing import handled_events
 from app.settings import Settings
+from app.setup.web import installed_route
 
 REDIS_TIMEOUT_S = 2.0  # a stalled Redis becomes a 503 well inside GitHub's 10 s delivery timeout
 

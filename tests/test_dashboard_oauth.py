@@ -10,7 +10,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from app.dashboard.auth import github_web_root
+from app.github.urls import github_web_root
 from app.settings import Settings
 from tests.fakes.github.api_oauth import oauth_of
 from tests.support import LocalGitHub

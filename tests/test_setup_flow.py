@@ -21,7 +21,7 @@ from starlette.routing import Route
 from app import smee
 from app.settings import Settings, load_settings
 from app.setup.credentials import PEM_FILE, save_credentials, saved_env_file
-from app.setup.manifest import app_manifest, github_web_root, install_url, load_manifest, registration_url
+from app.setup.manifest import app_manifest, install_url, load_manifest, registration_url
 from app.setup.web import build_setup_app
 from app.signatures import sign
 from tests.fakes.smee import Smee
@@ -74,18 +74,6 @@ def test_every_data_file_of_the_packages_ships_in_the_wheel() -> None:
     ]
     assert missing == [], f"add their patterns to [tool.setuptools.package-data]: {missing}"
     assert (root / "github_app.yml").resolve() == root / "app" / "setup" / "github_app.yml"
-
-
-@pytest.mark.parametrize(
-    ("api", "web"),
-    [
-        ("https://api.github.com", "https://github.com"),
-        ("https://ghes.example.com/api/v3", "https://ghes.example.com"),
-        ("http://127.0.0.1:9000", "http://127.0.0.1:9000"),
-    ],
-)
-def test_github_web_root(api: str, web: str) -> None:
-    assert github_web_root(api) == web
 
 
 def test_registration_and_install_urls() -> None:

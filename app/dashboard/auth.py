@@ -12,10 +12,11 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
 
 import httpx
 
+from app.github.urls import github_web_root
 from app.settings import Settings
 
 TIMEOUT = httpx.Timeout(10.0)
@@ -70,15 +71,6 @@ def decide_session(settings: Settings, session: dict[str, Any]) -> Viewer | bool
     else:
         ok = False
     return Viewer(login, str(via), csrf) if ok else False
-
-
-def github_web_root(api_url: str) -> str:
-    """github.com for api.github.com, `https://host` for GHES's `https://host/api/v3`, else the URL."""
-    parts = urlsplit(api_url.rstrip("/"))
-    if parts.hostname == "api.github.com":
-        return "https://github.com"
-    path = parts.path.removesuffix("/api/v3")
-    return urlunsplit((parts.scheme, parts.netloc, path, "", "")).rstrip("/")
 
 
 def authorize_url(settings: Settings, redirect_uri: str, state: str) -> str:

@@ -10,12 +10,13 @@ from starlette.responses import JSONResponse, Response
 
 from app.artefacts import JobArtefacts
 from app.dashboard.audit_view import fetch_job_audit
-from app.dashboard.auth import Viewer, github_web_root
+from app.dashboard.auth import Viewer
 from app.dashboard.charts import render_bar_chart
 from app.dashboard.context import Dashboard, redis_of
 from app.dashboard.jobs_view import filter_records, job_detail, job_row
 from app.dashboard.overview import build_overview
 from app.dashboard.reads import fetch_overview_facts, fetch_recent_records
+from app.github.urls import github_web_root
 from jobs.record import JobStore
 
 JOBS_SHOWN = 200

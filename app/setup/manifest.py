@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from importlib import resources
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, urlencode
 
 import yaml  # type: ignore[import-untyped]
 
@@ -16,15 +16,6 @@ WEBHOOK_PATH = "/webhooks/github"
 REGISTERED_PATH = "/setup/registered"
 INSTALLED_PATH = "/setup/installed"
 OAUTH_CALLBACK_PATH = "/login/github/callback"
-
-
-def github_web_root(api_url: str) -> str:
-    """github.com for api.github.com, `https://host` for GHES's `https://host/api/v3`, else the URL."""
-    parts = urlsplit(api_url.rstrip("/"))
-    if parts.hostname == "api.github.com":
-        return "https://github.com"
-    path = parts.path.removesuffix("/api/v3")
-    return urlunsplit((parts.scheme, parts.netloc, path, "", "")).rstrip("/")
 
 
 def load_manifest() -> dict[str, Any]:

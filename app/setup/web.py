@@ -20,7 +20,6 @@ import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import parse_qs
 
 import httpx
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -30,21 +29,15 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from app.dashboard.guards import read_form
+from app.github.urls import github_web_root
 from app.settings import Settings
 from app.setup.credentials import save_credentials
-from app.setup.manifest import (
-    INSTALLED_PATH,
-    WEBHOOK_PATH,
-    app_manifest,
-    github_web_root,
-    install_url,
-    registration_url,
-)
+from app.setup.manifest import INSTALLED_PATH, WEBHOOK_PATH, app_manifest, install_url, registration_url
 
 log = logging.getLogger("autofix.setup")
 STATE_TTL_S = 3600  # GitHub's manifest codes live an hour; a state older than that is refused
 MAX_STATES = 100
-MAX_FORM_BYTES = 4096
 _ORG = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})")
 _TEMPLATES = Environment(
     loader=PackageLoader("app.setup", "templates"), autoescape=select_autoescape(["html"]), auto_reload=False
@@ -58,12 +51,6 @@ def page(template: str, status: int = 200, **values: object) -> HTMLResponse:
 def public_url(settings: Settings, request: Request) -> str:
     """How GitHub and browsers reach this server: AUTOFIX_PUBLIC_URL, else the URL this request used."""
     return (settings.autofix_public_url or str(request.base_url)).rstrip("/")
-
-
-async def read_form(request: Request) -> dict[str, str]:
-    """A small urlencoded form (the set-up page's): last value of each field."""
-    body = await request.body()
-    return {k: v[-1] for k, v in parse_qs(body[:MAX_FORM_BYTES].decode("utf-8", "replace")).items()}
 
 
 class Registration:

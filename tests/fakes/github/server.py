@@ -15,8 +15,8 @@ from tests.fakes.github import (
     api_downloads,
     api_git,
     api_issues,
-    api_oauth,
     api_manifest,
+    api_oauth,
     api_pulls,
     api_repos,
     api_reviews,
@@ -41,8 +41,8 @@ def api_routes() -> list[BaseRoute]:
         *api_actions.ROUTES,
         *api_downloads.ROUTES,
         *forks.ROUTES,
-        *api_oauth.ROUTES,
         *api_manifest.ROUTES,
+        *api_oauth.ROUTES,
     ]
 
 
