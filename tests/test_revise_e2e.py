@@ -97,6 +97,10 @@ async def test_revise_adds_a_proven_follow_up_commit_on_the_pr_head(
     assert broke.lstrip().startswith(DIAGNOSIS["root_cause"])  # what broke: still the failure's diagnosis
     assert repo.issues[bot_pr].title.startswith("fix(stats): mean divides")  # the PR keeps its title
     assert sorted(i.number for i in repo.issues.values() if i.pull is not None) == [broken, bot_pr]
+    # a follow-up commit can be taken back alone: `undo` reverts the revision and keeps the fix
+    assert (await talk.say(bot_pr, "/autofix undo"))["outcome"] == "done", talk.replies(bot_pr)
+    assert git(repo, "rev-parse", f"{branch}^^") == before
+    assert show(repo, f"{branch}:calc/stats.py") == show(repo, f"{before}:calc/stats.py")
 
 
 async def test_a_review_requesting_changes_with_two_inline_comments_becomes_a_follow_up_commit(
