@@ -60,7 +60,7 @@ def test_other_reviews_are_ignored() -> None:
 
 
 def test_the_feedback_names_each_comments_file_and_line() -> None:
-    comments = [
+    comments: list[dict[str, Any]] = [
         {"path": "calc/stats.py", "line": 2, "body": "Use len() once."},
         {"path": "calc/stats.py", "line": None, "original_line": 7, "body": "Outdated, still true."},
         {"path": "README.md", "body": "Mention it here."},
