@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from jobs.patch.prompts import Task, render_task
-from jobs.untrusted import (
+from sandbox_runner.untrusted import (
     is_hidden,
     limit_links,
     link_allowed,
@@ -176,7 +176,7 @@ def test_backticks_in_an_outside_url_cannot_end_the_code_span() -> None:
     [
         ("https://api.github.com", "github.com"),
         ("https://ghe.corp/api/v3", "ghe.corp"),
-        ("http://127.0.0.1:9999", "127.0.0.1"),
+        ("http://127.0.0.1:9999", "127.0.0.1:9999"),
     ],
 )
 def test_web_host(api_url: str, host: str) -> None:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from app.github.client import Installation
+from app.github.outgoing import outgoing
 from app.github.rest import Json, body, fetch_pages, request, segment
 
 ACTIONS_SLUG = "github-actions"
@@ -96,6 +97,13 @@ def _fields(status: str | None, conclusion: str | None, output: CheckOutput | No
     return fields
 
 
+def _outgoing(inst: Installation, owner: str, repo: str, output: CheckOutput | None) -> CheckOutput | None:
+    if output is None:
+        return None
+    text = None if output.text is None else outgoing(inst, owner, repo, output.text)
+    return replace(output, summary=outgoing(inst, owner, repo, output.summary), text=text)
+
+
 async def fetch_check_run(inst: Installation, owner: str, repo: str, check_run_id: int) -> CheckRun:
     response = await inst.read(request("GET", f"/repos/{owner}/{repo}/check-runs/{check_run_id}"))
     return parse_check_run(body(response))
@@ -134,7 +142,7 @@ async def create_check_run(
             inst, owner, repo, existing.id, status=status, conclusion=conclusion, output=output
         )
     fields: dict[str, Any] = {"name": name, "head_sha": head_sha, "external_id": external_id}
-    fields |= _fields(status, conclusion, output)
+    fields |= _fields(status, conclusion, _outgoing(inst, owner, repo, output))
     if details_url is not None:
         fields["details_url"] = details_url
     response = await inst.write(request("POST", f"/repos/{owner}/{repo}/check-runs", json=fields))
@@ -151,7 +159,7 @@ async def update_check_run(
     conclusion: str | None = None,
     output: CheckOutput | None = None,
 ) -> CheckRun:
-    fields = _fields(status, conclusion, output)
+    fields = _fields(status, conclusion, _outgoing(inst, owner, repo, output))
     path = f"/repos/{owner}/{repo}/check-runs/{check_run_id}"
     response = await inst.write(request("PATCH", path, json=fields))
     return parse_check_run(body(response))

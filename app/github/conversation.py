@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from app.github.client import GitHubApp, Installation
 from app.github.errors import NotFound
+from app.github.outgoing import outgoing
 from app.github.rest import Json, body, fetch_pages, items, request, segment
 
 MARKER = "<!-- autofix:{} -->"
@@ -88,12 +89,14 @@ async def fetch_bot_login(app: GitHubApp) -> str:
 
 
 async def create_comment(inst: Installation, owner: str, repo: str, number: int, text: str) -> Comment:
+    text = outgoing(inst, owner, repo, text)
     path = f"/repos/{owner}/{repo}/issues/{number}/comments"
     return parse_comment(body(await inst.write(request("POST", path, json={"body": text}))))
 
 
 async def update_comment(inst: Installation, owner: str, repo: str, comment_id: int, text: str) -> Comment:
     path = f"/repos/{owner}/{repo}/issues/comments/{comment_id}"
+    text = outgoing(inst, owner, repo, text)
     return parse_comment(body(await inst.write(request("PATCH", path, json={"body": text}))))
 
 
@@ -101,7 +104,7 @@ async def upsert_sticky_comment(
     inst: Installation, owner: str, repo: str, number: int, marker: str, text: str
 ) -> Comment:
     """Update the bot's comment carrying `marker` on issue or PR `number`, or create it."""
-    wanted, hidden = render_sticky(marker, text), render_marker(marker)
+    wanted, hidden = render_sticky(marker, outgoing(inst, owner, repo, text)), render_marker(marker)
     app_id, bot_login = inst.app.settings.github_app_id, await fetch_bot_login(inst.app)
     path = f"/repos/{owner}/{repo}/issues/{number}/comments"
     async with aclosing(fetch_pages(inst.read, path, max_pages=50)) as comments:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from app.github.client import Installation
 from app.github.errors import Unprocessable
+from app.github.outgoing import outgoing
 from app.github.rest import Json, body, items, request
 
 
@@ -77,7 +78,7 @@ async def _create(inst: Installation, owner: str, repo: str, fields: Json) -> Pu
 async def update_pr(
     inst: Installation, owner: str, repo: str, number: int, *, title: str, body_text: str
 ) -> PullRequest:
-    fields = {"title": title, "body": body_text}
+    fields = {"title": title, "body": outgoing(inst, owner, repo, body_text)}
     response = await inst.write(request("PATCH", f"/repos/{owner}/{repo}/pulls/{number}", json=fields))
     return parse_pull(body(response))
 
@@ -94,6 +95,7 @@ async def open_or_update_pr(
     draft: bool = False,
 ) -> tuple[PullRequest, bool]:
     """The PR from `head` into `base` with this title and body, and whether it was created now."""
+    body_text = outgoing(inst, owner, repo, body_text)
     existing = await find_open_pr(inst, owner, repo, head)
     if existing is None:
         fields = {"head": head, "base": base, "title": title, "body": body_text, "draft": draft}

@@ -2,7 +2,7 @@
 
 Everything that comes from outside (issue text, CI log excerpts, the repository's code) is fenced by
 `fence()` and labelled as untrusted data, after what a reader could not see is stripped from it
-(jobs/untrusted.py: comments, invisible and bidi characters; for prose also hiding tags, and NFKC).
+(sandbox_runner/untrusted.py: comments, invisible and bidi characters; for prose also hiding tags, and NFKC).
 The fence is a run of tildes longer than any run inside the text, so the text cannot close its own
 fence, and it is deterministic (no random nonce), so the same context renders byte-identically in
 every attempt and the prompt cache holds. Only data goes in: no setting, key or environment value
@@ -19,9 +19,9 @@ from string import Template
 from typing import Any
 
 from jobs.patch.context import Context
-from jobs.untrusted import strip_hidden
 from sandbox_runner.redact import redact
 from sandbox_runner.report import FailureReport
+from sandbox_runner.untrusted import strip_hidden
 
 STRATEGIES = ("innermost", "caller", "test_intent")
 _TILDES = re.compile(r"~+")
@@ -47,8 +47,8 @@ def render(name: str, **values: str) -> str:
 
 
 def neutralise(text: str, *, prose: bool = False) -> str:
-    """`text` without what a reviewer cannot see (jobs.untrusted.strip_hidden); code stays byte-exact
-    unless `prose`."""
+    """`text` without what a reviewer cannot see (sandbox_runner.untrusted.strip_hidden); code stays
+    byte-exact unless `prose`."""
     return strip_hidden(text, prose=prose)
 
 

@@ -110,9 +110,14 @@ _BARE_URL = re.compile(r"(?<![\w(<`\"'=/])((?:https?://|www\.)[^\s<>()\[\]`]+)",
 
 
 def web_host(api_url: str) -> str:
-    """The web host for GITHUB_API_URL: github.com for api.github.com, else the GHES host itself."""
-    host = (urlsplit(api_url).hostname or "github.com").lower()
-    return "github.com" if host == "api.github.com" else host
+    """The web host for GITHUB_API_URL: github.com for api.github.com, else the GHES host itself (with its
+    port when that is not the scheme's default)."""
+    parts = urlsplit(api_url)
+    host = (parts.hostname or "github.com").lower()
+    if host == "api.github.com":
+        return "github.com"
+    default = 443 if parts.scheme == "https" else 80
+    return host if parts.port in (None, default) else f"{host}:{parts.port}"
 
 
 def link_allowed(url: str, repo_full_name: str, github_host: str) -> bool:
@@ -123,9 +128,11 @@ def link_allowed(url: str, repo_full_name: str, github_host: str) -> bool:
     parts = urlsplit(
         url if "://" in url or url.startswith("//") else f"https://{github_host}/{url.lstrip('/')}"
     )
-    if parts.scheme not in ("https", "http") or (parts.hostname or "").lower() != github_host.lower():
+    want_host, _, want_port = github_host.lower().partition(":")
+    if parts.scheme not in ("https", "http") or (parts.hostname or "").lower() != want_host:
         return False
-    if parts.username or parts.password or parts.port not in (None, 443):
+    ports = {int(want_port)} if want_port else {None, 443}
+    if parts.username or parts.password or parts.port not in ports:
         return False
     path = parts.path.lower()
     repo = "/" + repo_full_name.lower()
