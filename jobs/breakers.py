@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from app.notify import on_breaker_trip
+from app.settings import Settings
 from jobs.repo_state import RepoState, set_installation_paused
 
 HITS_KEY = "autofix:breaker:{scope}:hits"
@@ -171,3 +173,15 @@ async def resume_installation(redis: Redis, installation_id: int) -> None:
     (Repositories the trip paused by name are resumed one by one, as any paused repository.)"""
     await set_installation_paused(redis, installation_id, False)
     await BreakerStore(redis).reset(installation_scope(installation_id))
+
+
+async def count_run(
+    redis: Redis, settings: Settings, *, repo: str, repo_id: int, number: int | None,
+    installation_id: int | None, job_id: str,
+) -> str | None:  # fmt: skip
+    """A job's run counted on its thread and installation, with a trip announced to the operators:
+    GateFacts.circuit_open for the gate (None: closed)."""
+    store = BreakerStore(redis, on_trip=on_breaker_trip(settings, repo))
+    return await check_breakers(
+        store, repo_id=repo_id, number=number, installation_id=installation_id, job_id=job_id
+    )

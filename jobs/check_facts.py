@@ -84,6 +84,7 @@ async def fetch_gate_facts(
     branch_prefix: str,
     check_app_id: int | None = None,
     job_id: str | None = None,
+    circuit_open: str | None = None,
 ) -> GateFacts:
     fingerprint = report.fingerprint
     open_pr = await find_open_pr(inst, owner, repo, target.bot_branch(branch_prefix, fingerprint))
@@ -113,4 +114,5 @@ async def fetch_gate_facts(
         open_bot_prs=await state.open_prs(),
         bot_app_id=bot_app_id,
         branch_prefix=branch_prefix,
+        circuit_open=circuit_open,
     )

@@ -9,21 +9,23 @@ the broken PR when there is one, show the phase and then the outcome.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from arq import Retry
 
-from app.github.checks import CheckOutput, create_check_run
+from app.artefacts import JobArtefacts
 from app.github.client import Installation
 from app.github.contents import read_repo_config
-from app.github.conversation import upsert_sticky_comment
 from app.github.git_auth import clone_url
+from app.notify import notify_finished
 from app.repo_config import RepoConfig, RepoConfigError, parse_repo_config
 from jobs import names
+from jobs.artefact_writer import save_repair
+from jobs.breakers import count_run
 from jobs.budgets import BudgetLedger
 from jobs.check_facts import Target, fetch_gate_facts, fetch_target
 from jobs.check_publish import CheckPublishing
+from jobs.check_status import CheckStatus, Status
 from jobs.commands.control import STOPPED, fetch_raised_cap, stop_requested
 from jobs.commands.guidance import for_command, render_guidance, with_thread_budget
 from jobs.commands.revision import Revise, ReviseStart, fetch_revise_start, judge_revision
@@ -36,12 +38,8 @@ from jobs.patch.prompts import Task
 from jobs.patch.workspace import open_workspace
 from jobs.publish.reporter import StatusReporter
 from jobs.publish.status import (
-    CHECK_NAME,
-    STATUS_MARKER,
     CheckView,
-    render_check,
     render_config_error,
-    render_status_comment,
 )
 from jobs.record import JobRecord, JobStore, PhaseRecord
 from jobs.repair import Judge, Repair, RepairInputs, engine_steps, repair
@@ -49,6 +47,7 @@ from jobs.repo_state import RepoState
 from jobs.reproduce import Reproduction, Verdict, reproduce
 from jobs.sandbox.base import Limits as SandboxLimits
 from jobs.sandbox.base import Sandbox, SandboxError
+from jobs.telemetry import model_call_recorder
 from sandbox_runner.patchguard import DEFAULT_FORBIDDEN, GuardPolicy
 from sandbox_runner.proof import judge as judge_fix
 from sandbox_runner.report import FailureReport
@@ -67,14 +66,7 @@ class Stop(Exception):
         self.outcome, self.reason, self.view = outcome, reason, view
 
 
-@dataclass(frozen=True)
-class Status:
-    view: CheckView
-    pr: int | None
-    comment: str | None
-
-
-class CheckJob(CheckPublishing):
+class CheckJob(CheckPublishing, CheckStatus):
     def __init__(self, deps: Deps, request: JSON, job_id: str) -> None:
         self.deps, self.request, self.job_id = deps, request, job_id
         self.owner, self.name = str(request["repo"]).split("/", 1)
@@ -82,7 +74,7 @@ class CheckJob(CheckPublishing):
         self.head_sha = str(request["head_sha"])
         self.inst: Installation = deps.github.installation(int(request["installation_id"]))
         self.store = JobStore(deps.redis, clock=deps.clock)
-        self.state = RepoState(deps.redis, self.repo_id)
+        self.state = RepoState(deps.redis, self.repo_id, self.inst.id)  # an installation pause counts
         self.ledger = BudgetLedger(deps.redis, self.repo_id)
         self.memory = FixMemory(deps.redis, self.repo_id)
         self.target: Target | None = None
@@ -91,6 +83,8 @@ class CheckJob(CheckPublishing):
         self.reporter: StatusReporter[Status] = StatusReporter(self.write_status)
         self.revise = Revise.from_request(request)  # `/autofix revise`: a follow-up commit on the bot PR
         self.revise_start: ReviseStart | None = None
+        self.report: FailureReport | None = None
+        self.repaired: Repair | None = None
 
     # -- the record and what people see -----------------------------------------------------------
 
@@ -106,35 +100,6 @@ class CheckJob(CheckPublishing):
             if outcome is not None:
                 self.phase.outcome = outcome
             await self.store.end(record, self.phase)
-
-    def status(self, record: JobRecord, view: CheckView | None = None) -> Status:
-        """What the check run and the broken PR's sticky comment should say now (a snapshot)."""
-        pr = self.target.pr.number if self.target is not None and self.target.pr is not None else None
-        comment = render_status_comment(record, links=self.links) if pr is not None else None
-        return Status(view or render_check(record), pr, comment)
-
-    async def show(self, record: JobRecord, view: CheckView | None = None) -> None:
-        """Progress: paced and coalesced in the background (see jobs/publish/reporter.py)."""
-        self.reporter.update(self.status(record, view))
-
-    async def write_status(self, status: Status) -> None:
-        view = status.view
-        conclusion = view.conclusion if view.status == "completed" else None
-        await create_check_run(
-            self.inst,
-            self.owner,
-            self.name,
-            name=CHECK_NAME,
-            head_sha=self.head_sha,
-            external_id=self.job_id,
-            status=view.status,
-            conclusion=conclusion,
-            output=CheckOutput(view.title, view.summary),
-        )
-        if status.pr is not None and status.comment is not None:
-            await upsert_sticky_comment(
-                self.inst, self.owner, self.name, status.pr, STATUS_MARKER, status.comment
-            )
 
     # -- the phases -------------------------------------------------------------------------------
 
@@ -163,7 +128,17 @@ class CheckJob(CheckPublishing):
         await self.leave(record)
         await self.store.finish(record, outcome, reason)
         await self.reporter.flush(self.status(record, view))
+        await self.afterwards(record)
         return {"outcome": outcome, "reason": reason, **self.links}
+
+    async def afterwards(self, record: JobRecord) -> None:
+        """What the job saw and made, for the dashboard; a notification when people should know."""
+        backend = self.deps.settings.autofix_sandbox
+        artefacts = JobArtefacts(self.deps.redis)
+        await save_repair(
+            artefacts, self.job_id, self.repaired, backend=backend, report=self.report, links=self.links
+        )
+        await notify_finished(self.deps.settings, record)
 
     async def evidence(self, record: JobRecord) -> FailureReport:
         await self.enter(record, "evidence")
@@ -176,7 +151,7 @@ class CheckJob(CheckPublishing):
 
         data = dict(await self.store.once(record, "report", read))
         data.pop("note", None)
-        report = FailureReport.from_json(data)
+        report = self.report = FailureReport.from_json(data)
         if self.phase is not None:
             self.phase.outcome = report.failure_class
             self.phase.detail.update(failing_tests=report.failing_tests[:20], fingerprint=report.fingerprint)
@@ -194,6 +169,11 @@ class CheckJob(CheckPublishing):
 
     async def gate(self, record: JobRecord, report: FailureReport, config: RepoConfig) -> None:
         self.target = await fetch_target(self.inst, self.owner, self.name, self.request)
+        circuit = await count_run(
+            self.deps.redis, self.deps.settings, repo=f"{self.owner}/{self.name}", repo_id=self.repo_id,
+            number=self.target.pr.number if self.target.pr else None, installation_id=self.inst.id,
+            job_id=self.job_id,
+        )  # fmt: skip
         facts = await fetch_gate_facts(
             self.inst,
             self.owner,
@@ -207,6 +187,7 @@ class CheckJob(CheckPublishing):
             bot_app_id=self.deps.settings.github_app_id,
             branch_prefix=self.deps.settings.autofix_branch_prefix,
             job_id=self.job_id,
+            circuit_open=circuit,
         )
         decision = decide_gate(for_command(facts, self.request), config)  # retry/revise on a bot PR
         if self.phase is not None:
@@ -274,7 +255,7 @@ class CheckJob(CheckPublishing):
             task = Task(report, hint=hint)
             inputs = RepairInputs(ws.path, self.source(), sha, command, task, config["setup"])
             judge = judge_revision if self.revise is not None else judge_fix
-            result = await self.repair(record, inputs, config, sandbox, limits, judge)
+            result = self.repaired = await self.repair(record, inputs, config, sandbox, limits, judge)
             return await self.publish(record, report, config, reproduction, result, ws.path)
 
     async def hint(self, report: FailureReport) -> str | None:
@@ -296,6 +277,7 @@ class CheckJob(CheckPublishing):
             forbidden=(*DEFAULT_FORBIDDEN, *config["paths.forbidden"]), allowed=tuple(config["paths.allowed"])
         )
         engine = self.deps.engine(config)
+        engine.on_call = model_call_recorder(self.deps.redis, self.job_id)  # artefacts and cost stats
         scratch = inputs.checkout.parent / "attempts"
         k = int(config["candidates"])
         try:

@@ -71,3 +71,14 @@ def test_the_repository_context_is_identical_across_strategies() -> None:
     (block,) = blocks
     assert "calc/stats.py:1-2 mean (innermost project frame)" in block
     assert "BEGIN UNTRUSTED DATA: source of the top regions" in block
+
+
+def test_an_issue_with_a_traceback_keeps_its_words_in_the_task() -> None:
+    """The report read from a quoted traceback must not crowd out what the maintainer wrote."""
+    from jobs.patch.prompts import Task, render_task
+    from tests.patch_support import report
+
+    words = "It breaks when the cache is cold; see parse_config."
+    text = render_task(Task(report(exception_type="KeyError"), issue_text=words), "innermost")
+    assert words in text
+    assert "KeyError" in text

@@ -27,6 +27,7 @@ from jobs.publish.files import files_after
 from jobs.publish.naming import commit_message, revise_title
 from jobs.record import JobRecord
 from jobs.repair import sendable
+from jobs.telemetry import model_call_recorder
 from sandbox_runner.patchguard import DEFAULT_FORBIDDEN, GuardPolicy
 from sandbox_runner.proof import choose
 from sandbox_runner.report import FailureReport
@@ -63,6 +64,7 @@ async def revise_issue_pr(
             forbidden=(*DEFAULT_FORBIDDEN, *config["paths.forbidden"]), allowed=tuple(config["paths.allowed"])
         )
         engine = job.deps.engine(config)
+        engine.on_call = model_call_recorder(job.deps.redis, job.job_id)  # artefacts and cost stats
         try:
             await job.enter(record, "localize")
             context = await asyncio.to_thread(build_context, ws.path, report=task.report, issue_text=text)

@@ -100,6 +100,8 @@ def render_task(task: Task, strategy: str) -> str:
         f"frames (outermost first):\n{frames or '  (none)'}\n\nlog excerpt:\n{report.excerpt}"
     )
     report_block = fence("failure report from the CI log", details)
+    if task.issue_text:  # an issue that quotes a traceback: its words matter as much as the trace
+        report_block += "\n\n" + fence("issue text", task.issue_text, prose=True)
     return render("task_check", report=report_block, memory=memory, strategy=approach)
 
 
