@@ -1,7 +1,7 @@
 """What a job produced, for the people who review it: the failure report, the localization, each
 candidate's diff and sandbox result, and every model call with its tokens and cost.
 
-The job record (jobs/record.py) says what happened phase by phase; this says what was seen and made.
+The job record (app/job_records.py) says what happened phase by phase; this says what was seen and made.
 Sections are whole JSON documents in one hash, `autofix:jobart:{job_id}`, so writers never
 read-modify-write each other's sections; model calls are a list, appended by parallel attempts.
 Both expire with the job record.

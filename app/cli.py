@@ -220,9 +220,9 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
 def _logs(args: argparse.Namespace, redis_url: str) -> int:
     from redis.asyncio import Redis
 
+    from app.job_records import JobStore
     from app.joblog import fetch_lines, follow_lines, render_line
     from app.queue import JOB_PREFIX
-    from jobs.record import JobStore
 
     missing = f"no job {args.job!r} and no log for it (job logs are kept 14 days)"
 

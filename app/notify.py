@@ -26,8 +26,8 @@ from typing import Any, Protocol
 
 import httpx
 
+from app.job_records import JobRecord
 from app.settings import Settings
-from jobs.record import JobRecord  # the job store moves to app/ with the dashboard's
 
 log = logging.getLogger("autofix.notify")
 

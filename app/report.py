@@ -9,7 +9,7 @@ Two sources, one meaning:
   three days it touches; time-to-PR is measured from the failure.
 - `--repo R`: the day counters are global, so the numbers are rebuilt from R's job records (index
   `autofix:jobrecs`, by last update, kept 90 days) with the rules the worker counts by
-  (jobs/telemetry.py), their model calls (app/artefacts.py) and the audit stream's PR outcomes
+  (app/telemetry.py), their model calls (app/artefacts.py) and the audit stream's PR outcomes
   (capped at 100,000 entries: on a busy install, old merges may have been trimmed).
 """
 
@@ -26,12 +26,11 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
-from app import stats
+from app import stats, telemetry
 from app.artefacts import CALLS
 from app.audit import AUDIT_STREAM
+from app.job_records import INDEX, KEY, JobRecord
 from app.stats import DayStats, median, merge, read_days
-from jobs import telemetry
-from jobs.record import INDEX, KEY, JobRecord  # the job store moves to app/ with the dashboard's
 
 FIX_KINDS = ("fix_check_run", "fix_issue")
 TOP_FINGERPRINTS = 5
@@ -157,7 +156,7 @@ def counts_from_records(
     records: Iterable[JobRecord], calls: dict[str, list[dict[str, Any]]], pr_outcomes: Iterable[str]
 ) -> DayStats:
     """One repository's counters, rebuilt from its finished job records with the worker's own rules
-    (jobs/telemetry.py), their model calls by job id, and what became of its bot PRs ("merged",
+    (app/telemetry.py), their model calls by job id, and what became of its bot PRs ("merged",
     "closed", "reverted")."""
     out = DayStats("")
 

@@ -33,11 +33,11 @@ from redis.asyncio import Redis
 
 from app.embedded_redis import EmbeddedRedis
 from app.github.client import GitHubApp
+from app.job_records import JobStore
 from app.web import build_app
 from jobs import fix_check
 from jobs.deps import Deps
 from jobs.patch.agent import build_engine
-from jobs.record import JobStore
 from jobs.sandbox.base import DEFAULT_LIMITS, Limits
 from jobs.worker import build_worker
 from sandbox_runner.result import BASELINE, Outcome, PatchStatus, RunResult, TestOutcome

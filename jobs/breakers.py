@@ -8,7 +8,7 @@ reaches the gate counts, in a sliding window kept in Redis:
 - per thread (an issue or pull request): more than `THREAD.limit` runs in `THREAD.window_s` opens the
   breaker for `THREAD.cooldown_s`; it closes by itself after that;
 - per installation: more than `INSTALLATION.limit` in its window pauses every repository of the
-  installation (jobs/repo_state.py, with the reason) until a maintainer resumes it, and calls the
+  installation (app/repo_state.py, with the reason) until a maintainer resumes it, and calls the
   `on_trip` hook once (a notification) — a loop that fast is not something to wait out.
 
 `decide_breaker` is the pure decision; `BreakerStore` keeps the windows. A run refused by an open
@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from app.notify import on_breaker_trip
+from app.repo_state import RepoState, set_installation_paused
 from app.settings import Settings
-from jobs.repo_state import RepoState, set_installation_paused
 
 HITS_KEY = "autofix:breaker:{scope}:hits"
 OPEN_KEY = "autofix:breaker:{scope}:open"

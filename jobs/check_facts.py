@@ -10,17 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from app.budgets import BudgetLedger
 from app.github.client import Installation
 from app.github.contents import fetch_default_branch
 from app.github.errors import NotFound
 from app.github.git_data import fetch_branch_sha
 from app.github.pulls import PullRequest, fetch_pr, find_open_pr, find_prs_for_commit
-from jobs.budgets import BudgetLedger
+from app.repo_state import RepoState
 from jobs.gate import GateFacts
 from jobs.patch.memory import FixMemory
 from jobs.publish.naming import branch_name
 from jobs.publish.state_block import parse_state
-from jobs.repo_state import RepoState
 from sandbox_runner.report import FailureReport
 
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from app.budgets import BudgetLedger
 from app.github.client import Installation
 from app.github.conversation import add_labels, upsert_sticky_comment
+from app.job_records import JobRecord, JobStore
 from app.repo_config import RepoConfig
+from app.repo_state import RepoState
 from jobs.assemble import Kind, Publication, build_facts, candidate_lines, decide_publication
-from jobs.budgets import BudgetLedger
 from jobs.check_facts import Target
 from jobs.commands.revision import Revise, ReviseStart, render_moved
 from jobs.deps import Deps
@@ -29,9 +31,7 @@ from jobs.publish.body import (
 from jobs.publish.executor import BranchMoved, PublishPlan, publish_pr
 from jobs.publish.files import files_after
 from jobs.publish.naming import commit_message, pr_title, revise_title
-from jobs.record import JobRecord, JobStore
 from jobs.repair import Repair
-from jobs.repo_state import RepoState
 from jobs.reproduce import Reproduction
 from sandbox_runner.report import FailureReport
 from sandbox_runner.result import RunResult

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from app.github.checks import CheckOutput, create_check_run
 from app.github.client import Installation
 from app.github.conversation import upsert_sticky_comment
+from app.job_records import JobRecord
 from jobs.check_facts import Target
 from jobs.publish.reporter import StatusReporter
 from jobs.publish.status import CHECK_NAME, STATUS_MARKER, CheckView, render_check, render_status_comment
-from jobs.record import JobRecord
 
 
 @dataclass(frozen=True)

@@ -14,15 +14,18 @@ from typing import Any
 from arq import Retry
 
 from app.artefacts import JobArtefacts
+from app.budgets import BudgetLedger
 from app.github.client import Installation
 from app.github.contents import read_repo_config
 from app.github.git_auth import clone_url
+from app.job_records import JobRecord, JobStore, PhaseRecord
 from app.notify import notify_finished
 from app.repo_config import RepoConfig, RepoConfigError, parse_repo_config
+from app.repo_state import RepoState
+from app.telemetry import model_call_recorder
 from jobs import names
 from jobs.artefact_writer import save_repair
 from jobs.breakers import count_run
-from jobs.budgets import BudgetLedger
 from jobs.check_facts import Target, fetch_gate_facts, fetch_target
 from jobs.check_publish import CheckPublishing
 from jobs.check_status import CheckStatus, Status
@@ -41,13 +44,10 @@ from jobs.publish.status import (
     CheckView,
     render_config_error,
 )
-from jobs.record import JobRecord, JobStore, PhaseRecord
 from jobs.repair import Judge, Repair, RepairInputs, engine_steps, repair
-from jobs.repo_state import RepoState
 from jobs.reproduce import Reproduction, Verdict, reproduce
 from jobs.sandbox.base import Limits as SandboxLimits
 from jobs.sandbox.base import Sandbox, SandboxError
-from jobs.telemetry import model_call_recorder
 from sandbox_runner.patchguard import DEFAULT_FORBIDDEN, GuardPolicy
 from sandbox_runner.proof import judge as judge_fix
 from sandbox_runner.report import FailureReport

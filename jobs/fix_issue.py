@@ -12,18 +12,20 @@ from __future__ import annotations
 from typing import Any
 
 from app.artefacts import JobArtefacts
+from app.budgets import BudgetLedger
 from app.github.client import Installation
 from app.github.contents import fetch_default_branch, read_repo_config
 from app.github.conversation import fetch_issue, upsert_sticky_comment
 from app.github.git_auth import clone_url
 from app.github.git_data import fetch_branch_sha
 from app.github.pulls import find_open_pr
+from app.job_records import JobRecord, JobStore, PhaseRecord
 from app.notify import notify_finished
 from app.repo_config import RepoConfig, RepoConfigError, parse_repo_config
+from app.repo_state import RepoState
 from jobs import names
 from jobs.artefact_writer import save_repair
 from jobs.breakers import count_run
-from jobs.budgets import BudgetLedger
 from jobs.commands.control import STOPPED, fetch_raised_cap, stop_requested
 from jobs.commands.guidance import for_command, render_guidance, with_thread_budget
 from jobs.commands.issue_revision import revise_issue_pr
@@ -37,9 +39,7 @@ from jobs.patch.context import Usage
 from jobs.patch.workspace import open_workspace
 from jobs.publish.reporter import StatusReporter
 from jobs.publish.status import STATUS_MARKER, render_status_comment
-from jobs.record import JobRecord, JobStore, PhaseRecord
 from jobs.repair import Repair
-from jobs.repo_state import RepoState
 from jobs.sandbox.base import Limits as SandboxLimits
 from jobs.sandbox.base import SandboxError
 from sandbox_runner.report import FailureReport

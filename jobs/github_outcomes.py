@@ -23,7 +23,7 @@ from arq import Retry
 from app.audit import append_audit
 from app.deadletters import add_dead_letter
 from app.github.errors import GitHubError, Outcome, decide
-from jobs.record import JobStore
+from app.job_records import JobStore
 
 log = logging.getLogger("autofix.jobs")
 JobFunction = Callable[[dict[str, Any], dict[str, Any]], Awaitable[dict[str, Any]]]

@@ -13,7 +13,10 @@ from pathlib import Path
 
 from app.github.client import Installation
 from app.github.conversation import IssueText
+from app.job_records import JobRecord, JobStore, PhaseRecord
 from app.repo_config import RepoConfig
+from app.repo_state import RepoState
+from app.telemetry import model_call_recorder
 from jobs.assemble import build_facts, candidate_lines
 from jobs.deps import Deps
 from jobs.issue_repro import (
@@ -33,11 +36,8 @@ from jobs.publish.body import render_pr_body, render_unproven_comment
 from jobs.publish.executor import PublishPlan, publish_pr
 from jobs.publish.files import files_after
 from jobs.publish.naming import commit_message, pr_title
-from jobs.record import JobRecord, JobStore, PhaseRecord
 from jobs.repair import Repair
-from jobs.repo_state import RepoState
 from jobs.sandbox.base import Limits as SandboxLimits
-from jobs.telemetry import model_call_recorder
 from sandbox_runner.patchguard import DEFAULT_FORBIDDEN, GuardPolicy
 from sandbox_runner.proof import Verdict, choose, judge
 from sandbox_runner.report import FailureReport

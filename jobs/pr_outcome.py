@@ -23,8 +23,8 @@ from redis.asyncio import Redis
 from app import stats
 from app.audit import append_audit
 from app.metrics import PR_OUTCOMES_KEY
+from app.repo_state import RepoState
 from jobs.patch.memory import FixMemory
-from jobs.repo_state import RepoState
 
 MERGED = "autofix:merged:{repo_id}:{sha}"  # merge commit of a bot PR -> {"fingerprint", "number"}
 MERGED_TTL_S = 365 * 86_400

@@ -29,13 +29,13 @@ from redis.asyncio import Redis
 
 from app.github.client import GitHubApp
 from app.github.rest import fetch_pages
+from app.job_records import JobRecord, JobStore
+from app.repo_state import RepoState
 from app.settings import Settings
 from jobs.patch.memory import KEY as MEMORY_KEY
 from jobs.pr_outcome import MERGED, MERGED_TTL_S
 from jobs.publish.state_block import parse_state
 from jobs.reconcile import _repositories
-from jobs.record import JobRecord, JobStore
-from jobs.repo_state import RepoState
 
 log = logging.getLogger("autofix.rebuild")
 Json = dict[str, Any]

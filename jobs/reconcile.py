@@ -34,12 +34,12 @@ from app.github.client import GitHubApp
 from app.github.deliveries import RETENTION, Delivery, list_failed_deliveries, redeliver
 from app.github.errors import GitHubError
 from app.github.rest import Json, body, fetch_pages, request, segment
+from app.job_records import INDEX, KEY
 from app.payloads import MalformedPayload
 from app.pipelined_redis import PipelinedRedis
 from app.queue import JOB_PREFIX, QUEUE, RESULT_PREFIX, DeliveryQueue
 from app.routing import FAILED_CONCLUSIONS, JobRequest, route
 from app.settings import Settings
-from jobs.record import INDEX, KEY
 
 log = logging.getLogger("autofix.reconcile")
 

@@ -11,6 +11,7 @@ import pytest
 from redis.asyncio import Redis
 
 from app.repo_config import parse_repo_config
+from app.repo_state import RepoState
 from app.routing import route
 from jobs import breakers
 from jobs.breakers import (
@@ -25,7 +26,6 @@ from jobs.breakers import (
     thread_scope,
 )
 from jobs.gate import Action, GateFacts, decide_gate
-from jobs.repo_state import RepoState
 from tests.github_support import Clock
 from tests.support import fixture_json, make_settings
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 
-from jobs.budgets import BudgetLedger, periods
+from app.budgets import BudgetLedger, periods
 
 NOON = datetime(2026, 11, 21, 12, 0, tzinfo=UTC).timestamp()
 

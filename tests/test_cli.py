@@ -124,7 +124,18 @@ def test_help_lists_every_command(tmp_path: Path, home: Path) -> None:
 
     assert done.returncode == 0
     listed = re.findall(r"^    (\w+)\s", done.stdout, re.MULTILINE)
-    assert listed == ["serve", "web", "worker", "doctor", "replay", "version", "report", "logs", "init", "fix"]
+    assert listed == [
+        "serve",
+        "web",
+        "worker",
+        "doctor",
+        "replay",
+        "version",
+        "report",
+        "logs",
+        "init",
+        "fix",
+    ]
 
 
 def test_version(tmp_path: Path, home: Path) -> None:

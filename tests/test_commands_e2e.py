@@ -13,16 +13,16 @@ import pytest
 from redis.asyncio import Redis
 
 from app.audit import read_audit
+from app.budgets import BudgetLedger
+from app.job_records import JobStore
 from app.queue import JOB_PREFIX, QUEUE, deserialize
+from app.repo_state import RepoState
 from app.routing import route
 from jobs import names
-from jobs.budgets import BudgetLedger
 from jobs.commands.control import thread_budget
 from jobs.deps import Deps
 from jobs.fix_check import fix_check_run
 from jobs.received import run_command
-from jobs.record import JobStore
-from jobs.repo_state import RepoState
 from tests.fakes.anthropic_messages import reply, tool_use
 from tests.fakes.github.state import Repo
 from tests.patch_support import BUGGY, DIAGNOSIS, FIXED, STATS, Served

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from app.budgets import BudgetUsage
 from app.commands import VERBS
+from app.job_records import JobRecord, PhaseRecord
 from app.repo_config import parse_repo_config
-from jobs.budgets import BudgetUsage
 from jobs.commands.replies import render_explain, render_help, render_refusal, render_status
-from jobs.record import JobRecord, PhaseRecord
 
 CAPS = parse_repo_config(None).values
 USAGE = BudgetUsage(jobs_last_hour=2, jobs_today=3, dollars_today=1.5, dollars_this_month=12.25)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.job_records import JobRecord, PhaseRecord
 from jobs.commands.thread import Thread, select_jobs
-from jobs.record import JobRecord, PhaseRecord
 
 
 def job(job_id: str, at: float, request: dict[str, Any], *, kind: str = "fix_check_run", fp: str = "fp1",

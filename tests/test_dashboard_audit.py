@@ -9,9 +9,9 @@ from pathlib import Path
 from redis.asyncio import Redis
 
 from app.audit import append_audit
+from app.budgets import BudgetLedger
 from app.dashboard.audit_view import fetch_audit_page
-from jobs.budgets import BudgetLedger
-from jobs.repo_state import RepoState
+from app.repo_state import RepoState
 from tests.pipeline_support import FILES
 from tests.support import OWNER, LocalGitHub
 from tests.test_dashboard_support import dash_settings, dashboard_client, sign_in

@@ -15,7 +15,7 @@ from app import dashboard
 from app.dashboard import auth
 from app.dashboard.secret import FILE_NAME, load_session_secret
 from app.dashboard.views_auth import safe_next
-from jobs.repo_state import GLOBAL_PAUSE
+from app.repo_state import GLOBAL_PAUSE
 from tests.test_dashboard_support import (
     TOKEN,
     csrf_of,

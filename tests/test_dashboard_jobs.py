@@ -19,9 +19,9 @@ from redis.asyncio import Redis
 from app.artefacts import JobArtefacts
 from app.audit import append_audit
 from app.dashboard import Dashboard, dashboard_routes
+from app.job_records import EVENTS, JobStore
 from app.settings import Settings
 from app.web import build_app
-from jobs.record import EVENTS, JobStore
 from tests.support import LiveServer
 from tests.test_dashboard_support import TOKEN, csrf_of, dash_settings, dashboard_client, seed_record, sign_in
 

@@ -13,9 +13,9 @@ from redis.asyncio import Redis
 from app import stats
 from app.dashboard.charts import render_bar_chart
 from app.dashboard.overview import OverviewFacts, build_overview, render_duration
+from app.repo_state import set_global_pause
 from app.stats import Counts, DayStats
 from jobs import names
-from jobs.repo_state import set_global_pause
 from tests.test_dashboard_support import dash_settings, dashboard_client, seed_record, sign_in
 
 

@@ -14,14 +14,14 @@ from redis.asyncio import Redis
 
 from app.audit import read_audit
 from app.dashboard.pause import PAUSED_AT, plan_resume, resumed_id
+from app.job_records import JobStore
 from app.queue import JOB_PREFIX, deserialize
 from app.repo_config import RepoConfig
+from app.repo_state import GLOBAL_PAUSE, RepoState
 from jobs import names
 from jobs.deps import Deps
 from jobs.fix_check import fix_check_run
 from jobs.gate import GateFacts, decide_gate
-from jobs.record import JobStore
-from jobs.repo_state import GLOBAL_PAUSE, RepoState
 from tests.patch_support import Served
 from tests.pipeline_support import FILES, failing_check
 from tests.support import LocalGitHub

@@ -16,9 +16,9 @@ import itsdangerous
 from redis.asyncio import Redis
 
 from app.dashboard import SESSION_COOKIE
+from app.job_records import JobRecord, JobStore
 from app.settings import Settings
 from app.web import build_app
-from jobs.record import JobRecord, JobStore
 from tests.support import make_settings
 
 TOKEN = "dashboard-token-0123456789abcdef"

@@ -10,10 +10,10 @@ from redis.asyncio import Redis
 
 from app.audit import read_audit
 from app.deadletters import add_dead_letter, dead_letters
+from app.job_records import JobStore
 from app.queue import deserialize, serialize
 from app.settings import Settings
 from jobs.github_outcomes import DEAD_AFTER_TRIES
-from jobs.record import JobStore
 from jobs.worker import build_worker, redis_settings
 
 RESULT = "arq:result:"

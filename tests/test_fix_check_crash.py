@@ -22,12 +22,12 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from app.job_records import KEY
 from app.settings import Settings
 from jobs.deps import Deps
 from jobs.fix_check import fix_check_run
 from jobs.patch.agent import build_engine
 from jobs.publish.status import CHECK_NAME
-from jobs.record import KEY
 from jobs.sandbox.local import LocalSandbox
 from tests.fakes.anthropic_messages import reply, tool_use
 from tests.fakes.github import gitstore

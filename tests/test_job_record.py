@@ -7,7 +7,7 @@ import json
 import pytest
 from redis.asyncio import Redis
 
-from jobs.record import EVENTS, JobStore
+from app.job_records import EVENTS, JobStore
 
 
 class Clock:

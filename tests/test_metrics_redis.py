@@ -13,12 +13,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
 from app import metrics, stats
+from app.job_records import PHASES
 from app.settings import Settings
+from app.telemetry import OPENED_PR, PROVEN, REFUSALS
 from app.web import build_app
 from jobs import names
-from jobs.record import PHASES
 from jobs.sandbox.base import ERRORS
-from jobs.telemetry import OPENED_PR, PROVEN, REFUSALS
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 

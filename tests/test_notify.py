@@ -14,11 +14,11 @@ import respx
 from redis.asyncio import Redis
 
 from app import notify
+from app.job_records import JobRecord, PhaseRecord
 from app.logs import configure_logging
 from app.notify import Notification, circuit_breaker_paused, notification_for, render_slack, render_webhook
 from app.settings import Settings
 from jobs.breakers import INSTALLATION, BreakerStore, check_breakers
-from jobs.record import JobRecord, PhaseRecord
 from tests.support import make_settings
 
 SLACK = "https://hooks.slack.test/services/T000/B000/s3cr3tSLACKpath"

@@ -6,11 +6,11 @@ import pytest
 from redis.asyncio import Redis
 
 from app.audit import read_audit
+from app.repo_state import RepoState
 from jobs.patch.context import Candidate, Diagnosis
 from jobs.patch.memory import FixMemory
 from jobs.pr_outcome import fingerprint_of_branch, record_pr_outcome, record_revert
 from jobs.publish.naming import branch_name
-from jobs.repo_state import RepoState
 from sandbox_runner.report import FailureReport
 
 FP = "v1:0123456789abcdef"

@@ -9,10 +9,10 @@ import pytest
 from redis.asyncio import Redis
 
 from app.github.client import GitHubApp
+from app.job_records import JobStore
 from app.settings import Settings
 from jobs.publish.executor import BranchMoved, PublishPlan, publish_pr
 from jobs.publish.files import PatchDoesNotApply, changed_paths, files_after
-from jobs.record import JobStore
 from tests.github_support import Clock
 from tests.support import OWNER, LocalGitHub
 

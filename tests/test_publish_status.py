@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from app.job_records import JobRecord, PhaseRecord
 from app.repo_config import RepoConfigError, parse_repo_config
 from jobs.publish.status import render_check, render_config_error, render_status_comment, render_timeline
-from jobs.record import JobRecord, PhaseRecord
 
 
 def record(status: str = "running", outcome: str | None = None, reason: str | None = None) -> JobRecord:

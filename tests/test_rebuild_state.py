@@ -8,13 +8,13 @@ import json
 from redis.asyncio import Redis
 
 from app.github.client import GitHubApp
+from app.job_records import JobStore
+from app.repo_state import RepoState
 from app.settings import Settings
 from jobs.patch.memory import FixMemory
 from jobs.pr_outcome import MERGED
 from jobs.publish.state_block import render_state
 from jobs.rebuild_state import plan_restores, rebuild_state
-from jobs.record import JobStore
-from jobs.repo_state import RepoState
 from tests.fakes.github.state import Repo
 from tests.support import OWNER, LocalGitHub
 

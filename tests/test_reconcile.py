@@ -16,11 +16,11 @@ from redis.asyncio import Redis
 from app.embedded_redis import EmbeddedRedis
 from app.github.client import GitHubApp
 from app.github.deliveries import parse_delivery
+from app.job_records import INDEX
 from app.queue import JOB_PREFIX, QUEUE
 from app.settings import Settings
 from app.web import build_app
 from jobs import reconcile as rec
-from jobs.record import INDEX
 from tests.fakes.github import gitstore
 from tests.fakes.github.state import Repo
 from tests.fakes.github.webhooks import Hookshot

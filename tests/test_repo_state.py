@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
-from jobs.repo_state import RepoState, set_global_pause
+from app.repo_state import RepoState, set_global_pause
 
 
 async def test_pause_per_repo_and_globally(redis: Redis) -> None:

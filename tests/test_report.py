@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from app import stats
 from app.artefacts import JobArtefacts
 from app.audit import append_audit
+from app.job_records import JobStore
 from app.report import (
     SinceError,
     build_report,
@@ -25,7 +26,6 @@ from app.report import (
     render_json,
     render_md,
 )
-from jobs.record import JobStore
 from tests.support import cli_env, run_autofix
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC).timestamp()
@@ -173,7 +173,7 @@ async def seed_job(
     calls: Sequence[tuple[str, int, int, float]] = (),
 ) -> None:
     """A finished job as the pipeline leaves it: evidence, gate, (reproduce, publish), its outcome.
-    Finishing it also counts it in the day counters (jobs/telemetry.py)."""
+    Finishing it also counts it in the day counters (app/telemetry.py)."""
     store = JobStore(redis, clock=clock)
     record = await store.start(job_id, "fix_check_run", repo, {"repo": repo})
     async with store.phase(record, "evidence") as p:

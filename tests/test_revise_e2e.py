@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from app.job_records import JobStore
 from app.queue import QUEUE
 from app.routing import route
 from jobs import names
@@ -16,7 +17,6 @@ from jobs.deps import Deps
 from jobs.fix_check import fix_check_run
 from jobs.fix_issue import fix_issue
 from jobs.received import run_command
-from jobs.record import JobStore
 from tests.fakes.anthropic_messages import reply, tool_use
 from tests.fakes.github.state import Repo
 from tests.patch_support import BUGGY, DIAGNOSIS, FIXED, Served

@@ -12,12 +12,8 @@ from redis.asyncio import Redis
 
 from app import stats
 from app.artefacts import JobArtefacts
-from jobs import names
-from jobs.patch.agent import run_attempt
-from jobs.patch.pricing import cost, price_for
-from jobs.patch.tools import Workspace
-from jobs.record import JobRecord, JobStore, PhaseRecord
-from jobs.telemetry import (
+from app.job_records import JobRecord, JobStore, PhaseRecord
+from app.telemetry import (
     build_job_counts,
     call_counts,
     count_job,
@@ -28,6 +24,10 @@ from jobs.telemetry import (
     proven_of,
     refusal_of,
 )
+from jobs import names
+from jobs.patch.agent import run_attempt
+from jobs.patch.pricing import cost, price_for
+from jobs.patch.tools import Workspace
 from tests.patch_support import (
     MODEL,
     anthropic_provider,

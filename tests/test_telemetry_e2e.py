@@ -16,12 +16,12 @@ from redis.asyncio import Redis
 from app import stats
 from app.artefacts import JobArtefacts
 from app.repo_config import RepoConfig
+from app.telemetry import model_call_recorder
 from jobs.deps import Deps
 from jobs.fix_check import fix_check_run
 from jobs.patch.agent import Engine, build_engine
 from jobs.sandbox.counted import CountedSandbox
 from jobs.sandbox.local import LocalSandbox
-from jobs.telemetry import model_call_recorder
 from tests.patch_support import MODEL, Served
 from tests.pipeline_support import FILES, failing_check
 from tests.support import LocalGitHub

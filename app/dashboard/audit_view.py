@@ -14,7 +14,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from app.dashboard.reads import AUDIT_PAGE, AUDIT_SCAN, fetch_audit_batch
-from jobs.record import JobRecord
+from app.job_records import JobRecord
 
 BATCH = 500
 JOB_WINDOW_S = 5.0  # a repo's entries this close to a job's run count as that job's

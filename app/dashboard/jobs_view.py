@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jobs.record import PHASES, JobRecord
+from app.job_records import PHASES, JobRecord
 
 
 def filter_records(

@@ -20,11 +20,11 @@ from redis.asyncio import Redis
 
 from app.audit import append_audit
 from app.dashboard.reads import fetch_recent_records
+from app.job_records import JobRecord
 from app.queue import DeliveryQueue
+from app.repo_state import GLOBAL_PAUSE, RepoState, set_global_pause
 from app.routing import JobRequest
 from jobs import names
-from jobs.record import JobRecord
-from jobs.repo_state import GLOBAL_PAUSE, RepoState, set_global_pause
 
 PAUSED_AT = "autofix:dashboard:paused_at"
 RESUMED = "autofix:dashboard:resumed"  # job id -> the id it was enqueued again under

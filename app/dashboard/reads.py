@@ -14,9 +14,9 @@ from redis.asyncio import Redis
 from app import stats
 from app.audit import AUDIT_STREAM
 from app.dashboard.overview import OverviewFacts
+from app.job_records import INDEX, KEY, JobRecord
+from app.repo_state import GLOBAL_PAUSE
 from jobs import names
-from jobs.record import INDEX, KEY, JobRecord
-from jobs.repo_state import GLOBAL_PAUSE
 
 RECENT_JOBS = 1_000  # the jobs list, the repos known and "running" look at this many newest records
 RUNNING_FRESH_S = 24 * 3600  # a "running" record older than this is a crashed try, not a running job

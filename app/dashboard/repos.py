@@ -15,9 +15,9 @@ from app.dashboard.reads import fetch_audit_batch, fetch_recent_records
 from app.github.client import GitHubApp
 from app.github.contents import read_repo_config
 from app.github.errors import GitHubError
+from app.job_records import JobRecord
 from app.repo_config import RepoConfig, RepoConfigError, parse_repo_config
 from app.settings import Settings
-from jobs.record import JobRecord
 
 CACHE_S = 60.0
 AUDIT_LOOK = 2_000

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from app.dashboard.auth import Viewer
 from app.dashboard.context import Dashboard, redis_of
 from app.dashboard.jobs_view import job_row, timeline
-from jobs.record import EVENTS, JobStore
+from app.job_records import EVENTS, JobStore
 
 
 def render_event(record_json: dict[str, object]) -> str:

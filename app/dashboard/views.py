@@ -17,7 +17,7 @@ from app.dashboard.jobs_view import filter_records, job_detail, job_row
 from app.dashboard.overview import build_overview
 from app.dashboard.reads import fetch_overview_facts, fetch_recent_records
 from app.github.urls import github_web_root
-from jobs.record import JobStore
+from app.job_records import JobStore
 
 JOBS_SHOWN = 200
 

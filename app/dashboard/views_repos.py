@@ -10,14 +10,14 @@ from typing import cast
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from app.budgets import BudgetLedger
 from app.dashboard import pause
 from app.dashboard.auth import Viewer
 from app.dashboard.context import Dashboard, pipelined_of, redis_of
 from app.dashboard.repos import RepoRow, build_repo_rows, fetch_effective_config, fetch_known_repos
 from app.github.urls import github_web_root
 from app.queue import DeliveryQueue
-from jobs.budgets import BudgetLedger
-from jobs.repo_state import GLOBAL_PAUSE, RepoState
+from app.repo_state import GLOBAL_PAUSE, RepoState
 
 LIMIT_KEYS = ("limits.jobs_per_hour", "limits.jobs_per_day", "limits.dollars_per_day",
               "limits.dollars_per_month", "limits.max_open_prs")  # fmt: skip

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.job_records import JobRecord
 from jobs import names
 from jobs.commands import control, replies
 from jobs.commands.context import Answer, Asked
 from jobs.commands.enqueue import enqueue_job
 from jobs.commands.thread import Thread
-from jobs.record import JobRecord
 
 JSON = dict[str, Any]
 

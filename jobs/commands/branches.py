@@ -15,10 +15,10 @@ from app.github.errors import Unprocessable
 from app.github.git_data import upsert_branch
 from app.github.pulls import PullRequest, fetch_pr
 from app.github.rest import body, request, segment
+from app.job_records import JobRecord
 from jobs.commands import replies
 from jobs.commands.context import Answer, Asked
 from jobs.commands.thread import Thread
-from jobs.record import JobRecord
 
 PROVEN = frozenset({"pr_opened", "pr_updated"})
 

@@ -7,10 +7,10 @@ from typing import Any, NamedTuple
 
 from app.commands import Command
 from app.github.client import Installation
+from app.job_records import JobStore
 from app.repo_config import RepoConfig
 from jobs.commands.thread import Thread, fetch_thread
 from jobs.deps import Deps
-from jobs.record import JobStore
 
 JSON = dict[str, Any]
 

@@ -13,7 +13,9 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from app.github.conversation import IssueText
+from app.job_records import JobRecord
 from app.repo_config import RepoConfig
+from app.telemetry import model_call_recorder
 from jobs.assemble import build_facts
 from jobs.commands.revision import Revise, fetch_revise_start, judge_revision, render_moved
 from jobs.fix_check import Stop
@@ -25,9 +27,7 @@ from jobs.publish.body import render_pr_body
 from jobs.publish.executor import BranchMoved, PublishPlan, publish_pr
 from jobs.publish.files import files_after
 from jobs.publish.naming import commit_message, revise_title
-from jobs.record import JobRecord
 from jobs.repair import sendable
-from jobs.telemetry import model_call_recorder
 from sandbox_runner.patchguard import DEFAULT_FORBIDDEN, GuardPolicy
 from sandbox_runner.proof import choose
 from sandbox_runner.report import FailureReport

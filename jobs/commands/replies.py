@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from jobs.budgets import BudgetUsage
+from app.budgets import BudgetUsage
+from app.job_records import JobRecord
 from jobs.publish.body import details, fence, inert
 from jobs.publish.status import current_phase, render_timeline
-from jobs.record import JobRecord
 
 HELP_ROWS = (
     ("/autofix [instructions]", "issue", "fix the issue; instructions go on the lines below"),

@@ -7,12 +7,12 @@ import time
 
 from arq.constants import abort_jobs_ss
 
-from jobs.budgets import BudgetLedger
+from app.budgets import BudgetLedger
+from app.repo_state import RepoState
 from jobs.commands import control, replies
 from jobs.commands.context import Answer, Asked
 from jobs.commands.enqueue import queue_position, waiting_jobs
 from jobs.commands.thread import request_threads
-from jobs.repo_state import RepoState
 
 log = logging.getLogger("autofix.jobs.commands")
 

@@ -13,8 +13,8 @@ from typing import Any
 
 from app.github.client import Installation
 from app.github.pulls import PullRequest, fetch_pr
+from app.job_records import JobRecord, JobStore
 from jobs.publish.state_block import parse_state
-from jobs.record import JobRecord, JobStore
 
 FIX_KINDS = frozenset({"fix_check_run", "fix_issue"})
 SCAN = 500  # recent job records looked through

@@ -9,7 +9,7 @@ worker and the local CLI drive the same core.
 (steps, tokens, dollars) and ends the attempt `budget_exhausted` when refused; it waits out 429/529 as
 `retry-after` says (each retry is checked against the budget again), moves to the next provider when one
 is unavailable, and runs tools in the attempt's own workspace. Each answered call is also handed to the
-engine's `on_call` hook, when the job set one (the job's artefacts and the stats, jobs/telemetry.py).
+engine's `on_call` hook, when the job set one (the job's artefacts and the stats, app/telemetry.py).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from app.github.conversation import add_labels, upsert_sticky_comment
 from app.github.errors import Unprocessable
 from app.github.git_data import commit_files, fetch_branch_sha, upsert_branch
 from app.github.pulls import open_or_update_pr
-from jobs.record import JobRecord, JobStore
+from app.job_records import JobRecord, JobStore
 
 LINK_MARKER = "fix-link:{branch}"
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.job_records import PHASES, JobRecord
 from app.repo_config import ConfigProblem
-from jobs.record import PHASES, JobRecord
 
 CHECK_NAME = "Autofix"
 STATUS_MARKER = "status"

@@ -20,9 +20,9 @@ from redis.asyncio import Redis
 
 from app import stats
 from app.audit import append_audit
+from app.job_records import JobStore
+from app.repo_state import GLOBAL_PAUSE, RepoState
 from jobs import names
-from jobs.record import JobStore
-from jobs.repo_state import GLOBAL_PAUSE, RepoState
 from jobs.worker import build_worker
 from tests.browser.support import CLIENT_SECRET, USER, Dashboard, mark_page, shot, sign_in, still_marked
 from tests.fakes.anthropic_messages import Turn, reply, tool_use

@@ -21,11 +21,11 @@ from redis.asyncio import Redis
 
 from app.deadletters import dead_letters
 from app.github.errors import RateLimited
+from app.job_records import JobStore
 from app.queue import RESULT_PREFIX, deserialize, serialize
 from app.settings import Settings
 from jobs.deps import Deps
 from jobs.fix_check import fix_check_run
-from jobs.record import JobStore
 from jobs.worker import MAX_TRIES, build_worker, redis_settings
 from tests.patch_support import Served
 from tests.pipeline_support import FILES, check_request, real_pytest_log

@@ -27,7 +27,7 @@ from app import stats
 from app.artefacts import JobArtefacts
 
 if TYPE_CHECKING:
-    from jobs.record import JobRecord
+    from app.job_records import JobRecord
 
 log = logging.getLogger("autofix.telemetry")
 

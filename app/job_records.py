@@ -10,7 +10,7 @@ the first run calls `make()` and saves its (JSON) result as a checkpoint; a retr
 checkpoint and gets the saved result back without calling `make()` again. The window between a side
 effect and its checkpoint is closed by the side effect itself being find-or-create (issue 9).
 
-`finish` also counts the job in the stats (jobs/telemetry.py), once per job id.
+`finish` also counts the job in the stats (app/telemetry.py), once per job id.
 
 Only one worker runs a given job at a time (arq's job lock), so read-modify-write needs no lock.
 """
@@ -26,7 +26,7 @@ from typing import Any, TypeVar, cast
 
 from redis.asyncio import Redis
 
-from jobs.telemetry import count_job
+from app.telemetry import count_job
 
 PHASES = (
     "evidence",
