@@ -46,6 +46,7 @@ TTL_S = 90 * 86_400
 MAX_INDEX = 50_000
 
 T = TypeVar("T")
+INTERRUPTED = "Stopped from outside (the job's time limit, or a shutdown that re-queues it)."
 
 
 @dataclass
@@ -190,6 +191,18 @@ class JobStore:
         record.outcome, record.reason = outcome, reason
         await self.save(record)
         await count_job(self.redis, record, now=self.clock())
+
+    async def interrupt(self, record: JobRecord, reason: str = INTERRUPTED) -> None:
+        """A job cancelled from outside (arq's job timeout, a shutdown): its running phase and the job are
+        marked failed, so nothing shows "running" for good. Not counted as finished (no telemetry): a job a
+        shutdown re-queues starts again as its next try and finishes for real."""
+        now = self.clock()
+        for phase in record.phases:
+            if phase.status == "running":
+                phase.status, phase.finished_at = "failed", now
+                phase.detail.setdefault("error", "interrupted")
+        record.status, record.outcome, record.reason = "failed", "interrupted", reason
+        await self.save(record)
 
     async def recent(self, limit: int = 50) -> list[JobRecord]:
         ids = await self.redis.zrevrange(INDEX, 0, limit - 1)

@@ -8,6 +8,7 @@ the broken PR when there is one, show the phase and then the outcome.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -122,6 +123,9 @@ class CheckJob(CheckPublishing, CheckStatus):
             outcome, reason, view = stop.outcome, stop.reason, stop.view
         except SandboxError as e:
             outcome, reason = "sandbox_error", e.render()
+        except asyncio.CancelledError:
+            await asyncio.shield(self.store.interrupt(record))  # E3: never "running" for good
+            raise
         finally:
             if lock is not None:
                 await lock.release()

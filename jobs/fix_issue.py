@@ -9,6 +9,7 @@ config decides: a diagnosis comment (default) or a draft PR marked unproven.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from app.artefacts import JobArtefacts
@@ -93,6 +94,9 @@ class IssueJob(IssueAttempt):
             outcome, reason = stop.outcome, stop.reason
         except SandboxError as e:
             outcome, reason = "sandbox_error", e.render()
+        except asyncio.CancelledError:
+            await asyncio.shield(self.store.interrupt(record))  # E3: never "running" for good
+            raise
         if self.phase is not None and self.phase.status == "running":
             await self.store.end(record, self.phase)
         await self.store.finish(record, outcome, reason)

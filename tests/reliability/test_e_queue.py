@@ -133,12 +133,6 @@ async def test_E3_a_timed_out_job_leaves_no_process_or_directory(
     assert left == [], "the job's workspace outlived it"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="jobs/fix_check.py FixCheck.run catches Stop and SandboxError only, and "
-    "jobs/github_outcomes.py buries only an Exception: on CancelledError (arq's job_timeout, a "
-    "BaseException) the job record keeps status 'running' and its phase 'running' for good",
-)
 @pytest.mark.timeout(150)
 async def test_E3_a_timed_out_job_is_recorded_as_failed(
     gh: LocalGitHub, deps: Deps, model: Served[Any], redis: Redis, tmp_path: Path
