@@ -4,6 +4,8 @@ own test suites, localized from the real pytest output.
     .venv/bin/python bench/localize.py                 # every case of bench/corpus/localize.toml
     .venv/bin/python bench/localize.py --only parse    # one library
     .venv/bin/python bench/localize.py --propose parse 8 --seed 1   # find 8 new caught mutations
+    .venv/bin/python bench/localize.py --spectrum      # with run-time evidence (the tracer)
+    .venv/bin/python bench/localize.py --overhead --python python3.12   # the tracer's cost only
 
 For each library (a pinned sdist from PyPI, checked against its sha256, cached in bench-out/) and
 each case: extract a fresh copy, apply the mutation, run the library's tests with real pytest in a
@@ -15,6 +17,11 @@ tests do not fail are reported as not caught and left out of the figures.
 
 Targets: the mutated function in the top 5 for >= 90% of cases whose failure has a traceback,
 median context < 6,000 tokens, < 2 s per case.
+
+With --spectrum the library's tests run with the run-time tracer (`sandbox_runner/autofix_trace.py`,
+loaded with `-p autofix_trace` as the sandbox runner does), and its trace goes to build_context
+with the log: spectrum-based evidence from the whole suite's failing and passing tests. Before the
+cases, each library's unmutated suite is timed without and with the tracer (best of 3).
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ from mutants import Mutation, apply, find_mutations  # noqa: E402
 
 from jobs.patch.localize import build_context  # noqa: E402
 from sandbox_runner.report import build_report  # noqa: E402
+from sandbox_runner.tracefile import read_trace, trace_env  # noqa: E402
 
 CORPUS = ROOT / "bench" / "corpus" / "localize.toml"
 OUT = ROOT / "bench-out" / "localize"
@@ -95,10 +103,15 @@ def fetch_sdist(lib: Library) -> Path:
     return target
 
 
-def ensure_venv() -> Path:
-    python = OUT / "venv" / "bin" / "python"
+def ensure_venv(base: str | None = None) -> Path:
+    """The venv the tests run in: of this Python, or of `base` (another interpreter) in its own dir."""
+    where = OUT / ("venv" if base is None else f"venv-{Path(base).resolve().parent.parent.name}")
+    python = where / "bin" / "python"
     if not python.exists():
-        venv.create(OUT / "venv", with_pip=True)
+        if base is None:
+            venv.create(where, with_pip=True)
+        else:
+            subprocess.run([base, "-m", "venv", str(where)], check=True)
         subprocess.run([python, "-m", "pip", "install", "-q", PYTEST], check=True)
     return python
 
@@ -127,15 +140,21 @@ def _has_pytest_config(work: Path) -> bool:
     return any((work / f).is_file() and mark in (work / f).read_text() for f, mark in marks.items())
 
 
-def run_tests(python: Path, lib: Library, work: Path) -> tuple[int, str]:
+def run_tests(python: Path, lib: Library, work: Path, trace: Path | None = None) -> tuple[int, str]:
+    """The library's tests; with `trace`, run with the tracer writing there."""
     paths = [str(work / p) for p in lib.pythonpath]
+    site = OUT / "site" / lib.name / "lib" / "python3" / "site-packages"
     if lib.install:
-        site = OUT / "site" / lib.name / "lib" / "python3" / "site-packages"
         shutil.rmtree(site, ignore_errors=True)
         shutil.copytree(work / lib.install, site / Path(lib.install).name)
         paths.insert(0, str(site))
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(paths), "PYTHONDONTWRITEBYTECODE": "1"}
     cmd = [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--tb={lib.tb}", *lib.tests]
+    if trace is not None:
+        trace.unlink(missing_ok=True)
+        env = trace_env(OUT, work, env) | {"AUTOFIX_TRACE_OUT": str(trace)}
+        env["AUTOFIX_TRACE_EXTRA"] = str(site) if lib.install else ""
+        cmd += ["-p", "autofix_trace"]
     try:
         done = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=TEST_TIMEOUT)
     except subprocess.TimeoutExpired:
@@ -166,14 +185,19 @@ def is_hit(loc: dict[str, object], case: Mutation) -> bool:
     return loc["symbol"] == case.function or (loc["symbol"] is None and start <= case.line <= end)
 
 
-def evaluate(python: Path, lib: Library, work: Path, case: Mutation, reuse: bool = False) -> Outcome:
-    saved = OUT / "logs" / (hashlib.sha256(f"{lib.sdist}|{case.key()}".encode()).hexdigest()[:16] + ".log")
+def evaluate(
+    python: Path, lib: Library, work: Path, case: Mutation, reuse: bool = False, spectrum: bool = False
+) -> Outcome:
+    name = hashlib.sha256(f"{lib.sdist}|{case.key()}".encode()).hexdigest()[:16]
+    saved = OUT / ("logs-traced" if spectrum else "logs") / f"{name}.log"
+    traced = saved.with_suffix(".trace.json") if spectrum else None
+    saved.parent.mkdir(parents=True, exist_ok=True)
     if reuse and saved.exists():
         code, log = int(saved.read_text()[:1]), saved.read_text()[2:]
     else:
         original = apply(work, case)
         try:
-            code, log = run_tests(python, lib, work)
+            code, log = run_tests(python, lib, work, traced)
         finally:
             (work / case.file).write_text(original)
         saved.parent.mkdir(parents=True, exist_ok=True)
@@ -181,8 +205,9 @@ def evaluate(python: Path, lib: Library, work: Path, case: Mutation, reuse: bool
     if code not in (1, 2):  # 0: nothing failed; -1: timed out; 2: collection errors count
         return Outcome(case, caught=False)
     report = build_report(log)
+    trace = read_trace(traced) if traced is not None else None
     started = time.perf_counter()
-    context = build_context(work, report=report)
+    context = build_context(work, report=report, trace=trace)
     elapsed = time.perf_counter() - started
     locations = context.to_json()["locations"]
     rank = next((i + 1 for i, loc in enumerate(locations) if is_hit(loc, case)), None)
@@ -196,6 +221,18 @@ def prepare(python: Path, lib: Library) -> Path:
     if code != 0:
         raise SystemExit(f"{lib.name}: the unmutated tests do not pass (exit {code}):\n{log[-3000:]}")
     return work
+
+
+def overhead(python: Path, lib: Library, work: Path, rounds: int = 3) -> tuple[float, float]:
+    """The unmutated suite's wall time without and with the tracer (best of `rounds`, alternating)."""
+    plain: list[float] = []
+    traced: list[float] = []
+    for _ in range(rounds):
+        for times, trace in ((plain, None), (traced, OUT / "overhead.trace.json")):
+            started = time.perf_counter()
+            run_tests(python, lib, work, trace)
+            times.append(time.perf_counter() - started)
+    return min(plain), min(traced)
 
 
 def propose(python: Path, lib: Library, count: int, seed: int, known: set[str]) -> None:
@@ -266,6 +303,11 @@ def main() -> int:
     parser.add_argument("--only", help="one library of the corpus")
     parser.add_argument("--propose", nargs=2, metavar=("LIBRARY", "COUNT"), help="find new caught mutations")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--spectrum", action="store_true", help="run the tests with the run-time tracer")
+    parser.add_argument(
+        "--overhead", action="store_true", help="only time each library's suite without and with the tracer"
+    )
+    parser.add_argument("--python", help="run the tests with this interpreter (its own venv)")
     parser.add_argument(
         "--reuse-logs",
         action="store_true",
@@ -273,20 +315,30 @@ def main() -> int:
     )
     args = parser.parse_args()
     libs, cases = load_corpus(args.corpus)
-    python = ensure_venv()
+    python = ensure_venv(args.python)
     if args.propose:
         name, count = args.propose
         known = {m.key() for m in cases} | {f"x|{m.function}" for m in cases if m.library == name}
         propose(python, libs[name], int(count), args.seed, known)
         return 0
     outcomes = []
+    times: dict[str, tuple[float, float]] = {}
     for name, lib in libs.items():
         if args.only and name != args.only:
             continue
         work = fresh_copy(lib) if args.reuse_logs else prepare(python, lib)
+        if (args.spectrum or args.overhead) and not args.reuse_logs:
+            times[name] = overhead(python, lib, work)
+        if args.overhead:
+            continue
         for case in (c for c in cases if c.library == name):
-            outcomes.append(evaluate(python, lib, work, case, args.reuse_logs))
-    report_table(outcomes)
+            outcomes.append(evaluate(python, lib, work, case, args.reuse_logs, args.spectrum))
+    if outcomes:
+        report_table(outcomes)
+    if times:
+        print("suite time without / with the tracer (best of 3):")
+        for name, (plain, traced) in times.items():
+            print(f"  {name:<16} {plain:6.2f} s / {traced:6.2f} s  (x{traced / plain:.2f})")
     return 0
 
 

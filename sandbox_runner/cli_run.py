@@ -75,6 +75,7 @@ def add_run_parser(sub: Any) -> None:
     add(
         "--failing", action="append", default=[], metavar="TEST_ID", help="a failing test: write summary.json"
     )
+    add("--trace", action="store_true", help="record the functions each test runs (pytest): `coverage`")
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
@@ -102,6 +103,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         cache=args.cache.resolve() if args.cache else None,
         forbid=tuple(args.forbid),
         failing=tuple(args.failing),
+        trace=args.trace,
     )
 
 

@@ -64,6 +64,7 @@ class RunResult:
     limits_hit: list[str] = field(default_factory=list)  # "cpu", "memory", "processes", "file_size", "output"
     setup: dict[str, Any] | None = None  # {"exit_code", "duration_s", "cached", "log_tail"} when set-up ran
     isolation: dict[str, bool] = field(default_factory=dict)  # {"network": True, "pid": True, ...}
+    coverage: dict[str, Any] | None = None  # the run-time trace (`autofix_trace`), when asked for
     schema_version: int = SCHEMA_VERSION
 
     def outcome_of(self, test_id: str) -> Outcome | None:
@@ -110,5 +111,6 @@ class RunResult:
             limits_hit=list(data.get("limits_hit") or []),
             setup=data.get("setup"),
             isolation=dict(data.get("isolation") or {}),
+            coverage=data.get("coverage") if isinstance(data.get("coverage"), dict) else None,
             schema_version=version,
         )

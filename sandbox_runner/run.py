@@ -22,8 +22,9 @@ from sandbox_runner.patchguard import DEFAULT_FORBIDDEN, GuardPolicy, check_patc
 from sandbox_runner.redact import redact
 from sandbox_runner.result import BASELINE, PatchStatus, RunResult
 from sandbox_runner.setupenv import LOG_TAIL_CHARS, SetupOutcome, create_venv, prepare
-from sandbox_runner.testcmd import with_junit
+from sandbox_runner.testcmd import with_junit, with_trace
 from sandbox_runner.tests_found import tests_of
+from sandbox_runner.tracefile import read_trace, trace_env
 from sandbox_runner.worktree import TreeError, apply_patch, clean_tree
 
 SETUP_TIMEOUT_S = 900.0
@@ -46,6 +47,7 @@ class RunConfig:
     cache: Path | None = None
     forbid: tuple[str, ...] = ()
     failing: tuple[str, ...] = ()
+    trace: bool = False  # record the functions each test runs (pytest only): RunResult.coverage
 
 
 def candidate_ids(patches: tuple[Path, ...]) -> list[str]:
@@ -129,6 +131,10 @@ def run_in_tree(
         give_to(home, cfg.user)
     env = build_env(os.environ, home=home, venv=venv, tree=tree)
     command, junit = with_junit(cfg.command, str(home / "junit.xml"))
+    traced = False
+    if cfg.trace:
+        command, traced = with_trace(command)
+        env = trace_env(home, tree, env) if traced else env
     done = execute(
         command,
         cwd=tree,
@@ -139,7 +145,8 @@ def run_in_tree(
         user=cfg.user,
         use_cgroup=cfg.cgroup,
     )
-    return build_result(base, done, home / "junit.xml" if junit else None, tree)
+    result = build_result(base, done, home / "junit.xml" if junit else None, tree)
+    return replace(result, coverage=read_trace(home / "trace.json")) if traced else result
 
 
 def guard_and_apply(tree: Path, patch: Path, forbid: tuple[str, ...]) -> PatchStatus:

@@ -44,6 +44,13 @@ def with_junit(command: str, junit_path: str) -> tuple[str, bool]:
     return f"{command} --junitxml={shlex.quote(junit_path)}", True
 
 
+def with_trace(command: str) -> tuple[str, bool]:
+    """`command` loading the run-time tracer (`autofix_trace`) when it is pytest; and whether it does."""
+    if not is_pytest(command):
+        return command, False
+    return f"{command} -p autofix_trace", True
+
+
 class CollectedCounter:
     """Passes lines through, noting pytest's `collected N items` on the way."""
 

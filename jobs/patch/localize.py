@@ -14,6 +14,12 @@ built name and subclass overrides (`calls`); the functions writing what a call o
 reads on another object, and those whose names share a rarer word with the failing test's name
 (`testnames`), break ties among siblings. Nothing is imported or run: files are read and parsed
 with `ast`. The result is a `Context` within a token budget (see `snippets`).
+
+With a run-time trace of the failing run (`RunResult.coverage`, the functions each test started),
+spectrum-based evidence joins in last (`spectrum`): each function's static weight is scaled by how
+strongly the failing tests and not the passing ones ran it (Ochiai), so a function no failing test
+ran falls to a fraction of its weight, and every function the failing tests ran gains a weight of
+its own: what no static reading reaches (dispatch through data, operators, properties) still ranks.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from jobs.patch.literals import add_output_text
 from jobs.patch.outline import Definition, SourceFile
 from jobs.patch.regions import Board
 from jobs.patch.snippets import render_context
+from jobs.patch.spectrum import Key, from_trace
 from jobs.patch.state import attribute_reads, attribute_writers, self_reads, state_writers
 from jobs.patch.symbols import RepoIndex, is_test_path
 from jobs.patch.testnames import name_matches
@@ -71,6 +78,8 @@ TEST_NAME = 5.0  # reached by a failing test whose name shares its rarer words (
 READ_WRITER = 0.75  # writes an attribute a call on the test's failing line reads, x its share of them
 STATE_WRITER = 3.0  # a method of the frame's class writing a `self.x` the frame's line reads
 MAX_TESTS = 20
+RUNTIME = 6.0  # run by every failing test and no passing one (Ochiai 1), on top of the static evidence
+RUNTIME_FLOOR = 0.25  # the share of its static weight a function keeps when no failing test ran it
 _WHERE = re.compile(r"^E\s+[+]?\s*(?:where|and)\b")
 
 
@@ -81,9 +90,11 @@ def build_context(
     issue_text: str | None = None,
     changed_lines: dict[str, list[tuple[int, int]]] | None = None,
     budget_tokens: int = 6000,
+    trace: dict[str, Any] | None = None,
 ) -> Context:
     """Ranked locations, an outline of the files involved and numbered snippets of the top regions,
-    within `budget_tokens` (estimated as characters / 4)."""
+    within `budget_tokens` (estimated as characters / 4). `trace`: the failing run's
+    `RunResult.coverage`, when it was traced."""
     index = RepoIndex.build(checkout)
     board = Board()
     test_lines: dict[tuple[str, str], int] = {}
@@ -106,7 +117,48 @@ def build_context(
         add_message_names(index, board, where, MESSAGE, "named in pytest's `where` lines")
         add_output_text(index, board, report.message or "", report.excerpt)
     add_import_time_calls(index, board)
+    if trace:
+        _runtime(index, board, trace, report.failing_tests if report else [])
     return render_context(index, board.ranked(), budget_tokens)
+
+
+def _runtime(index: RepoIndex, board: Board, trace: dict[str, Any], failing: list[str]) -> None:
+    """Spectrum evidence: scale each project function's weight by its Ochiai score (down to
+    RUNTIME_FLOOR for one no failing test ran, unless it ran at import time, outside any test),
+    then add RUNTIME x score to every function the failing tests ran."""
+    defs: dict[tuple[str, str], Definition] = {}
+
+    def resolve(key: Key) -> tuple[str, str] | None:
+        path = index.map_path(key[0])
+        src = index.source(path) if path else None
+        if src is None or is_test_path(src.path):
+            return None  # a test's own function: the static evidence ranks the tests
+        d = next((x for x in src.defs if x.qualname == key[1] and x.start <= key[2] <= x.end), None)
+        d = d or src.enclosing(key[2])
+        if d is None or d.kind != "def":
+            return None
+        defs.setdefault((src.path, d.qualname), d)
+        return (src.path, d.qualname)
+
+    spectrum = from_trace(trace, failing, resolve)
+    scores = spectrum.scores() if spectrum else {}
+    if spectrum is None or not scores:
+        return  # no failing test ran any project function: nothing to tell the functions apart
+    for region in board.regions.values():
+        src = None if region.is_test or region.symbol is None else index.source(region.file)
+        d = next((x for x in src.defs if x.qualname == region.symbol), None) if src else None
+        if d is None or d.kind != "def":
+            continue
+        score = scores.get((region.file, region.symbol), 0.0)
+        if score == 0.0 and (region.file, region.symbol) in spectrum.outside:
+            continue  # it ran at import time, before any test: the trace cannot tell
+        factor = RUNTIME_FLOOR + (1 - RUNTIME_FLOOR) * score
+        region.parts = [p * factor for p in region.parts]
+        region.score *= factor
+    for key, score in scores.items():
+        failed, passed = spectrum.counts[key]
+        why = f"run by {failed} of {spectrum.total_failed} failing tests and {passed} passing ones"
+        board.add_def(key[0], defs[key], RUNTIME * score, why)  # type: ignore[index]
 
 
 def _frames(
