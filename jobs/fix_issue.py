@@ -16,7 +16,7 @@ from app.artefacts import JobArtefacts
 from app.budgets import BudgetLedger
 from app.github.client import Installation
 from app.github.contents import fetch_default_branch, read_repo_config
-from app.github.conversation import fetch_issue, upsert_sticky_comment
+from app.github.conversation import IssueText, fetch_issue, upsert_sticky_comment
 from app.github.git_auth import clone_url
 from app.github.git_data import fetch_branch_sha
 from app.github.pulls import find_open_pr
@@ -47,6 +47,17 @@ from sandbox_runner.report import FailureReport
 
 JSON = dict[str, Any]
 DEFAULT_COMMAND = "python -m pytest -q"
+
+
+def stale_request(issue: IssueText, request: JSON, label: str) -> str | None:
+    """Why a queued issue job no longer stands (closed, or its label removed since), or None."""
+    if issue.state != "open":
+        return f"#{issue.number} was closed before Autofix started: nothing to fix."
+    asked_by_command = str(request.get("label_event") or "").startswith("command-") or "retry_of" in request
+    by_label = not asked_by_command  # `/autofix`, `retry`, `revise`: a person asked now, label or not
+    if by_label and label.lower() not in (name.lower() for name in issue.labels):
+        return f"The `{label}` label was removed from #{issue.number} before Autofix started."
+    return None
 
 
 def issue_branch(prefix: str, number: int) -> str:
@@ -120,6 +131,9 @@ class IssueJob(IssueAttempt):
     async def work(self, record: JobRecord) -> tuple[str, str, str | None]:
         await self.enter(record, "evidence")
         issue = await fetch_issue(self.inst, self.owner, self.name, self.number)
+        stale = stale_request(issue, self.request, self.deps.settings.autofix_label)
+        if stale is not None:  # B6: GitHub's state now, not the order deliveries arrived in
+            raise Stop("skipped", stale)
         evidence = issue_evidence(f"{self.owner}/{self.name}", self.number, issue.title, issue.body)
         self.report = evidence.report
         await self.enter(record, "gate")

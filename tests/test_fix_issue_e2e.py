@@ -54,6 +54,7 @@ async def test_a_labelled_issue_gets_a_reproduction_test_and_a_fix(
     }
     repo = gh.sim.create_repo(OWNER, "demo", files=files)
     issue = gh.sim.open_issue(repo, "mean() divides by the wrong count", ISSUE)
+    gh.sim.label_issue(repo, issue.number, "autofix")  # what queued the job
     model.state.script(
         reply(
             tool_use(
@@ -90,6 +91,7 @@ async def test_an_issue_without_a_failing_reproduction_gets_a_comment_only(
 ) -> None:
     repo = gh.sim.create_repo(OWNER, "demo", files=FILES)
     issue = gh.sim.open_issue(repo, "mean() is slow", "It takes a while on big lists.")
+    gh.sim.label_issue(repo, issue.number, "autofix")  # what queued the job
     passing = "from calc.stats import mean\n\n\ndef test_mean_one():\n    assert mean([0]) == 0\n"
     model.state.script(
         reply(
@@ -114,6 +116,7 @@ async def test_without_a_reproduction_the_config_can_ask_for_a_draft_marked_unpr
     config = FILES[".github/autofix.yml"] + "issues: {without_reproduction: draft}\n"
     repo = gh.sim.create_repo(OWNER, "demo", files=FILES | {".github/autofix.yml": config})
     issue = gh.sim.open_issue(repo, "mean() is off", "mean([1, 2, 3]) looks wrong to me.")
+    gh.sim.label_issue(repo, issue.number, "autofix")  # what queued the job
     passing = "from calc.stats import mean\n\n\ndef test_mean_one():\n    assert mean([0]) == 0\n"
     edit = {"command": "str_replace", "path": "calc/stats.py", "old_str": BUGGY, "new_str": FIXED}
     model.state.script(

@@ -45,13 +45,17 @@ class IssueText:
     body: str
     state: str
     author: str
+    labels: tuple[str, ...] = ()
 
 
 async def fetch_issue(inst: Installation, owner: str, repo: str, number: int) -> IssueText:
     data = body(await inst.read(request("GET", f"/repos/{owner}/{repo}/issues/{number}")))
     user = data.get("user") or {}
     title, text = str(data.get("title") or ""), str(data.get("body") or "")
-    return IssueText(number, title, text, str(data.get("state")), str(user.get("login") or ""))
+    labels = tuple(
+        str(label.get("name") or "") for label in data.get("labels") or [] if isinstance(label, dict)
+    )
+    return IssueText(number, title, text, str(data.get("state")), str(user.get("login") or ""), labels)
 
 
 def render_marker(name: str) -> str:

@@ -53,12 +53,6 @@ def _issue_request(gh: LocalGitHub, repo: Any, number: int) -> dict[str, Any]:
 
 @pytest.mark.timeout(150)  # the fix pipeline up to its model calls
 @pytest.mark.parametrize("change", ["closed", "unlabeled"])
-@pytest.mark.xfail(
-    strict=True,
-    reason="jobs/fix_issue.py FixIssue.work fetches the issue but never checks that it is still "
-    "open and still labelled: a job queued before the issue was closed or unlabelled goes on to "
-    "the model",
-)
 async def test_B6_an_issue_closed_or_unlabelled_before_the_job_runs_is_not_fixed(
     gh: LocalGitHub, deps: Deps, model: Served[Any], change: str
 ) -> None:
