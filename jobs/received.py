@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from app.audit import append_audit
+from app.github.client import TOKEN_KEY
 from jobs import bot_ci, fix_check, names, pr_outcome
 from jobs import fix_issue as fix_issue_job
 from jobs.commands import run as commands_run
@@ -75,9 +76,16 @@ async def record_pr_outcome(ctx: JSON, request: JSON) -> JSON:
     return await pr_outcome.record_pr_outcome(ctx["redis"], request, prefix)
 
 
+GONE = frozenset({"deleted", "suspend"})  # the installation's tokens stop working
+
+
 async def record_installation(ctx: JSON, request: JSON) -> JSON:
-    """The App was installed, removed, or its repositories changed. Records it."""
-    return await _record(ctx, names.RECORD_INSTALLATION, request)
+    """The App was installed, removed, or its repositories changed. Records it; a removed or suspended
+    installation's cached token is dropped at once (D5), so no worker tries it again."""
+    recorded = await _record(ctx, names.RECORD_INSTALLATION, request)
+    if request.get("action") in GONE and request.get("installation_id") is not None:
+        await ctx["redis"].delete(TOKEN_KEY.format(int(request["installation_id"])))
+    return recorded
 
 
 async def record_bot_check(ctx: JSON, request: JSON) -> JSON:

@@ -68,11 +68,6 @@ async def test_D5_a_suspended_installation_stops_the_job_without_retries(
     assert await redis.get(TOKEN_KEY.format(INSTALLATION)) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="jobs/received.py record_installation only records the event: the installation's "
-    "cached token (autofix:gh:token:<id>) stays in Redis until its TTL runs out",
-)
 async def test_D5_installation_deleted_purges_its_cached_token(
     client: httpx.AsyncClient, redis: Redis, settings: Settings, redis_url: str
 ) -> None:
