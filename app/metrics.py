@@ -21,6 +21,7 @@ from prometheus_client.metrics import disable_created_metrics
 from prometheus_client.registry import Collector
 
 from app import stats
+from app.job_records import PHASES
 from app.pipelined_redis import PipelinedRedis
 from jobs import names
 
@@ -51,17 +52,6 @@ REASONS = frozenset({
     "budget_dollars_per_month", "budget_open_prs", "skipped", "cancelled", "config_error", "no_command",
     "stopped", "revise_refused",
 })  # fmt: skip
-PHASES = (
-    "evidence",
-    "gate",
-    "reproduce",
-    "workspace",
-    "localize",
-    "propose",
-    "validate",
-    "publish",
-    "record",
-)
 SANDBOX_BACKENDS = frozenset({"local", "actions"})
 SANDBOX_OUTCOMES = frozenset({
     "passed", "failed", "timeout", "not_applied", "error", "sandbox_error", "unavailable",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -17,7 +16,7 @@ from redis.asyncio import Redis
 from app.embedded_redis import EmbeddedRedis
 from app.settings import Settings
 from app.web import build_app
-from tests.support import SETTINGS_ENV, make_settings
+from tests.support import SETTINGS_ENV, app_client, make_settings
 
 # CI explores the same examples every run, so a landing never hangs on a new random draw;
 # locally each run draws new ones (and replays any failure found before, from .hypothesis/).
@@ -84,16 +83,8 @@ def settings(redis_url: str) -> Settings:
 
 
 async def _client_for(settings: Settings, redis_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    app = build_app(settings, redis_url)
-    async with app.router.lifespan_context(app) as state:
-
-        async def with_state(scope: Any, receive: Any, send: Any) -> None:
-            scope["state"] = dict(state)
-            await app(scope, receive, send)
-
-        transport = httpx.ASGITransport(app=with_state)
-        async with httpx.AsyncClient(transport=transport, base_url="http://autofix.test") as client:
-            yield client
+    async with app_client(build_app(settings, redis_url)) as client:
+        yield client
 
 
 @pytest.fixture

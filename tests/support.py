@@ -12,8 +12,8 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -324,3 +324,17 @@ def hooks_to(served: LocalGitHub, receiver: HookReceiver) -> Iterator[HookReceiv
             yield receiver
         finally:
             hookshot.close()
+
+
+@asynccontextmanager
+async def app_client(app: Any, base_url: str = "http://autofix.test") -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client on `app` in-process, with its lifespan run (the state a request sees)."""
+    async with app.router.lifespan_context(app) as state:
+
+        async def with_state(scope: Any, receive: Any, send: Any) -> None:
+            scope["state"] = dict(state)
+            await app(scope, receive, send)
+
+        transport = httpx.ASGITransport(app=with_state)
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
+            yield client

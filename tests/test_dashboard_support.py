@@ -19,7 +19,7 @@ from app.dashboard import SESSION_COOKIE
 from app.job_records import JobRecord, JobStore
 from app.settings import Settings
 from app.web import build_app
-from tests.support import make_settings
+from tests.support import app_client, make_settings
 
 TOKEN = "dashboard-token-0123456789abcdef"
 SESSION_SECRET = "session-secret-0123456789abcdef0123456789"
@@ -39,16 +39,8 @@ def dash_settings(redis_url: str, tmp_path: Path, **overrides: Any) -> Settings:
 @asynccontextmanager
 async def dashboard_client(settings: Settings, redis_url: str) -> AsyncIterator[httpx.AsyncClient]:
     """The whole web app in-process (lifespan run), like tests/conftest.py's `client`."""
-    app = build_app(settings, redis_url)
-    async with app.router.lifespan_context(app) as state:
-
-        async def with_state(scope: Any, receive: Any, send: Any) -> None:
-            scope["state"] = dict(state)
-            await app(scope, receive, send)
-
-        transport = httpx.ASGITransport(app=with_state)
-        async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
-            yield client
+    async with app_client(build_app(settings, redis_url), BASE) as client:
+        yield client
 
 
 def csrf_of(html: str) -> str:

@@ -19,6 +19,7 @@ from app.telemetry import OPENED_PR, PROVEN, REFUSALS
 from app.web import build_app
 from jobs import names
 from jobs.sandbox.base import ERRORS
+from tests.support import app_client
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -111,15 +112,8 @@ async def test_an_empty_redis_shows_zeros_not_gaps(client: httpx.AsyncClient, re
 
 
 async def _client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
-    async with app.router.lifespan_context(app) as state:
-
-        async def with_state(scope: Any, receive: Any, send: Any) -> None:
-            scope["state"] = dict(state)
-            await app(scope, receive, send)
-
-        transport = httpx.ASGITransport(app=with_state)
-        async with httpx.AsyncClient(transport=transport, base_url="http://autofix.test") as client:
-            yield client
+    async with app_client(app) as client:
+        yield client
 
 
 async def test_without_redis_the_scrape_still_answers_with_the_web_series(settings: Settings) -> None:
