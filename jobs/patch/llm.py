@@ -12,6 +12,7 @@ the newest user block, so each step re-reads the conversation so far from the ca
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import anthropic
@@ -87,13 +88,19 @@ class AnthropicProvider:
     def __init__(self, *, api_key: str, base_url: str, model: str, timeout: float = TIMEOUT) -> None:
         self.model = model
         self.price = price_for(model)
+        self.timeout = timeout  # also the deadline of a whole call: the SDK's timeout is per read
         self._client = anthropic.AsyncAnthropic(
             api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout
         )
 
     async def complete(self, request: ModelRequest) -> ModelTurn:
         try:
-            message = await self._client.messages.create(**build_params(self.model, request))
+            create = self._client.messages.create(**build_params(self.model, request))
+            message = await asyncio.wait_for(create, self.timeout)  # C10: a trickling answer ends too
+        except TimeoutError:
+            raise Unavailable(
+                f"anthropic answered too slowly: no whole answer in {self.timeout:.0f}s"
+            ) from None
         except (anthropic.RateLimitError, anthropic.OverloadedError) as e:
             wait = parse_retry_after(e.response.headers)
             raise RateLimited(f"anthropic {e.status_code} {e.type or ''}: {e.api_message}", wait) from None

@@ -57,12 +57,6 @@ async def _trickle(request: Request) -> StreamingResponse:
     return StreamingResponse(body(), media_type="application/json", headers={"request-id": "req_trickle"})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="jobs/patch/llm.py AnthropicProvider passes `timeout` to the SDK, which makes it a per-read "
-    "httpx timeout: a response that trickles a byte at a time never times out (only arq's 2 h "
-    "job_timeout bounds it); there is no overall deadline per call",
-)
 async def test_C10_a_trickling_model_response_hits_an_overall_deadline() -> None:
     """C10: the Anthropic response trickles slowly (the per-read timeout never fires) -> an overall
     deadline is enforced, the call fails, no connection is left open."""
