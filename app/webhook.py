@@ -34,8 +34,10 @@ _DELIVERY_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 _EVENT = re.compile(r"[a-z_]{1,64}")
 _TARGET_ID = b"x-github-hook-installation-target-id"
 _TARGET_TYPE = b"x-github-hook-installation-target-type"
+_CONTENT_TYPE = b"content-type"
 _WANTED = {
     b"content-length",
+    _CONTENT_TYPE,
     b"x-github-event",
     b"x-github-delivery",
     b"x-hub-signature-256",
@@ -118,6 +120,10 @@ async def handle_delivery(ingest: Ingest, headers: dict[bytes, str], body: bytes
     if ingest.app_id is not None and not _for_us(ingest.app_id, headers):
         ingest.metrics.delivery(event, "wrong_target")
         return 400, {"error": f"delivery is for another GitHub App, not App {ingest.app_id}"}
+    content_type = headers.get(_CONTENT_TYPE)
+    if content_type is not None and not content_type.lower().startswith("application/json"):
+        ingest.metrics.delivery(event, "bad_request")  # A6: a hook set to form encoding, say
+        return 415, {"error": "deliveries must be application/json (the webhook's content type)"}
     delivery = headers.get(b"x-github-delivery", "")
     if not _EVENT.fullmatch(event) or not _DELIVERY_ID.fullmatch(delivery):
         ingest.metrics.delivery(event, "bad_request")
