@@ -185,3 +185,19 @@ def test_without_a_failing_test_in_the_trace_the_ranking_is_the_static_one(tmp_p
         build_context(project, report=report, trace=passing_only).to_json()["locations"]
         == build_context(project, report=report).to_json()["locations"]
     )
+
+
+def test_suspicion_prefers_what_every_failing_test_ran() -> None:
+    # g: both failing tests and 3 passing ones; f: one failing test and no passing one
+    data = trace(
+        [("t1", "failed", [0, 1]), ("t2", "failed", [1]), *[(f"p{i}", "passed", [1]) for i in range(3)]],
+        FUNCS,
+    )
+    spectrum = from_trace(data)
+    assert spectrum is not None
+    f, g = ("m.py", "f", 1), ("m.py", "g", 5)
+    assert spectrum.ochiai(f) == pytest.approx(1 / math.sqrt(2))  # Ochiai alone puts f first
+    assert spectrum.ochiai(g) == pytest.approx(2 / math.sqrt(2 * 5))
+    assert spectrum.suspicion(f) == pytest.approx(0.5 / math.sqrt(2))
+    assert spectrum.suspicion(g) == pytest.approx(2 / math.sqrt(10))
+    assert spectrum.suspicion(g) > spectrum.suspicion(f)
