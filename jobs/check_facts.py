@@ -85,10 +85,12 @@ async def fetch_gate_facts(
     check_app_id: int | None = None,
     job_id: str | None = None,
     circuit_open: str | None = None,
+    resuming: bool = False,
 ) -> GateFacts:
     fingerprint = report.fingerprint
     open_pr = await find_open_pr(inst, owner, repo, target.bot_branch(branch_prefix, fingerprint))
-    if open_pr is not None and (parse_state(open_pr.body) or {}).get("job_id") == job_id:
+    ours = open_pr is not None and (parse_state(open_pr.body) or {}).get("job_id") == job_id
+    if ours and resuming:
         open_pr = None  # this job opened it before a crash: carry on and finish what it started
     usage = await ledger.usage()
     return GateFacts(

@@ -105,6 +105,9 @@ class CheckJob(CheckPublishing, CheckStatus):
     # -- the phases -------------------------------------------------------------------------------
 
     async def run(self) -> JSON:
+        previous = await self.store.get(self.job_id)
+        if previous is not None and previous.status == "done":  # B4: a late redelivery of a finished job
+            return {"outcome": "duplicate", "reason": f"job {self.job_id} already ended: {previous.outcome}"}
         record = await self.store.start(
             self.job_id, names.FIX_CHECK_RUN, f"{self.owner}/{self.name}", self.request
         )
@@ -192,6 +195,7 @@ class CheckJob(CheckPublishing, CheckStatus):
             branch_prefix=self.deps.settings.autofix_branch_prefix,
             job_id=self.job_id,
             circuit_open=circuit,
+            resuming=record.tries > 1,  # a retry of this job may find the PR it opened before a crash
         )
         decision = decide_gate(for_command(facts, self.request), config)  # retry/revise on a bot PR
         if self.phase is not None:

@@ -95,6 +95,9 @@ class IssueJob(IssueAttempt):
         await upsert_sticky_comment(self.inst, self.owner, self.name, self.number, STATUS_MARKER, text)
 
     async def run(self) -> JSON:
+        previous = await self.store.get(self.job_id)
+        if previous is not None and previous.status == "done":  # B4: a late redelivery of a finished job
+            return {"outcome": "duplicate", "reason": f"job {self.job_id} already ended: {previous.outcome}"}
         record = await self.store.start(
             self.job_id, names.FIX_ISSUE, f"{self.owner}/{self.name}", self.request
         )

@@ -183,6 +183,7 @@ async def test_revise_on_an_issues_pr_keeps_the_reproduction_and_adds_a_follow_u
     files = FILES | {"tests/test_stats.py": "def test_nothing():\n    pass\n"}
     repo = gh.sim.create_repo(OWNER, "demo", files=files)
     issue = gh.sim.open_issue(repo, "mean() divides by the wrong count", ISSUE)
+    gh.sim.label_issue(repo, issue.number, "autofix")  # what queued the job
     repro = {"command": "create", "path": "tests/test_issue_repro.py", "file_text": REPRO_TEST}
     fix = {"command": "str_replace", "path": "calc/stats.py", "old_str": BUGGY, "new_str": FIXED}
     model.state.script(

@@ -74,12 +74,6 @@ async def test_B6_an_issue_closed_or_unlabelled_before_the_job_runs_is_not_fixed
 
 
 @pytest.mark.timeout(240)  # two runs of the fix pipeline
-@pytest.mark.xfail(
-    strict=True,
-    reason="jobs/check_facts.py fetch_gate_facts takes an open bot PR carrying this job's id for a "
-    "crash to resume, so a finished job run again repeats the whole attempt: model calls, sandbox "
-    "runs and a re-publish onto the same PR",
-)
 async def test_B4_a_late_redelivery_of_a_fixed_failure_starts_no_second_attempt(
     gh: LocalGitHub, deps: Deps, model: Served[Any], tmp_path: Path
 ) -> None:
