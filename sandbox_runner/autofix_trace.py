@@ -92,10 +92,11 @@ class Tracer:
             key = self._decided[code] = self.key_of(code)
             return key
 
-    def start(self) -> None:
+    def start(self) -> bool:
+        """Start, unless another tracer runs (coverage under 3.11): it keeps priority; False then."""
         monitoring = _MONITORING
         if monitoring is not None:
-            for tool in (monitoring.COVERAGE_ID, monitoring.PROFILER_ID, 3, 4):
+            for tool in (3, 4, monitoring.PROFILER_ID):  # not COVERAGE_ID: coverage.py may want it
                 if monitoring.get_tool(tool) is None:
                     monitoring.use_tool_id(tool, _TOOL_NAME)
                     self._tool = tool
@@ -104,7 +105,9 @@ class Tracer:
             assert monitoring is not None
             monitoring.register_callback(self._tool, monitoring.events.PY_START, self._on_start)
             monitoring.set_events(self._tool, monitoring.events.PY_START)
-        else:  # 3.11, or every monitoring tool id taken (a coverage tool runs too)
+        elif sys.gettrace() is not None:  # 3.11 with a coverage tool: its numbers come first
+            return False
+        else:  # 3.11, or every monitoring tool id taken
             seen, skip, first = self._codes, self._skip, self._first_call
 
             def on_call(frame: Any, event: str, arg: object) -> None:
@@ -115,6 +118,7 @@ class Tracer:
 
             sys.settrace(on_call)
             threading.settrace(on_call)
+        return True
 
     def stop(self) -> None:
         if self._tool is not None:
@@ -221,5 +225,5 @@ def pytest_configure(config: Any) -> None:
     root = os.environ.get("AUTOFIX_TRACE_ROOT") or os.getcwd()
     extra = os.environ.get("AUTOFIX_TRACE_EXTRA", "").split(os.pathsep)
     tracer = Tracer(root, extra)
-    tracer.start()
-    config.pluginmanager.register(Plugin(tracer, out), "autofix-trace-session")
+    if tracer.start():  # else no trace file: the run is exactly what it would be without the plugin
+        config.pluginmanager.register(Plugin(tracer, out), "autofix-trace-session")

@@ -269,3 +269,29 @@ def test_the_runner_traces_a_pytest_run_when_asked(tmp_path: Path) -> None:
     )
     run_runner(repo, command, tmp_path / "plain", "--venv-without-pip")
     assert result(tmp_path / "plain").coverage is None  # opt-in
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="3.12+ traces with sys.monitoring, beside settrace")
+def test_a_coverage_tool_tracing_already_keeps_priority(tmp_path: Path) -> None:
+    """Under 3.11 a coverage tool's trace function (set here by a conftest, as pytest-cov's starts
+    before plugins are configured) is left alone: no trace, and the run is what it would be."""
+    project = write(tmp_path / "proj", PROJECT)
+    (project / "conftest.py").write_text(
+        "import sys\n\n\ndef other(frame, event, arg):\n    return None\n\n\nsys.settrace(other)\n"
+    )
+    out = tmp_path / "home" / "trace.json"
+    out.parent.mkdir()
+    env = trace_env(out.parent, project, {"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+    env["PYTHONPATH"] += f":{project}"
+    env["AUTOFIX_TRACE_OUT"] = str(out)
+    done = subprocess.run(
+        [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "autofix_trace"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "1 failed, 4 passed" in done.stdout
+    assert read_trace(out) is None
