@@ -261,7 +261,8 @@ class CheckJob(CheckPublishing, CheckStatus):
         ) as ws:
             hint = "\n".join(x for x in (await self.hint(report), extra_hint) if x) or None
             task = Task(report, hint=hint)
-            inputs = RepairInputs(ws.path, self.source(), sha, command, task, config["setup"])
+            trace = reproduction.runs[0].coverage if reproduction and reproduction.runs else None
+            inputs = RepairInputs(ws.path, self.source(), sha, command, task, config["setup"], trace=trace)
             judge = judge_revision if self.revise is not None else judge_fix
             result = self.repaired = await self.repair(record, inputs, config, sandbox, limits, judge)
             return await self.publish(record, report, config, reproduction, result, ws.path)

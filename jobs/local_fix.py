@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -66,14 +66,16 @@ def _progress(out: TextIO, quiet: bool) -> Any:
 
 async def _failure_from_command(
     req: FixRequest, sandbox: LocalSandbox, sha: str, limits: Limits, setup: str | None
-) -> FailureReport | None:
+) -> tuple[FailureReport | None, dict[str, Any] | None]:
+    """The failure the test command shows (None: it passes), and which functions each test ran."""
     assert req.command
-    (baseline,) = await sandbox.run(str(req.path), sha, setup, req.command, {}, limits=limits)
+    traced = replace(limits, trace=True)
+    (baseline,) = await sandbox.run(str(req.path), sha, setup, req.command, {}, limits=traced)
     if baseline.exit_code == 0:
-        return None
+        return None, None
     if baseline.report is None:
         raise FixInputError(f"`{req.command}` failed but its output names no failure to fix")
-    return FailureReport.from_json(baseline.report)
+    return FailureReport.from_json(baseline.report), baseline.coverage
 
 
 def render_result(result: Repair, applied: bool, dry_run: bool) -> str:
@@ -123,11 +125,12 @@ async def _run(req: FixRequest, load: Any, out: TextIO, err: TextIO) -> int:
     settings: Settings = load()
     sandbox = LocalSandbox(cache=settings.autofix_data_dir / "sandbox-cache")
     limits = Limits(timeout_s=60.0 * int(config["limits.sandbox_minutes"]))
+    trace: dict[str, Any] | None = None  # with --log or --issue nothing runs first, so no trace
     if report is None and issue_text is None:
         if not command:
             raise FixInputError("say what fails: --log FILE, --issue FILE or --command CMD")
         req = FixRequest(**(asdict(req) | {"command": command}))
-        report = await _failure_from_command(req, sandbox, sha, limits, config["setup"])
+        report, trace = await _failure_from_command(req, sandbox, sha, limits, config["setup"])
         if report is None:
             print(f"Nothing to fix: `{command}` passes.", file=out)
             return 0
@@ -144,7 +147,9 @@ async def _run(req: FixRequest, load: Any, out: TextIO, err: TextIO) -> int:
     )
     try:
         result = await repair(
-            RepairInputs(req.path, str(req.path), sha, command, Task(report, issue_text), config["setup"]),
+            RepairInputs(
+                req.path, str(req.path), sha, command, Task(report, issue_text), config["setup"], trace=trace
+            ),
             sandbox=sandbox,
             propose=propose_step,
             refine=refine_step,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from jobs.patch.agent import Engine
 from jobs.patch.candidates import Proposal, propose
@@ -40,6 +41,7 @@ class RepairInputs:
     setup: str | None = None
     changed_lines: dict[str, list[tuple[int, int]]] | None = None  # a PR's changed lines, when known
     budget_tokens: int = 6000
+    trace: dict[str, Any] | None = None  # RunResult.coverage of the reproduction: run-time evidence
 
 
 @dataclass
@@ -127,6 +129,7 @@ async def repair(
         issue_text=inputs.task.issue_text,
         changed_lines=inputs.changed_lines,
         budget_tokens=inputs.budget_tokens,
+        trace=inputs.trace,
     )
     await phase("propose")
     proposal = await propose(context, inputs.task)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from jobs.sandbox.base import DEFAULT_LIMITS, Limits, Sandbox, check_setup
@@ -112,13 +112,14 @@ async def reproduce(
         raise ValueError("no test command: pass one, or a report with a reproduction command")
     runs: list[RunResult] = []
 
-    async def once(at: str) -> RunResult:
+    async def once(at: str, trace: bool = False) -> RunResult:
         assert command
-        results = await sandbox.run(repo, at, setup, command, {}, failing=wanted, limits=limits)
+        run_limits = replace(limits, trace=True) if trace else limits
+        results = await sandbox.run(repo, at, setup, command, {}, failing=wanted, limits=run_limits)
         check_setup(results)
         return results[0]
 
-    runs.append(await once(sha))
+    runs.append(await once(sha, trace=True))  # which functions the failing tests ran: localization
     while not is_failure(runs[0], wanted) and len(runs) <= reruns:
         runs.append(await once(sha))
         if is_failure(runs[-1], wanted):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -191,3 +192,19 @@ async def test_the_report_command_is_the_default(repo: Path) -> None:
     failure.reproduction_command = COMMAND + " test_calc.py::test_add"
     got = await reproduce(LocalSandbox(), failure, repo=str(repo), sha=head, limits=LIMITS)
     assert got.verdict is Verdict.REPRODUCED
+
+
+async def test_the_reproduction_records_what_the_failing_test_ran(repo: Path) -> None:
+    """The first run is traced, so localization gets run-time evidence (jobs/patch/spectrum.py); the base
+    run, compared only by outcome, is not."""
+    base = commit(repo, {"calc.py": ADD_OK, "test_calc.py": TEST_ADD})
+    head = commit(repo, {"calc.py": ADD_BUG})
+    got = await reproduce(
+        LocalSandbox(), report("test_calc.py::test_add"), repo=str(repo), sha=head, base_sha=base,
+        command=COMMAND, limits=LIMITS,
+    )  # fmt: skip
+    coverage = got.runs[0].coverage
+    assert coverage is not None
+    assert "calc.py" in json.dumps(coverage)  # the function under test is among what the test ran
+    assert got.base_run is not None
+    assert got.base_run.coverage is None

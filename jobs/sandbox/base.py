@@ -25,6 +25,7 @@ class Limits:
     timeout_s: float = 600.0  # wall clock per run (set-up excluded)
     parallel: int = 2  # candidates run side by side (local backend)
     wait_s: float = 1800.0  # how long the worker waits for the whole batch (Actions: queue + run)
+    trace: bool = False  # record which functions each test ran (RunResult.coverage; local backend)
 
 
 DEFAULT_LIMITS = Limits()

@@ -63,6 +63,7 @@ def build_runner_argv(
         argv += ["--patch", str(patch)]
     argv += ["--timeout", str(int(limits.timeout_s)), "--out", str(out), "--parallel", str(limits.parallel)]
     argv += ["--cache", str(cache)] if cache else []
+    argv += ["--trace"] if limits.trace else []
     for test in failing:
         argv += ["--failing", test]
     return argv
