@@ -106,8 +106,15 @@ class IssueAttempt:
 
             failing: list[str] = []
             if repro.diff:
-                baseline, (repro_run,) = await run({REPRO_ID: repro.diff})
+                traced = replace(limits, trace=True)  # what the new failing test runs: run-time evidence
+                baseline, (repro_run,) = await run_batch(
+                    sandbox, source, sha, config["setup"], command, {REPRO_ID: repro.diff}, traced
+                )
                 failing = new_failing_tests(baseline, repro_run)
+                if failing and repro_run.coverage:  # localize again, now knowing what the test ran
+                    context = await asyncio.to_thread(
+                        build_context, checkout, report=task.report, issue_text=text, trace=repro_run.coverage
+                    )
             if self.phase is not None:
                 self.phase.outcome = "reproduced" if failing else "no_reproduction"
                 self.phase.detail["tests"] = failing
