@@ -24,17 +24,9 @@ from tests.fakes.github.api_manifest import registered
 from tests.patch_support import BUGGY, DIAGNOSIS, FIXED, KEY, Served
 from tests.pipeline_support import FILES, show
 from tests.support import AutofixProcess, LocalGitHub, cli_env, free_port, wait_until
+from tests.test_fix_issue_e2e import ISSUE, REPRO_TEST
 
 MAINTAINER = "octo-maintainer"
-ISSUE = """mean() is wrong: mean([1, 2, 3]) gives 1.5, not 2.
-
-```
-Traceback (most recent call last):
-  File "/home/me/app/calc/stats.py", line 2, in mean
-AssertionError: 1.5 != 2
-```
-"""
-REPRO_TEST = "from calc.stats import mean\n\n\ndef test_mean_of_three():\n    assert mean([1, 2, 3]) == 2\n"
 
 
 def form_of(page: str) -> tuple[str, dict[str, str]]:

@@ -11,7 +11,7 @@ import pytest
 
 from jobs.patch.localize import build_context
 from jobs.patch.spectrum import from_trace, ochiai, qualname
-from sandbox_runner.report import build_report
+from sandbox_runner.report import FailureReport, build_report
 from tests.sandbox_support import PYTHON
 from tests.test_tracer import run_traced, write
 
@@ -123,19 +123,13 @@ def ranks(context: dict[str, Any]) -> dict[str, int]:
     }
 
 
-def test_the_trace_puts_the_handler_the_failing_test_ran_first(tmp_path: Path) -> None:
-    project = write(
-        tmp_path / "proj",
-        {
-            "pkg/__init__.py": "",
-            "pkg/formats.py": FORMATS,
-            "pkg/text.py": TEXT,
-            "tests/test_f.py": TESTS,
-            "pytest.ini": "[pytest]\n",
-        },
-    )
-    code, data = run_traced(project, tmp_path / "home" / "trace.json")
-    assert code == 1
+def write_project(tmp_path: Path) -> Path:
+    files = {"pkg/__init__.py": "", "pkg/formats.py": FORMATS, "pkg/text.py": TEXT, "tests/test_f.py": TESTS}
+    return write(tmp_path / "proj", files | {"pytest.ini": "[pytest]\n"})
+
+
+def failing_report(project: Path) -> FailureReport:
+    """What a CI log of the project's suite says failed (plain pytest, no trace)."""
     log = subprocess.run(
         [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"],
         cwd=project,
@@ -144,7 +138,14 @@ def test_the_trace_puts_the_handler_the_failing_test_ran_first(tmp_path: Path) -
         text=True,
         timeout=60,
     ).stdout
-    report = build_report(log)
+    return build_report(log)
+
+
+def test_the_trace_puts_the_handler_the_failing_test_ran_first(tmp_path: Path) -> None:
+    project = write_project(tmp_path)
+    code, data = run_traced(project, tmp_path / "home" / "trace.json")
+    assert code == 1
+    report = failing_report(project)
     assert report.failing_tests == ["tests/test_f.py::test_title"]
     static = build_context(project, report=report).to_json()
     traced = build_context(project, report=report, trace=data).to_json()
@@ -161,25 +162,8 @@ def test_the_trace_puts_the_handler_the_failing_test_ran_first(tmp_path: Path) -
 
 
 def test_without_a_failing_test_in_the_trace_the_ranking_is_the_static_one(tmp_path: Path) -> None:
-    project = write(
-        tmp_path / "proj",
-        {
-            "pkg/__init__.py": "",
-            "pkg/formats.py": FORMATS,
-            "pkg/text.py": TEXT,
-            "tests/test_f.py": TESTS,
-            "pytest.ini": "[pytest]\n",
-        },
-    )
-    log = subprocess.run(
-        [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"],
-        cwd=project,
-        env={"PYTHONPATH": str(project), "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    ).stdout
-    report = build_report(log)
+    project = write_project(tmp_path)
+    report = failing_report(project)
     passing_only = trace([("tests/test_f.py::test_upper", "passed", [0])], [["pkg/formats.py", "_upper", 4]])
     assert (
         build_context(project, report=report, trace=passing_only).to_json()["locations"]

@@ -18,6 +18,7 @@ from tests.patch_support import Served
 from tests.pipeline_support import FILES, broken_pr, failing_check
 from tests.support import OWNER, LocalGitHub
 from tests.test_fix_check_scenarios import fix_turns
+from tests.test_fix_issue_e2e import request_for
 
 
 def _pulls(repo: Any) -> list[Any]:
@@ -40,17 +41,6 @@ async def test_B3_a_failure_on_a_sha_the_pr_has_moved_past_is_skipped(
     assert model.state.bodies == []
 
 
-def _issue_request(gh: LocalGitHub, repo: Any, number: int) -> dict[str, Any]:
-    return {
-        "repo_id": repo.id,
-        "repo": repo.full_name,
-        "installation_id": gh.installation_id,
-        "issue_number": number,
-        "label_event": "2026-11-21T07:00:00Z",
-        "sender": "mona",
-    }
-
-
 @pytest.mark.timeout(150)  # the fix pipeline up to its model calls
 @pytest.mark.parametrize("change", ["closed", "unlabeled"])
 async def test_B6_an_issue_closed_or_unlabelled_before_the_job_runs_is_not_fixed(
@@ -66,7 +56,7 @@ async def test_B6_an_issue_closed_or_unlabelled_before_the_job_runs_is_not_fixed
     else:
         issue.labels.remove("autofix")  # removed before the worker got to the job
 
-    result = await fix_issue({"deps": deps, "job_id": "issue:stale"}, _issue_request(gh, repo, issue.number))
+    result = await fix_issue({"deps": deps, "job_id": "issue:stale"}, request_for(gh, repo, issue.number))
 
     assert result["outcome"] == "skipped", result
     assert model.state.bodies == [], "the model was asked to fix an issue nobody wants fixed any more"
