@@ -16,6 +16,7 @@ import respx
 from app.github.actions_logs import Blob, download_artifact, download_job_log, render_log
 from app.github.actions_runs import (
     build_created_filter,
+    cancel_run,
     dispatch_workflow,
     find_dispatched_run,
     list_run_artifacts,
@@ -223,6 +224,21 @@ async def test_a_run_not_started_yet_is_none(inst: Installation, api: respx.Mock
     )
     after = datetime(2026, 11, 21, 5, 0, 0, tzinfo=UTC)
     assert await find_dispatched_run(inst, "o", "r", "autofix-sandbox.yml", "c-9", after) is None
+
+
+async def test_cancel_a_run_and_one_already_completed(inst: Installation, api: respx.MockRouter) -> None:
+    cancel = api.post("/repos/o/r/actions/runs/30433642/cancel").mock(
+        side_effect=[
+            httpx.Response(202, json={}),
+            error(409, "Cannot cancel a workflow run that is completed."),
+            error(404, "Not Found"),
+        ]
+    )
+    assert await cancel_run(inst, "o", "r", 30433642) is True
+    assert await cancel_run(inst, "o", "r", 30433642) is False  # it had completed: nothing to stop
+    with pytest.raises(NotFound):
+        await cancel_run(inst, "o", "r", 30433642)
+    assert cancel.calls.last.request.headers["authorization"] == f"token {TOKEN}"
 
 
 def test_created_filter_is_utc() -> None:

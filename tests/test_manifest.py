@@ -37,6 +37,7 @@ CALLS: dict[str, tuple[str, str]] = {
     "/repos/{}/{}/actions/jobs/{}/logs": ("actions", "read"),
     "/repos/{}/{}/actions/runs/{}": ("actions", "read"),
     "/repos/{}/{}/actions/runs/{}/artifacts": ("actions", "read"),
+    "/repos/{}/{}/actions/runs/{}/cancel": ("actions", "write"),  # a sandbox run past the deadline
     "/repos/{}/{}/actions/workflows/{}/runs": ("actions", "read"),
     "/repos/{}/{}/actions/workflows/{}/dispatches": ("actions", "write"),
     "/repos/{}/{}/check-runs": ("checks", "write"),
@@ -68,6 +69,7 @@ CALLS: dict[str, tuple[str, str]] = {
 OPERATIONS: dict[str, tuple[str, str]] = {
     "apps.async_create_installation_access_token": APP,
     "apps.async_get_authenticated": APP,
+    "apps.async_get_installation": APP,  # what an installation holds, when a mint asks for more
     "apps.async_list_installations": APP,
     "apps.async_list_repos_accessible_to_installation": ("metadata", "read"),
 }

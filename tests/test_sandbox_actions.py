@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from app.github.actions_runs import Artifact, WorkflowRun
+from app.github.actions_runs import Artifact, WorkflowRun, dispatch_workflow
 from app.github.client import GitHubApp, Installation
 from app.init_cmd import WORKFLOW_PATH, render_caller
 from app.routing import route
@@ -223,13 +223,85 @@ async def test_an_artifact_that_expires_between_listing_and_download(
 async def test_a_run_that_never_finishes_times_out(gh: LocalGitHub, inst: Installation, redis: Redis) -> None:
     _, sha = make_repo(gh)
     gh.state.actions.sandbox = faults = SandboxFaults(hold=True)
+    decoy = {"correlation_id": "af-0000000000000000", "sha": sha, "request": "{}"}
+    await dispatch_workflow(inst, OWNER, "calc", "autofix-sandbox.yml", "main", decoy)  # another batch
     try:
-        with pytest.raises(RunTimedOut):
+        with pytest.raises(RunTimedOut, match="still in_progress after the wait limit; cancelled it"):
             await ActionsSandbox(inst, redis, poll_s=0.2).run(
                 f"{OWNER}/calc", sha, None, COMMAND, {}, limits=Limits(wait_s=1.0)
             )
+        other, ours = sorted(gh.state.actions.runs.values(), key=lambda r: r.id)
+        assert [r.path for r in gh.state.seen("POST", "/cancel")] == [
+            f"/repos/{OWNER}/calc/actions/runs/{ours.id}/cancel"  # the run of our correlation id only
+        ]
+        assert (ours.status, ours.conclusion) == ("completed", "cancelled")
+        assert (other.inputs["correlation_id"], other.status) == (decoy["correlation_id"], "in_progress")
     finally:
         faults.release.set()
+
+
+QUEUED_CALLER = render_caller().split("jobs:")[0] + (
+    "jobs:\n  sandbox:\n    runs-on: [self-hosted, gpu]  # no runner has these labels\n"
+    "    steps: [{run: 'true'}]\n"
+)
+
+
+def make_stuck_repo(gh: LocalGitHub) -> str:
+    """A repository whose sandbox caller no runner ever picks up: each dispatched run stays queued."""
+    repo = gh.sim.create_repo(OWNER, "calc", {"calc.py": CALC, WORKFLOW_PATH: QUEUED_CALLER})
+    sha = gitstore.rev_parse(repo.path, "refs/heads/main")
+    assert sha is not None
+    return sha
+
+
+async def test_a_run_that_never_starts_is_cancelled_at_the_deadline(
+    gh: LocalGitHub, inst: Installation, redis: Redis
+) -> None:
+    sha = make_stuck_repo(gh)
+    with pytest.raises(RunTimedOut, match="still queued after the wait limit; cancelled it"):
+        await ActionsSandbox(inst, redis, poll_s=0.2).run(
+            f"{OWNER}/calc", sha, None, COMMAND, {}, limits=Limits(wait_s=0.6)
+        )
+    [run] = gh.state.actions.runs.values()
+    assert [r.path for r in gh.state.seen("POST", "/cancel")] == [
+        f"/repos/{OWNER}/calc/actions/runs/{run.id}/cancel"
+    ]
+    assert (run.status, run.conclusion) == ("completed", "cancelled")
+    assert {gh.state.actions.jobs[j].conclusion for j in run.job_ids} == {"cancelled"}
+
+
+async def test_a_run_that_completes_as_the_deadline_passes_is_not_cancelled(
+    gh: LocalGitHub, inst: Installation, redis: Redis
+) -> None:
+    """The run ends between the last look and the cancel: GitHub answers 409, which is fine."""
+    sha = make_stuck_repo(gh)
+
+    class Late(ActionsSandbox):
+        async def _cancel(self, owner: str, name: str, run: WorkflowRun) -> str:
+            gh.sim.complete_workflow_run(gh.state.actions.runs[run.id], "success")  # just before
+            return await super()._cancel(owner, name, run)
+
+    with pytest.raises(RunTimedOut, match="still queued after the wait limit; it completed meanwhile"):
+        await Late(inst, redis, poll_s=0.2).run(
+            f"{OWNER}/calc", sha, None, COMMAND, {}, limits=Limits(wait_s=0.6)
+        )
+    [run] = gh.state.actions.runs.values()
+    assert len(gh.state.seen("POST", "/cancel")) == 1  # the local GitHub itself answered 409
+    assert run.conclusion == "success"
+
+
+async def test_a_cancel_that_fails_still_reports_the_timeout(
+    gh: LocalGitHub, inst: Installation, redis: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    sha = make_stuck_repo(gh)
+    gh.state.faults.add("POST", r"/actions/runs/\d+/cancel$", faults.status(502))
+    with pytest.raises(RunTimedOut, match=r"cancelling it failed \(GitHub answered 502"):
+        await ActionsSandbox(inst, redis, poll_s=0.2).run(
+            f"{OWNER}/calc", sha, None, COMMAND, {}, limits=Limits(wait_s=0.6)
+        )
+    [run] = gh.state.actions.runs.values()
+    assert run.status == "queued"  # nothing was cancelled: the workflow's own timeout-minutes is left
+    assert f"could not cancel run {run.id} of {OWNER}/calc" in caplog.text
 
 
 async def test_patches_too_large_for_an_input_are_refused_before_dispatch(

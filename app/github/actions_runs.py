@@ -1,4 +1,4 @@
-"""Workflow runs: dispatch the sandbox workflow, find the run it made, list the run's artifacts.
+"""Workflow runs: dispatch the sandbox workflow, find the run it made, list its artifacts, cancel it.
 
 A dispatch answers 204 with no run id, so the caller puts a correlation id in the inputs, the
 workflow puts it in its `run-name:`, and `find_dispatched_run` looks for it among the workflow's
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from app.github.client import Installation
+from app.github.errors import Unprocessable
 from app.github.rest import Json, body, fetch_pages, request, segment
 
 
@@ -96,6 +97,18 @@ async def find_dispatched_run(
 
 async def fetch_run(inst: Installation, owner: str, repo: str, run_id: int) -> WorkflowRun:
     return parse_run(body(await inst.read(request("GET", f"/repos/{owner}/{repo}/actions/runs/{run_id}"))))
+
+
+async def cancel_run(inst: Installation, owner: str, repo: str, run_id: int) -> bool:
+    """Ask GitHub to cancel run `run_id` (202 Accepted: it stops soon after). False when the run had
+    already completed (409 "Cannot cancel a workflow run that is completed."): nothing to stop."""
+    try:
+        await inst.write(request("POST", f"/repos/{owner}/{repo}/actions/runs/{run_id}/cancel"))
+    except Unprocessable as e:
+        if e.status != 409:
+            raise
+        return False
+    return True
 
 
 async def list_run_artifacts(inst: Installation, owner: str, repo: str, run_id: int) -> list[Artifact]:

@@ -4,7 +4,9 @@ One batch is one dispatch of the repository's `autofix-sandbox.yml` (the caller 
 writes) on its default branch, with a fresh correlation id that the workflow puts in its run name.
 Then: find the run by that id, wait for it to complete — woken by the `workflow_run.completed`
 webhook through Redis (signals.py), polling GitHub every `poll_s` as the fallback — and read each
-matrix job's `result-<id>` artifact (a zip holding result.json).
+matrix job's `result-<id>` artifact (a zip holding result.json). A run still queued or running at
+the worker's deadline (`Limits.wait_s`) is cancelled (Actions: write), so it stops holding the
+repository's runners, and the batch ends as RunTimedOut whether or not the cancel went through.
 
 Every way this ends without results is a SandboxError with the maintainer's fix (base.py).
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import logging
 import time
 import zipfile
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -25,6 +28,7 @@ from app.github.actions_logs import download_artifact
 from app.github.actions_runs import (
     Artifact,
     WorkflowRun,
+    cancel_run,
     dispatch_workflow,
     fetch_run,
     find_dispatched_run,
@@ -32,7 +36,7 @@ from app.github.actions_runs import (
 )
 from app.github.client import Installation
 from app.github.contents import fetch_default_branch
-from app.github.errors import NotFound, Unprocessable
+from app.github.errors import GitHubError, NotFound, Unprocessable
 from jobs.sandbox import signals
 from jobs.sandbox.base import (
     DEFAULT_LIMITS,
@@ -51,6 +55,7 @@ from jobs.sandbox.local import check_candidate_ids
 from jobs.sandbox.request import build_request
 from sandbox_runner.result import BASELINE, RunResult
 
+log = logging.getLogger("autofix.sandbox")
 ARTIFACT_PREFIX = "result-"
 MAX_ARTIFACT_BYTES = 8 * 1024 * 1024
 FIND_S = 120.0  # a dispatched run appears within seconds; past this, GitHub did not start it
@@ -169,10 +174,21 @@ class ActionsSandbox:
         while run.status != "completed":
             left = deadline - self.clock()
             if left <= 0:
-                raise RunTimedOut(f"run {run.html_url} still {run.status} after the wait limit")
+                stopped = await self._cancel(owner, name, run)
+                raise RunTimedOut(f"run {run.html_url} still {run.status} after the wait limit; {stopped}")
             await signals.wait_run_finished(self.redis, correlation, min(self.poll_s, left))
             run = await fetch_run(self.inst, owner, name, run.id)
         return run
+
+    async def _cancel(self, owner: str, name: str, run: WorkflowRun) -> str:
+        """Cancel the run we gave up on; what happened, for the timeout's detail. Never raises: a
+        cancel that fails is logged, and the timeout is still what the batch reports."""
+        try:
+            cancelled = await cancel_run(self.inst, owner, name, run.id)
+        except GitHubError as e:
+            log.warning("could not cancel run %s of %s/%s: %s", run.id, owner, name, e.message)
+            return f"cancelling it failed ({e.message})"
+        return "cancelled it" if cancelled else "it completed meanwhile"
 
     async def _results(self, owner: str, name: str, run: WorkflowRun, wanted: list[str]) -> list[RunResult]:
         chosen = pick_artifacts(await list_run_artifacts(self.inst, owner, name, run.id), wanted)

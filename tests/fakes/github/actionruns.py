@@ -120,6 +120,19 @@ def complete_run(
     emit_run(state, repo, run, "completed")
 
 
+CANNOT_CANCEL = "Cannot cancel a workflow run that is completed."
+
+
+def cancel_run(state: GitHubState, repo: Repo, run: WorkflowRun) -> bool:
+    """Cancel a queued or running run as GitHub does after `POST …/cancel`: its unfinished jobs and
+    the run end `cancelled` (check_run and workflow_run `completed` sent). False if it had ended."""
+    with state.lock:
+        if run.status == "completed":
+            return False
+        complete_run(state, repo, run, "cancelled")
+    return True
+
+
 def emit_run(state: GitHubState, repo: Repo, run: WorkflowRun, action: str) -> None:
     spec = next((s for s in find_workflows(state, repo) if s.id == run.workflow_id), None)
     spec = spec or WorkflowSpec(run.workflow_id, run.path, run.name, None, False)

@@ -1,4 +1,5 @@
-"""Actions routes: workflows, dispatch, workflow runs (filtered, wrapped, paginated) and their jobs."""
+"""Actions routes: workflows, dispatch, workflow runs (filtered, wrapped, paginated, cancelled) and
+their jobs."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from tests.fakes.github.auth import require
 from tests.fakes.github.errors import ApiError, not_found
 from tests.fakes.github.http import RepoCall, paginated, repo_call
 from tests.fakes.github.workflows import WorkflowSpec, find_workflow, find_workflows, render_run_name
+
+CANCEL_DOCS = "https://docs.github.com/rest/actions/workflow-runs#cancel-a-workflow-run"
 
 
 def spec_of(call: RepoCall) -> WorkflowSpec:
@@ -138,6 +141,16 @@ async def get_run(request: Request) -> Response:
     return call.ok(run_json(call, run_of(call, request.path_params["run_id"])))
 
 
+async def cancel_run(request: Request) -> Response:
+    """202 with `{}`, the run then ends cancelled; 409 once it has completed; 404 for another's run."""
+    call = repo_call(request)
+    require(call.token, "actions", "write")
+    run = run_of(call, request.path_params["run_id"])
+    if not actionruns.cancel_run(call.state, call.repo, run):
+        raise ApiError(409, actionruns.CANNOT_CANCEL, documentation_url=CANCEL_DOCS)
+    return call.ok({}, 202)
+
+
 async def list_jobs(request: Request) -> Response:
     call = repo_call(request)
     run = run_of(call, request.path_params["run_id"])
@@ -162,6 +175,7 @@ ROUTES = [
     Route(f"{P}/workflows/{{workflow_id}}/runs", list_workflow_runs, methods=["GET"]),
     Route(f"{P}/runs", list_runs, methods=["GET"]),
     Route(f"{P}/runs/{{run_id:int}}", get_run, methods=["GET"]),
+    Route(f"{P}/runs/{{run_id:int}}/cancel", cancel_run, methods=["POST"]),
     Route(f"{P}/runs/{{run_id:int}}/jobs", list_jobs, methods=["GET"]),
     Route(f"{P}/jobs/{{job_id:int}}", get_job, methods=["GET"]),
 ]

@@ -42,7 +42,7 @@ _EXPR = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 @dataclass
 class SandboxFaults:
     cancel: bool = False  # the run ends cancelled, nothing ran
-    hold: bool = False  # the run stays in progress until `release` is set, then ends cancelled
+    hold: bool = False  # the run stays in progress until `release` is set (then ends cancelled)
     release: threading.Event = field(default_factory=threading.Event)
     expire_artifacts: bool = False  # the run completes, its artifacts are already expired
     drop_artifacts: bool = False  # the run completes with no artifacts (deleted by someone)
@@ -102,8 +102,12 @@ def on_dispatch(state: GitHubState, repo: Repo, run: WorkflowRun) -> None:
 def execute(state: GitHubState, repo: Repo, run: WorkflowRun, given: dict[str, Any]) -> None:
     faults = state.actions.sandbox or SandboxFaults()
     run.status = "in_progress"
-    if faults.hold:
-        faults.release.wait(60)
+    if faults.hold:  # until released, or cancelled through the API
+        for _ in range(1200):  # a minute at most
+            if faults.release.wait(0.05) or run.status == "completed":
+                break
+    if run.status == "completed":
+        return
     if faults.cancel or faults.hold:
         actionruns.complete_run(state, repo, run, "cancelled")
         return
@@ -135,6 +139,8 @@ def execute(state: GitHubState, repo: Repo, run: WorkflowRun, given: dict[str, A
                 break
     if faults.drop_artifacts:
         artifacts = {}
+    if run.status == "completed":  # cancelled through the API while it ran
+        return
     actionruns.complete_run(state, repo, run, "success" if ok else "failure", logs, artifacts)
     if faults.expire_artifacts:
         for artifact_id in run.artifact_ids:
