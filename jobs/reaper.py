@@ -4,7 +4,7 @@ after its two-hour timeout.
 arq marks a running job with `arq:in-progress:{job_id}`, expiring at the job's timeout plus a margin;
 until it expires no other worker takes the job, which still sits in the queue. Each worker notes
 which jobs it runs (`autofix:running`: job id -> worker id) and beats its heartbeat (app/stats.py).
-Once a minute, on one worker at a time, the reaper looks for jobs whose worker has stopped beating
+Every 15 seconds, on one worker at a time, the reaper looks for jobs whose worker has stopped beating
 and deletes their in-progress marker: the next poll of any worker takes the job again as its next
 try, and the job resumes from its checkpoints.
 
@@ -24,13 +24,14 @@ from arq.cron import CronJob, cron
 from redis.asyncio import Redis
 
 from app.audit import append_audit
-from app.stats import ALIVE_S, WORKERS
+from app.stats import ALIVE_S, HEARTBEAT_S, WORKERS
 
 log = logging.getLogger("autofix.reaper")
 RUNNING = "autofix:running"  # hash: job id -> worker id
 LOCK = "autofix:reaper:lock"
-LOCK_TTL_MS = 50_000
-GRACE_S = 2 * ALIVE_S  # a worker silent this long is dead (a busy event loop may miss one beat)
+LOCK_TTL_MS = 14_000
+GRACE_S = ALIVE_S + HEARTBEAT_S  # a worker silent this long (four beats missed) is dead
+REAP_SECONDS = {5, 20, 35, 50}  # so a dead worker's job runs again within GRACE_S + 15 s
 
 
 async def note_running(redis: Redis, job_id: str, worker_id: str) -> None:
@@ -81,4 +82,4 @@ async def reap_once(ctx: dict[str, Any]) -> dict[str, Any]:
 
 
 def cron_jobs() -> list[CronJob]:
-    return [cron(reap_once, name="reap", second={5}, run_at_startup=True, unique=True, timeout=30)]
+    return [cron(reap_once, name="reap", second=REAP_SECONDS, run_at_startup=True, unique=True, timeout=10)]

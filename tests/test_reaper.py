@@ -46,3 +46,12 @@ async def test_one_reaper_at_a_time(redis: Redis) -> None:
     await redis.delete(reaper.LOCK)
     assert await reaper.reap_once({"redis": redis}) == {"freed": []}
     assert await redis.exists(reaper.LOCK) == 0
+
+
+def test_a_dead_workers_job_is_freed_within_a_minute() -> None:
+    """The worst case: the worker dies just after a beat, and the reaper has just run."""
+    [job] = reaper.cron_jobs()
+    seconds = sorted(job.second)  # type: ignore[arg-type]  # a set here, by construction
+    longest_gap = max(b - a for a, b in zip(seconds, [*seconds[1:], seconds[0] + 60], strict=True))
+    assert reaper.GRACE_S + longest_gap <= 60
+    assert longest_gap > reaper.LOCK_TTL_MS / 1000  # a crashed reaper's lock is gone by the next run
