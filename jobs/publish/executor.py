@@ -8,6 +8,10 @@ A new fix replaces what the bot's branch held (its commit sits on the failing co
 is moved to it even when that is not a fast-forward). A follow-up (`/autofix revise`) is a commit on
 the branch's head and moves the branch by fast-forward only: if someone pushed meanwhile, GitHub
 refuses, and so do we (`BranchMoved`).
+
+A branch write GitHub refuses because the commit creates or changes a workflow file (the App has no
+`workflows` permission) is `WorkflowWriteRefused`, raised as it is: never retried, never mistaken for
+a moved branch. github_outcomes ends the job with its sentence.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from dataclasses import dataclass, field
 from app.github.client import Installation
 from app.github.conversation import add_labels, upsert_sticky_comment
 from app.github.errors import Unprocessable
-from app.github.git_data import commit_files, fetch_branch_sha, upsert_branch
+from app.github.git_data import WorkflowWriteRefused, commit_files, fetch_branch_sha, upsert_branch
 from app.github.pulls import open_or_update_pr
 from app.job_records import JobRecord, JobStore
 
@@ -67,6 +71,8 @@ async def publish_pr(inst: Installation, store: JobStore, record: JobRecord, pla
     if plan.follow_up:
         try:
             await upsert_branch(inst, owner, repo, plan.head_branch, sha, force=False)
+        except WorkflowWriteRefused:
+            raise
         except Unprocessable:
             now = await fetch_branch_sha(inst, owner, repo, plan.head_branch)
             raise BranchMoved(plan.head_branch, plan.base_sha, now) from None

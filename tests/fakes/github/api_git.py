@@ -1,4 +1,7 @@
-"""Git Data API: blobs, trees, commits and refs written with plumbing into the bare repository."""
+"""Git Data API: blobs, trees, commits and refs written with plumbing into the bare repository.
+
+A ref write that would bring in a workflow change without `workflows: write` is refused with 422
+(workflowguard.py), as GitHub refuses it."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tests.fakes.github import events, gitstore, pushes
+from tests.fakes.github import events, gitstore, pushes, workflowguard
 from tests.fakes.github.auth import require
 from tests.fakes.github.errors import ApiError, not_found
 from tests.fakes.github.events import person_of
@@ -30,6 +33,7 @@ REF_MISSING = "Reference does not exist"
 NOT_FAST_FORWARD = "Update is not a fast forward"
 BAD_REF_NAME = "Reference name must start with 'refs/' and have at least two slashes."
 MODES = {"100644", "100755", "040000", "160000", "120000"}
+REFS_DOCS = "https://docs.github.com/rest/git/refs"
 
 
 async def writing(request: Request) -> tuple[RepoCall, dict[str, Any]]:
@@ -136,6 +140,12 @@ async def get_ref(request: Request) -> Response:
     return _ref_answer(repo_call(request), "refs/" + request.path_params["ref"])
 
 
+def check_workflows(call: RepoCall, sha: str, anchor: str) -> None:
+    refused = workflowguard.refusal(call.repo, call.token, sha)
+    if refused is not None:
+        raise ApiError(422, refused, documentation_url=REFS_DOCS + anchor)
+
+
 async def create_ref(request: Request) -> Response:
     call, body = await writing(request)
     ref, sha = str(body.get("ref", "")), str(body.get("sha", ""))
@@ -146,6 +156,7 @@ async def create_ref(request: Request) -> Response:
     with call.state.lock:
         if ref in gitstore.list_refs(call.repo.path, ref):
             raise ApiError(422, REF_EXISTS)
+        check_workflows(call, sha, "#create-a-reference")
         gitstore.update_ref(call.repo.path, ref, sha, gitstore.ZERO_SHA)
         pushes.announce_push(call.state, call.repo, ref, None, sha, events.actor(call.state, call.token))
     return call.ok(render_ref(call.state.base_url, call.repo.full_name, ref, sha), 201)
@@ -162,6 +173,7 @@ async def update_ref(request: Request) -> Response:
             raise ApiError(422, "Object does not exist")
         if not body.get("force") and not gitstore.is_ancestor(call.repo.path, old, sha):
             raise ApiError(422, NOT_FAST_FORWARD)
+        check_workflows(call, sha, "#update-a-reference")
         gitstore.update_ref(call.repo.path, ref, sha, old)
         pushes.announce_push(call.state, call.repo, ref, old, sha, events.actor(call.state, call.token))
     return call.ok(render_ref(call.state.base_url, call.repo.full_name, ref, sha))

@@ -237,3 +237,17 @@ def changed_paths(repo: Path, sha: str) -> dict[str, list[str]]:
         status, _, path = line.partition("\t")
         changes[kinds.get(status[:1], "modified")].append(path)
     return changes
+
+
+WORKFLOWS_DIR = ".github/workflows/"
+
+
+def introduced_workflow_writes(repo: Path, sha: str) -> list[str]:
+    """Workflow files (under .github/workflows/) that the commits a ref write to `sha` brings in
+    (those no ref reaches yet) create or change, each against its first parent: what GitHub checks
+    before letting an App without the `workflows` permission move a ref. Sorted, no duplicates."""
+    out = git(
+        repo, "log", "--format=", "--name-only", "--no-renames", "--diff-filter=AMT",
+        "--diff-merges=first-parent", sha, "--not", "--all", "--", WORKFLOWS_DIR,
+    )  # fmt: skip
+    return sorted({line for line in out.splitlines() if line})

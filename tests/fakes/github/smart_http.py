@@ -2,7 +2,9 @@
 
 Clients authenticate with HTTP Basic, any user name (`x-access-token` by convention) and an
 installation token as the password. No or bad credentials → 401 with `WWW-Authenticate`, so git
-asks its credential helper; a token that cannot see the repo → 404; pushing needs contents:write.
+asks its credential helper; a token that cannot see the repo → 404; pushing needs contents:write,
+and a ref that would bring in a workflow change also `workflows: write` (else git shows it as
+`! [remote rejected] … (refusing to allow a GitHub App to create or update workflow …)`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tests.fakes.github import events, gitstore, pushes
+from tests.fakes.github import events, gitstore, pushes, workflowguard
 from tests.fakes.github.auth import LEVELS, can_see
 from tests.fakes.github.gitstore import git_env
 from tests.fakes.github.http import state_of
@@ -59,11 +61,14 @@ def parse_cgi(output: bytes) -> tuple[int, dict[str, str], bytes]:
     return status, headers, body
 
 
-async def run_backend(request: Request, state: GitHubState, repo: Repo, user: str) -> Response:
+async def run_backend(
+    request: Request, state: GitHubState, repo: Repo, user: str, extra: dict[str, str] | None = None
+) -> Response:
     assert state.git_root is not None
     rest = request.path_params["rest"]
     env = git_env(
-        {
+        (extra or {})
+        | {
             "GIT_PROJECT_ROOT": str(state.git_root),
             "GIT_HTTP_EXPORT_ALL": "1",
             "PATH_INFO": f"/{repo.full_name}.git/{rest}",
@@ -106,7 +111,9 @@ async def smart_http(request: Request) -> Response:
     if not (pushing and request.method == "POST"):
         return await run_backend(request, state, repo, "x-access-token")
     before = gitstore.list_refs(repo.path)
-    answer = await run_backend(request, state, repo, "x-access-token")
+    assert state.git_root is not None
+    guard = None if workflowguard.may_write_workflows(token) else workflowguard.push_guard_env(state.git_root)
+    answer = await run_backend(request, state, repo, "x-access-token", guard)
     pushes.announce_ref_changes(
         state, repo, before, gitstore.list_refs(repo.path), events.actor(state, token)
     )
