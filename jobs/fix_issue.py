@@ -5,6 +5,10 @@ reproduce: the model writes a test that must fail on the current code, and the s
 → propose fixes on top of that test → validate: the new test passes and nothing that passed with it
 fails → publish a PR "Fixes #N" that includes the test. Without a proven reproduction, the repo
 config decides: a diagnosis comment (default) or a draft PR marked unproven.
+
+Whoever queued the job (the labeller, or the commenter of `/autofix`, `retry`, `revise`) is asked
+for again when it starts: someone whose permission was taken away meanwhile gets nothing done (F9).
+An issue written by someone without write access is fixed the same way, as a draft PR (F3).
 """
 
 from __future__ import annotations
@@ -13,10 +17,11 @@ import asyncio
 from typing import Any
 
 from app.artefacts import JobArtefacts
+from app.audit import append_audit
 from app.budgets import BudgetLedger
 from app.github.client import Installation
 from app.github.contents import fetch_default_branch, read_repo_config
-from app.github.conversation import IssueText, fetch_issue, upsert_sticky_comment
+from app.github.conversation import IssueText, fetch_issue, fetch_permission, upsert_sticky_comment
 from app.github.git_auth import clone_url
 from app.github.git_data import fetch_branch_sha
 from app.github.pulls import find_open_pr
@@ -30,6 +35,7 @@ from jobs.breakers import count_run
 from jobs.commands.control import STOPPED, fetch_raised_cap, stop_requested
 from jobs.commands.guidance import for_command, render_guidance, with_thread_budget
 from jobs.commands.issue_revision import revise_issue_pr
+from jobs.commands.permissions import LABEL, can_write, needed_to_trigger, rank
 from jobs.commands.revision import Revise
 from jobs.deps import Deps, deps_of, sandbox_limits
 from jobs.evidence import issue_evidence
@@ -38,6 +44,7 @@ from jobs.gate import GateFacts, decide_gate
 from jobs.issue_attempt import IssueAttempt
 from jobs.patch.context import Usage
 from jobs.patch.workspace import open_workspace
+from jobs.publish.body import inert
 from jobs.publish.reporter import StatusReporter
 from jobs.publish.status import STATUS_MARKER, render_status_comment
 from jobs.repair import Repair
@@ -47,6 +54,7 @@ from sandbox_runner.report import FailureReport
 
 JSON = dict[str, Any]
 DEFAULT_COMMAND = "python -m pytest -q"
+ASKED_WITH = {"fix": "/autofix", "retry": "/autofix retry", "revise": "/autofix revise"}
 
 
 def stale_request(issue: IssueText, request: JSON, label: str) -> str | None:
@@ -58,6 +66,26 @@ def stale_request(issue: IssueText, request: JSON, label: str) -> str | None:
     if by_label and label.lower() not in (name.lower() for name in issue.labels):
         return f"The `{label}` label was removed from #{issue.number} before Autofix started."
     return None
+
+
+def trigger_of(request: JSON) -> tuple[str, str] | None:
+    """Who queued an issue job and how: (login, `label` or the command's verb); None when the request
+    names nobody. A command's job names its commenter (`requested_by`), a label's its sender."""
+    by_command = str(request.get("label_event") or "").startswith("command-") or "retry_of" in request
+    login = str(request.get("requested_by" if by_command else "sender") or "")
+    if not login:
+        return None
+    verb = "revise" if "revise" in request else "retry" if "retry_of" in request else "fix"
+    return login, verb if by_command else LABEL
+
+
+def render_revoked(login: str, trigger: str, needed: str, have: str, label: str) -> str:
+    """The job's outcome when whoever queued it has lost the permission to (shown on the issue)."""
+    how = f"the `{label}` label" if trigger == LABEL else f"`{ASKED_WITH.get(trigger, trigger)}`"
+    return (
+        f"{inert('@' + login)} asked for this with {how}, which needs {needed} permission on the "
+        f"repository, and has {have} now: Autofix did nothing."
+    )
 
 
 def issue_branch(prefix: str, number: int) -> str:
@@ -79,6 +107,8 @@ class IssueJob(IssueAttempt):
         self.revise = Revise.from_request(request)
         self.report: FailureReport | None = None
         self.repaired: Repair | None = None  # what the dashboard shows of the attempt
+        self.permissions: dict[str, str] = {}  # login (lower case) -> role, asked in this job
+        self.author_can_write = False  # the issue's author: False makes the PR a draft (F3)
 
     async def enter(self, record: JobRecord, name: str) -> None:
         if self.phase is not None and self.phase.status == "running":
@@ -141,9 +171,11 @@ class IssueJob(IssueAttempt):
         self.report = evidence.report
         await self.enter(record, "gate")
         config = await self.config()
+        await self.still_allowed(config)  # F9: before the gate counts an attempt
         await self.gate(config, evidence.report.fingerprint)
         if self.revise is not None:  # `/autofix revise`: a follow-up commit on the bot PR's head
             return await revise_issue_pr(self, record, config, issue, evidence.report, self.revise)
+        self.author_can_write = bool(issue.author) and can_write(await self.permission(issue.author))
         default = await fetch_default_branch(self.inst, self.owner, self.name)
         sha = await fetch_branch_sha(self.inst, self.owner, self.name, default)
         await self.enter(record, "workspace")
@@ -163,6 +195,30 @@ class IssueJob(IssueAttempt):
             problems = "\n".join(f"- {p}" for p in e.problems)
             text = f"**`.github/autofix.yml` does not validate**, so Autofix did nothing:\n\n{problems}"
             raise Stop("config_error", text) from None
+
+    async def permission(self, login: str) -> str:
+        """`login`'s role on the repository, asked from GitHub once per job (a 403 is raised, not "none")."""
+        key = login.lower()
+        if key not in self.permissions:
+            self.permissions[key] = await fetch_permission(self.inst, self.owner, self.name, login)
+        return self.permissions[key]
+
+    async def still_allowed(self, config: RepoConfig) -> None:
+        """Whoever queued the job must still have the permission its trigger needs (F9)."""
+        trigger = trigger_of(self.request)
+        if trigger is None:
+            return
+        login, how = trigger
+        needed, have = needed_to_trigger(how, config), await self.permission(login)
+        if rank(have) >= rank(needed):
+            return
+        if self.phase is not None:
+            self.phase.outcome = "permission"
+        await append_audit(
+            self.deps.redis, "trigger.refused", job_id=self.job_id, repo=f"{self.owner}/{self.name}",
+            number=self.number, author=login, trigger=how, needed=needed, permission=have,
+        )  # fmt: skip
+        raise Stop("skipped", render_revoked(login, how, needed, have, self.deps.settings.autofix_label))
 
     async def gate(self, config: RepoConfig, fingerprint: str) -> None:
         state = RepoState(self.deps.redis, self.repo_id, self.inst.id)  # an installation pause counts

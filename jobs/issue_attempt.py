@@ -49,6 +49,18 @@ UNPROVEN_NOTE = (
     "that this change fixes the issue; it only passes the existing tests. Review it as you would any "
     "patch (`issues.without_reproduction: draft` in `.github/autofix.yml`).\n\n"
 )
+OUTSIDER_NOTE = (
+    "> **Draft:** the issue was written by someone without write access; a maintainer should review "
+    "before marking it ready.\n\n"
+)
+
+
+def decide_draft(*, unproven: bool, configured: bool, author_can_write: bool) -> tuple[bool, str]:
+    """Whether the issue's PR opens as a draft, and the notes that say why at the top of its body: an
+    unproven fix (the config asked for a draft over a comment), or an issue written by someone
+    without write access (F3: their words steered the change, so a maintainer decides it is ready)."""
+    notes = (UNPROVEN_NOTE if unproven else "") + ("" if author_can_write else OUTSIDER_NOTE)
+    return unproven or configured or not author_can_write, notes
 
 
 class IssueAttempt:
@@ -64,6 +76,7 @@ class IssueAttempt:
     links: dict[str, str]
     usage: Usage
     repaired: Repair | None
+    author_can_write: bool  # the issue's author has write access (else the PR is a draft)
 
     enter: Callable[[JobRecord, str], Awaitable[None]]  # IssueJob.enter: start a phase
     guidance: Callable[[], str | None]
@@ -175,6 +188,10 @@ class IssueAttempt:
                 attempt=record.tries,
                 issue_number=self.number,
             )
+            as_draft, notes = decide_draft(
+                unproven=draft, configured=bool(config["pull_request.draft"]),
+                author_can_write=self.author_can_write,
+            )  # fmt: skip
             changes = files_after(checkout, patches[chosen.id])
             title = pr_title(facts.root_cause, list(changes))
             message = commit_message(
@@ -191,10 +208,10 @@ class IssueAttempt:
                 base_sha=sha,
                 head_branch=self.branch(),
                 title=title,
-                body=(UNPROVEN_NOTE if draft else "") + render_pr_body(facts),
+                body=notes + render_pr_body(facts),
                 commit_message=message,
                 changes=changes,
-                draft=draft or bool(config["pull_request.draft"]),
+                draft=as_draft,
                 labels=list(config["pull_request.labels"]) + ([NEEDS_HUMAN] if draft else []),
             )
             published = await publish_pr(self.inst, self.store, record, plan)

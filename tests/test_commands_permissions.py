@@ -3,8 +3,8 @@
 import pytest
 
 from app.commands import VERBS
-from app.repo_config import parse_repo_config
-from jobs.commands.permissions import decide_permission, needed_for
+from app.repo_config import RepoConfig, parse_repo_config
+from jobs.commands.permissions import LABEL, can_write, decide_permission, needed_for, needed_to_trigger
 
 DEFAULT = parse_repo_config(None)
 ROLES = ("none", "read", "triage", "write", "maintain", "admin")  # "none": an outside collaborator
@@ -59,3 +59,21 @@ def test_lowering_reaches_only_commands_that_change_nothing() -> None:
 
 def test_an_unknown_permission_counts_as_none() -> None:
     assert not decide_permission("help", "superuser", DEFAULT).ok
+
+
+@pytest.mark.parametrize("config", [DEFAULT, parse_repo_config("commands:\n  permission: admin\n")])
+def test_the_label_needs_triage_whatever_the_command_config(config: RepoConfig) -> None:
+    """Applying a label takes triage on GitHub; an issue job re-checks the labeller against that."""
+    assert needed_to_trigger(LABEL, config) == "triage"
+
+
+def test_a_command_queued_job_needs_what_its_command_needs() -> None:
+    config = parse_repo_config("commands:\n  require: {retry: maintain}\n")
+    assert needed_to_trigger("retry", config) == "maintain"
+    assert needed_to_trigger("fix", config) == "write"
+    assert needed_to_trigger("revise", parse_repo_config("commands:\n  permission: read\n")) == "write"
+
+
+@pytest.mark.parametrize("role", [*ROLES, "superuser"])
+def test_write_access_is_write_maintain_or_admin(role: str) -> None:
+    assert can_write(role) is (role in ("write", "maintain", "admin"))

@@ -26,15 +26,37 @@ AssertionError: 1.5 != 2
 REPRO_TEST = "from calc.stats import mean\n\n\ndef test_mean_of_three():\n    assert mean([1, 2, 3]) == 2\n"
 
 
-def request_for(gh: LocalGitHub, repo: Any, number: int) -> dict[str, Any]:
+def request_for(gh: LocalGitHub, repo: Any, number: int, sender: str = "mona") -> dict[str, Any]:
+    """The job `issues.labeled` queues when `sender` labels `number`; mona, who writes the issues
+    here, is made a collaborator with write (the job asks for the labeller's permission when it
+    starts, and for the author's: see tests/reliability/test_f_triggers.py)."""
+    if sender == "mona":
+        gh.sim.set_permission(repo, "mona", "write")
     return {
         "repo_id": repo.id,
         "repo": repo.full_name,
         "installation_id": gh.installation_id,
         "issue_number": number,
         "label_event": "2026-11-21T07:00:00Z",
-        "sender": "mona",
+        "sender": sender,
     }
+
+
+def repro_and_fix_turns() -> list[Any]:
+    """The model's turns for ISSUE: a reproduction test that fails, then the fix that makes it pass."""
+    create = {"command": "create", "path": "tests/test_issue_repro.py", "file_text": REPRO_TEST}
+    edit = {"command": "str_replace", "path": "calc/stats.py", "old_str": BUGGY, "new_str": FIXED}
+    return [
+        reply(tool_use("editor", create)),
+        reply(tool_use("submit_diagnosis", DIAGNOSIS | {"where": "tests/test_issue_repro.py"})),
+        reply(tool_use("editor", edit)),
+        reply(tool_use("submit_diagnosis", DIAGNOSIS)),
+    ]
+
+
+def stats_repo(gh: LocalGitHub) -> Any:
+    files = FILES | {"tests/test_stats.py": "def test_nothing():\n    pass\n"}
+    return gh.sim.create_repo(OWNER, "demo", files=files)
 
 
 def test_new_failing_tests_are_those_the_reproduction_added() -> None:
@@ -48,28 +70,10 @@ def test_new_failing_tests_are_those_the_reproduction_added() -> None:
 async def test_a_labelled_issue_gets_a_reproduction_test_and_a_fix(
     gh: LocalGitHub, deps: Deps, model: Served[Any]
 ) -> None:
-    files = FILES | {
-        "calc/stats.py": FILES["calc/stats.py"],
-        "tests/test_stats.py": "def test_nothing():\n    pass\n",
-    }
-    repo = gh.sim.create_repo(OWNER, "demo", files=files)
+    repo = stats_repo(gh)
     issue = gh.sim.open_issue(repo, "mean() divides by the wrong count", ISSUE)
     gh.sim.label_issue(repo, issue.number, "autofix")  # what queued the job
-    model.state.script(
-        reply(
-            tool_use(
-                "editor", {"command": "create", "path": "tests/test_issue_repro.py", "file_text": REPRO_TEST}
-            )
-        ),
-        reply(tool_use("submit_diagnosis", DIAGNOSIS | {"where": "tests/test_issue_repro.py"})),
-        reply(
-            tool_use(
-                "editor",
-                {"command": "str_replace", "path": "calc/stats.py", "old_str": BUGGY, "new_str": FIXED},
-            )
-        ),
-        reply(tool_use("submit_diagnosis", DIAGNOSIS)),
-    )
+    model.state.script(*repro_and_fix_turns())
 
     result = await fix_issue({"deps": deps, "job_id": "issue:1"}, request_for(gh, repo, issue.number))
 
@@ -77,7 +81,8 @@ async def test_a_labelled_issue_gets_a_reproduction_test_and_a_fix(
     (pr,) = [i for i in repo.issues.values() if i.pull is not None]
     assert pr.pull is not None
     assert pr.pull.head_ref == f"autofix/issue-{issue.number}"
-    assert (pr.body or "").startswith(f"Fixes #{issue.number}")
+    assert (pr.body or "").startswith(f"Fixes #{issue.number}"), "an issue by a writer: no draft note"
+    assert not pr.pull.draft, "pull_request.draft is false in this repository's config"
     assert "| `tests/test_issue_repro.py::test_mean_of_three` | failed | passed |" in (pr.body or "")
     assert show(repo, f"{pr.pull.head_ref}:tests/test_issue_repro.py") == REPRO_TEST
     assert FIXED in show(repo, f"{pr.pull.head_ref}:calc/stats.py")

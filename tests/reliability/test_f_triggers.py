@@ -8,12 +8,22 @@ from typing import Any
 
 import pytest
 
+from app.audit import read_audit
+from app.budgets import BudgetLedger
+from app.github.errors import Forbidden
 from app.queue import QUEUE
 from app.routing import route
+from jobs import names
 from jobs.deps import Deps
+from jobs.fix_issue import fix_issue
+from jobs.issue_attempt import OUTSIDER_NOTE
 from jobs.received import run_command
+from tests.fakes.github import faults, gitstore
+from tests.patch_support import Served
 from tests.pipeline_support import FILES
 from tests.support import OWNER, LocalGitHub, fixture_json, make_settings
+from tests.test_commands_e2e import Talk, queued
+from tests.test_fix_issue_e2e import ISSUE, repro_and_fix_turns, request_for, stats_repo
 
 
 async def _command_as(gh: LocalGitHub, deps: Deps, body: str, role: str, association: str) -> dict[str, Any]:
@@ -66,3 +76,113 @@ def test_F7_a_check_that_did_not_fail_is_ignored(conclusion: str) -> None:
     routed = route("check_run", payload, make_settings())
     assert routed.jobs == []
     assert "not a failure" in (routed.ignored or "")
+
+
+def _labelled_by(gh: LocalGitHub, repo: Any, number: int, login: str) -> dict[str, Any]:
+    """`login` labels `number`: the job request that the `issues.labeled` delivery routes to."""
+    sent: list[tuple[str, dict[str, Any]]] = []
+    gh.state.deliver = lambda event, payload: sent.append((event, payload))
+    gh.sim.label_issue(repo, number, "autofix", user=login)
+    event, payload = next((e, p) for e, p in reversed(sent) if e == "issues")
+    [job] = route(event, payload, make_settings()).jobs
+    assert job.function == names.FIX_ISSUE
+    return job.args
+
+
+def _branches(repo: Any) -> list[str]:
+    return sorted(gitstore.list_refs(repo.path, "refs/heads/"))
+
+
+@pytest.mark.parametrize("now", ["read", None])  # None: no longer a collaborator at all
+async def test_F9_a_labeller_who_lost_access_before_the_job_ran_gets_nothing_done(
+    gh: LocalGitHub, deps: Deps, model: Served[Any], now: str | None
+) -> None:
+    """F9: permission revoked between enqueue and run -> re-checked at job start; the job stops with
+    the reason on the issue (one status comment), no model call, no branch, no attempt counted."""
+    repo = gh.sim.create_repo(OWNER, "demo", files=FILES)
+    issue = gh.sim.open_issue(repo, "mean() is wrong", ISSUE)
+    gh.sim.set_permission(repo, "lea", "write")  # at ingress
+    request = _labelled_by(gh, repo, issue.number, "lea")
+    del repo.collaborators["lea"]
+    if now is not None:
+        gh.sim.set_permission(repo, "lea", now)
+    branches = _branches(repo)
+
+    result = await fix_issue({"deps": deps, "job_id": "issue:revoked"}, request)
+
+    have = now or "none"
+    assert result["outcome"] == "skipped", result
+    assert f"needs triage permission on the repository, and has {have} now" in result["reason"]
+    assert model.state.bodies == []
+    assert _branches(repo) == branches
+    [status] = [c for c in gh.state.comments.values() if c.issue_number == issue.number]
+    assert result["reason"] in status.body
+    [entry] = [e for e in await read_audit(deps.redis) if e["kind"] == "trigger.refused"]
+    assert (entry["author"], entry["trigger"], entry["permission"]) == ("lea", "label", have)
+    assert (await BudgetLedger(deps.redis, repo.id).usage()).jobs_last_hour == 0
+
+
+async def test_F9_a_fix_that_a_command_queued_asks_for_the_commenter_again(
+    gh: LocalGitHub, deps: Deps, model: Served[Any]
+) -> None:
+    """F9 for a job a command queued: `/autofix` by a writer is allowed when the command runs; when
+    the fix job runs, the commenter has only read -> the job stops; nothing reaches the model."""
+    repo = gh.sim.create_repo(OWNER, "demo", files=FILES)
+    issue = gh.sim.open_issue(repo, "mean() is wrong", ISSUE)
+    answered = await Talk(gh, deps, repo).say(issue.number, "/autofix", user="maya", role="write")
+    [(job_id, function, args)] = await queued(deps.redis)
+    assert (job_id, function) == (answered["job_id"], names.FIX_ISSUE)
+    gh.sim.set_permission(repo, "maya", "read")
+
+    result = await fix_issue({"deps": deps, "job_id": job_id}, args)
+
+    assert result["outcome"] == "skipped", result
+    assert (
+        "with `/autofix`, which needs write permission on the repository, and has read now"
+        in result["reason"]
+    )
+    assert model.state.bodies == []
+
+
+async def test_F9_a_permission_lookup_github_forbids_is_not_taken_for_none(
+    gh: LocalGitHub, deps: Deps
+) -> None:
+    """A 403 on the permission lookup (the App's own access) is raised for the outcome table
+    (jobs/github_outcomes.py), not read as "the labeller has no access"."""
+    repo = gh.sim.create_repo(OWNER, "demo", files=FILES)
+    issue = gh.sim.open_issue(repo, "mean() is wrong", ISSUE)
+    gh.sim.label_issue(repo, issue.number, "autofix")
+    request = request_for(gh, repo, issue.number)
+    gh.state.faults.add(
+        "GET",
+        r"/collaborators/[^/]+/permission$",
+        faults.status(403, "Resource not accessible by integration"),
+    )
+
+    with pytest.raises(Forbidden):
+        await fix_issue({"deps": deps, "job_id": "issue:forbidden"}, request)
+    assert [path for _, path, _ in gh.state.faults.fired] == [
+        f"/repos/{repo.full_name}/collaborators/mona/permission"
+    ]
+
+
+@pytest.mark.timeout(120)  # the issue pipeline, reproduction and fix
+async def test_F3_a_triager_labels_an_outsiders_issue_and_gets_a_draft_that_says_why(
+    gh: LocalGitHub, deps: Deps, model: Served[Any]
+) -> None:
+    """F3: `autofix` applied by a triager on an issue written by an outsider -> the job runs (the same
+    fenced prompt as any issue), and the PR is a draft whose body says why, although
+    `pull_request.draft` is false here."""
+    repo = stats_repo(gh)
+    issue = gh.sim.open_issue(repo, "mean() divides by the wrong count", ISSUE, user="stranger")
+    gh.sim.set_permission(repo, "tia", "triage")
+    request = _labelled_by(gh, repo, issue.number, "tia")
+    model.state.script(*repro_and_fix_turns())
+
+    result = await fix_issue({"deps": deps, "job_id": "issue:outsider"}, request)
+
+    assert result["outcome"] == "pr_opened", result
+    [pr] = [i for i in repo.issues.values() if i.pull is not None]
+    assert pr.pull is not None
+    assert pr.pull.draft
+    assert (pr.body or "").startswith(OUTSIDER_NOTE + f"Fixes #{issue.number}")
