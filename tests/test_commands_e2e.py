@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from tests.patch_support import BUGGY, DIAGNOSIS, FIXED, STATS, Served
 from tests.pipeline_support import FILES, real_pytest_log
 from tests.support import OWNER, LocalGitHub
 
+REPLY_MARKER = re.compile(r"\n\n<!-- autofix:reply:[\w:-]+ -->$")
 ROLES = ("read", "triage", "write", "maintain", "admin", None)  # None: an outside collaborator
 
 
@@ -67,9 +69,10 @@ class Talk:
         return [r.content for r in last.reactions]
 
     def replies(self, number: int) -> list[str]:
-        """What the bot said on `number`, oldest first (its sticky status comment left out)."""
+        """What the bot said on `number`, oldest first (its sticky status comment left out), as people
+        read it: without the hidden marker that ends each reply."""
         return [
-            c.body
+            REPLY_MARKER.sub("", c.body)
             for c in sorted(self.gh.state.comments.values(), key=lambda c: c.id)
             if c.issue_number == number
             and c.user.login == self.bot

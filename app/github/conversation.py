@@ -1,5 +1,6 @@
 """Talking on issues and PRs: comments (and one sticky comment per purpose, found by a hidden
-marker), labels, reactions, and the permission a commenter has on the repository.
+marker; a command's reply, found again among the newest comments by its own), labels, reactions, and
+the permission a commenter has on the repository.
 
 A sticky comment is ours only if its author is the App's bot account (`AUTOFIX_BOT_LOGIN`, else
 `<slug>[bot]` from `GET /app`) or GitHub says the App made it (`performed_via_github_app`, set when
@@ -8,17 +9,23 @@ an App acts for a user): a marker pasted into someone else's comment does not ma
 
 from __future__ import annotations
 
+import re
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import quote
 
+import httpx
+
 from app.github.client import GitHubApp, Installation
 from app.github.errors import NotFound
 from app.github.outgoing import outgoing
-from app.github.rest import Json, body, fetch_pages, items, request, segment
+from app.github.rest import PER_PAGE, Json, body, fetch_pages, items, request, segment
 
 MARKER = "<!-- autofix:{} -->"
+RECENT_PAGES = 3  # a comment looked for among the newest ones: the last 300 of the thread
+_LAST = re.compile(r'<([^>]+)>\s*;\s*rel="?last"?')
 REACTIONS = frozenset({"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"})
 Permission = Literal["admin", "maintain", "write", "triage", "read", "none"]
 ROLES: tuple[Permission, ...] = ("admin", "maintain", "write", "triage", "read", "none")
@@ -119,6 +126,46 @@ async def upsert_sticky_comment(
                     return ours
                 return await update_comment(inst, owner, repo, ours.id, wanted)
     return await create_comment(inst, owner, repo, number, wanted)
+
+
+def parse_last_page(link: str | None) -> int:
+    """The page number of a Link header's `rel="last"` URL; 1 without one (a single page)."""
+    for part in (link or "").split(","):
+        match = _LAST.search(part)
+        if match:
+            page = httpx.URL(match.group(1)).params.get("page") or ""
+            return int(page) if page.isdigit() else 1
+    return 1
+
+
+async def fetch_recent_comments(
+    inst: Installation, owner: str, repo: str, number: int, *, max_pages: int = RECENT_PAGES
+) -> AsyncGenerator[Json, None]:
+    """The comments of issue or PR `number`, newest first, from its last `max_pages` pages (GitHub
+    lists them oldest first: the first page says which is the last, then pages are asked backwards)."""
+    path = f"/repos/{owner}/{repo}/issues/{number}/comments"
+    first = await inst.read(request("GET", path, params={"per_page": PER_PAGE}))
+    last = parse_last_page(first.headers.get("link"))
+    for page in range(last, max(last - max_pages, 0), -1):
+        params = {"per_page": PER_PAGE, "page": page}
+        response = first if page == 1 else await inst.read(request("GET", path, params=params))
+        for item in reversed(items(response)):
+            yield item
+
+
+async def find_marked_comment(
+    inst: Installation, owner: str, repo: str, number: int, marker: str
+) -> Comment | None:
+    """The bot's recent comment on `number` that ends with `marker`'s hidden comment, or None. Only the
+    bot's own comments count, and the marker must close the body: quoting it (in a code block, say)
+    does not make a comment the one looked for."""
+    hidden = render_marker(marker)
+    app_id, bot_login = inst.app.settings.github_app_id, await fetch_bot_login(inst.app)
+    async with aclosing(fetch_recent_comments(inst, owner, repo, number)) as comments:
+        async for item in comments:
+            if str(item.get("body") or "").rstrip().endswith(hidden) and is_ours(item, app_id, bot_login):
+                return parse_comment(item)
+    return None
 
 
 async def add_labels(inst: Installation, owner: str, repo: str, number: int, labels: list[str]) -> list[str]:

@@ -84,7 +84,11 @@ async def fetch_raised_cap(redis: Redis, request: dict[str, Any]) -> float | Non
     return max(caps, default=None)
 
 
-async def first_refusal(redis: Redis, repo_id: int, number: int, login: str) -> bool:
-    """True the first time in an hour that `login` is refused on this thread (then: reply once)."""
+async def first_refusal(redis: Redis, repo_id: int, number: int, login: str, *, job_id: str) -> bool:
+    """True the first time in an hour that `login` is refused on this thread (then: reply once), and
+    again for a retry of that same job, which may have died before its reply went out."""
     key = REFUSED.format(repo_id=repo_id, number=number, login=login.lower())
-    return bool(await redis.set(key, "1", nx=True, ex=REFUSAL_EVERY_S))
+    if await redis.set(key, job_id, nx=True, ex=REFUSAL_EVERY_S):
+        return True
+    held = await redis.get(key)
+    return (held.decode() if isinstance(held, bytes) else held) == job_id

@@ -1,7 +1,9 @@
 """What the bot answers to commands: short replies, details collapsed. Pure; text only.
 
 Anything that came from people or logs goes through `inert` (one line) or `fence` (a block), so a
-reply can never mention, link or format on someone else's behalf.
+reply can never mention, link or format on someone else's behalf. Every reply ends with a hidden
+marker naming the command it answers (`<!-- autofix:reply:comment-123 -->`), by which a retried job
+finds the reply an earlier try posted but could not checkpoint.
 """
 
 from __future__ import annotations
@@ -27,6 +29,16 @@ HELP_ROWS = (
     ("/autofix help", "anywhere", "this table"),
 )
 DOCS = "docs/commands.md"
+REPLY_MARKER = "reply:{}"  # rendered by app.github.conversation.render_marker
+
+
+def render_reply_marker(request: dict[str, Any], job_id: str) -> str:
+    """The marker name of the reply to this command: its comment's id, its review's, else its job's."""
+    for key, kind in (("comment_id", "comment"), ("review_id", "review")):
+        value = request.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return REPLY_MARKER.format(f"{kind}-{value}")
+    return REPLY_MARKER.format(f"job-{job_id.replace('-', '_')}")  # no `--` inside an HTML comment
 
 
 def render_help(error: str | None = None) -> str:

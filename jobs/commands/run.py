@@ -4,7 +4,12 @@
 the webhook's `author_association`), and the command's handler; then 🚀 or 😕 and a short reply.
 Someone without the permission gets one short reply per hour and thread, and nothing happens. Bots
 are never answered. Every command, allowed or not, goes to the audit trail: who asked for what.
-A retried job does not reply twice (the reply is checkpointed in the job record).
+
+A retried job does not reply twice: the reply is checkpointed in the job record, and it ends with a
+hidden marker naming the command, so a retry of a job killed between GitHub's 201 and the checkpoint
+finds that reply among the thread's newest comments (the bot's own only) and adopts it instead of
+posting again. A first try has nothing to find and lists nothing: the record is started before the
+post, so only a try that finds it already started can have posted.
 """
 
 from __future__ import annotations
@@ -18,7 +23,13 @@ from app.audit import append_audit
 from app.commands import Command
 from app.github.client import Installation
 from app.github.contents import read_repo_config
-from app.github.conversation import add_reaction, create_comment, fetch_permission
+from app.github.conversation import (
+    add_reaction,
+    create_comment,
+    fetch_permission,
+    find_marked_comment,
+    render_sticky,
+)
 from app.repo_config import RepoConfig, RepoConfigError, parse_repo_config
 from jobs import names
 from jobs.commands import attempts, branches, control, replies, simple
@@ -55,7 +66,7 @@ async def run_command(deps: Deps, request: JSON, job_id: str) -> JSON:
     command = Command.from_json(dict(request.get("command") or {}))
     owner, name = str(request["repo"]).split("/", 1)
     author = str(request["author"])
-    inst = deps.github.installation(int(request["installation_id"]))
+    inst = deps.github.installation(int(request["installation_id"]), repository_id=int(request["repo_id"]))
     audit = {"job_id": job_id, "repo": request["repo"], "number": int(request["number"]), "author": author,
              "verb": command.verb, "raw": command.raw, "review_id": request.get("review_id")}  # fmt: skip
     if is_bot_login(author):
@@ -120,7 +131,9 @@ async def _config(inst: Installation, owner: str, name: str) -> tuple[RepoConfig
 
 
 async def _refused(asked: Asked, needed: str, have: str) -> Answer:
-    first = await control.first_refusal(asked.deps.redis, asked.repo_id, asked.number, asked.author)
+    first = await control.first_refusal(
+        asked.deps.redis, asked.repo_id, asked.number, asked.author, job_id=asked.job_id
+    )
     text = replies.render_refusal(asked.author, needed, have) if first else None
     return Answer(False, text, {"needed": needed, "have": have})
 
@@ -128,9 +141,20 @@ async def _refused(asked: Asked, needed: str, have: str) -> Answer:
 async def _reply_once(asked: Asked, text: str) -> None:
     store = asked.store
     record = await store.start(asked.job_id, names.RUN_COMMAND, str(asked.request["repo"]), asked.request)
+    marker = replies.render_reply_marker(asked.request, asked.job_id)
 
     async def post() -> int:
-        comment = await create_comment(asked.inst, asked.owner, asked.name, asked.number, text)
+        if record.tries > 1:  # an earlier try got this far: it may have posted, then died unrecorded
+            posted = await find_marked_comment(asked.inst, asked.owner, asked.name, asked.number, marker)
+            if posted is not None:
+                log.info(
+                    "reply adopted",
+                    extra={"job_id": asked.job_id, "repo": asked.request["repo"], "comment_id": posted.id},
+                )
+                return posted.id
+        comment = await create_comment(
+            asked.inst, asked.owner, asked.name, asked.number, render_sticky(marker, text)
+        )
         return comment.id
 
     await store.once(record, "reply", post)
