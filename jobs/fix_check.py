@@ -49,6 +49,7 @@ from jobs.repair import Judge, Repair, RepairInputs, engine_steps, repair
 from jobs.reproduce import Reproduction, Verdict, reproduce
 from jobs.sandbox.base import Limits as SandboxLimits
 from jobs.sandbox.base import Sandbox, SandboxError
+from jobs.suspicion import note_untrusted
 from sandbox_runner.patchguard import DEFAULT_FORBIDDEN, GuardPolicy
 from sandbox_runner.proof import judge as judge_fix
 from sandbox_runner.report import FailureReport
@@ -162,6 +163,8 @@ class CheckJob(CheckPublishing, CheckStatus):
         if self.phase is not None:
             self.phase.outcome = report.failure_class
             self.phase.detail.update(failing_tests=report.failing_tests[:20], fingerprint=report.fingerprint)
+        seen = f"{report.message or ''}\n{report.excerpt}"  # G1: what of the log the model will read
+        await note_untrusted(self, self.deps.redis, seen, "ci_log", prose=False)
         return report
 
     async def config(self, record: JobRecord) -> RepoConfig:

@@ -50,6 +50,7 @@ from jobs.publish.status import STATUS_MARKER, render_status_comment
 from jobs.repair import Repair
 from jobs.sandbox.base import Limits as SandboxLimits
 from jobs.sandbox.base import SandboxError
+from jobs.suspicion import note_untrusted
 from sandbox_runner.report import FailureReport
 
 JSON = dict[str, Any]
@@ -169,6 +170,7 @@ class IssueJob(IssueAttempt):
             raise Stop("skipped", stale)
         evidence = issue_evidence(f"{self.owner}/{self.name}", self.number, issue.title, issue.body)
         self.report = evidence.report
+        await note_untrusted(self, self.deps.redis, f"{issue.title}\n{issue.body or ''}", "issue")  # G1
         await self.enter(record, "gate")
         config = await self.config()
         await self.still_allowed(config)  # F9: before the gate counts an attempt

@@ -18,6 +18,7 @@ from jobs.patch.copies import git_env
 from jobs.patch.localize import build_context
 from jobs.patch.prompts import Task
 from sandbox_runner.failure import Frame
+from sandbox_runner.injection import scan_untrusted
 from tests.fakes.anthropic_messages import reply, tool_use
 from tests.patch_support import (
     BUGGY,
@@ -161,3 +162,16 @@ async def test_injected_instructions_change_nothing(
         "LC_ALL",
     }
     assert not [s for s in SECRETS if s in json.dumps(env)]
+
+
+def test_the_injections_here_are_recognised_as_attempts() -> None:
+    """What the jobs log as suspicious (jobs/suspicion.py): each text above, and where it hid."""
+    issue = {(f.reason, f.hidden) for f in scan_untrusted(ISSUE)}
+    assert issue == {("instruction_override", False), ("exfiltration", True)}  # the curl in a comment
+    log = {(f.reason, f.hidden) for f in scan_untrusted(LOG, prose=False)}
+    reasons = ("instruction_override", "addressed_to_ai", "fence_escape", "exfiltration")
+    assert log == {(reason, False) for reason in reasons}
+    assert {f.reason for f in scan_untrusted(COMMENT, prose=False)} == {
+        "instruction_override",
+        "addressed_to_ai",
+    }
