@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 from app.github.client import Installation
 from app.github.conversation import IssueText
@@ -55,12 +56,19 @@ OUTSIDER_NOTE = (
 )
 
 
-def decide_draft(*, unproven: bool, configured: bool, author_can_write: bool) -> tuple[bool, str]:
-    """Whether the issue's PR opens as a draft, and the notes that say why at the top of its body: an
-    unproven fix (the config asked for a draft over a comment), or an issue written by someone
-    without write access (F3: their words steered the change, so a maintainer decides it is ready)."""
+class Drafting(NamedTuple):
+    draft: bool
+    notes: str  # what the top of the PR body says about why it is a draft
+    needs_human: bool  # labelled so: the label stays where GitHub refuses drafts (free private repos)
+
+
+def decide_draft(*, unproven: bool, configured: bool, author_can_write: bool) -> Drafting:
+    """How the issue's PR opens: as a draft, with a note saying why, when the fix is unproven (the
+    config asked for a draft over a comment) or the issue's author has no write access (F3: their
+    words steered the change, so a maintainer decides it is ready); else as the config says."""
     notes = (UNPROVEN_NOTE if unproven else "") + ("" if author_can_write else OUTSIDER_NOTE)
-    return unproven or configured or not author_can_write, notes
+    needs_human = unproven or not author_can_write
+    return Drafting(needs_human or configured, notes, needs_human)
 
 
 class IssueAttempt:
@@ -188,7 +196,7 @@ class IssueAttempt:
                 attempt=record.tries,
                 issue_number=self.number,
             )
-            as_draft, notes = decide_draft(
+            drafting = decide_draft(
                 unproven=draft, configured=bool(config["pull_request.draft"]),
                 author_can_write=self.author_can_write,
             )  # fmt: skip
@@ -208,11 +216,11 @@ class IssueAttempt:
                 base_sha=sha,
                 head_branch=self.branch(),
                 title=title,
-                body=notes + render_pr_body(facts),
+                body=drafting.notes + render_pr_body(facts),
                 commit_message=message,
                 changes=changes,
-                draft=as_draft,
-                labels=list(config["pull_request.labels"]) + ([NEEDS_HUMAN] if draft else []),
+                draft=drafting.draft,
+                labels=list(config["pull_request.labels"]) + ([NEEDS_HUMAN] if drafting.needs_human else []),
             )
             published = await publish_pr(self.inst, self.store, record, plan)
             await RepoState(self.deps.redis, self.repo_id).add_open_pr(published.number)

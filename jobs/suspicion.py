@@ -8,6 +8,7 @@ shows on the job's page; the attacker's text appears only as a short, redacted e
 never fails the job: an audit trail that Redis refuses is a logged warning.
 
   suspicious.injection  job_id, repo, source ("issue" | "ci_log"), reasons, example, hidden
+  sandbox.egress        job_id, repo, backend, candidate, count, example, hosts
 """
 
 from __future__ import annotations
@@ -22,11 +23,14 @@ from redis.exceptions import RedisError
 from app.audit import append_audit
 from app.job_records import PhaseRecord
 from app.joblog import add_context
+from sandbox_runner.egress import scan_run
 from sandbox_runner.injection import Finding, scan_untrusted
 from sandbox_runner.redact import redact
+from sandbox_runner.result import RunResult
 
 log = logging.getLogger("autofix.suspicion")
 INJECTION = "suspicious.injection"
+EGRESS = "sandbox.egress"
 
 
 def current_job() -> dict[str, Any]:
@@ -89,3 +93,26 @@ async def note_untrusted(job: Job, redis: Redis, text: str, source: str, *, pros
     summary = await record_injection(redis, text, source=source, prose=prose, job=ids)
     if summary is not None and job.phase is not None:
         job.phase.detail["suspicious"] = summary
+
+
+async def record_egress(redis: Redis, backend: str, results: Sequence[RunResult]) -> int:
+    """One warning and one audit entry per run whose output shows blocked network attempts; returns
+    how many runs tried. The runs' outcomes are left as they are."""
+    job = current_job()
+    tried = 0
+    for run in results:
+        found = scan_run(run)
+        if found is None:
+            continue
+        tried += 1
+        example = redact(found.example)
+        log.warning(
+            "sandbox run %s tried to reach the network %d time(s), blocked: %s",
+            run.candidate_id,
+            found.count,
+            example,
+            extra={"suspicious": EGRESS, "backend": backend, "hosts": list(found.hosts)} | job,
+        )
+        fields = {"count": found.count, "example": example, "hosts": list(found.hosts)}
+        await _audit(redis, EGRESS, backend=backend, candidate=run.candidate_id, **fields, **job)
+    return tried

@@ -19,6 +19,7 @@ import pytest
 from sandbox_runner import cgroup as cgroups
 from sandbox_runner.capture import OutputCapture
 from sandbox_runner.confine import Isolation, Limits, build_argv, build_env, probe_isolation
+from sandbox_runner.egress import Egress, scan_run
 from sandbox_runner.proctree import MARKER, run_supervised
 from tests.sandbox_support import (
     PYTHON,
@@ -172,6 +173,7 @@ def test_the_command_has_no_network_but_a_working_loopback(repo: Path, tmp_path:
     assert "UNREACHABLE" in r.log_head
     assert "REACHED" not in r.log_head.replace("UNREACHABLE", "")
     assert "NO-DNS" in r.log_head
+    assert scan_run(r) == Egress(2, "UNREACHABLE [Errno 101] Network is unreachable")  # I5: both seen
 
 
 def test_the_command_sees_none_of_the_workers_secrets(repo: Path, tmp_path: Path) -> None:

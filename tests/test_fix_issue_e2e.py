@@ -83,6 +83,7 @@ async def test_a_labelled_issue_gets_a_reproduction_test_and_a_fix(
     assert pr.pull.head_ref == f"autofix/issue-{issue.number}"
     assert (pr.body or "").startswith(f"Fixes #{issue.number}"), "an issue by a writer: no draft note"
     assert not pr.pull.draft, "pull_request.draft is false in this repository's config"
+    assert "autofix:needs-human" not in pr.labels
     assert "| `tests/test_issue_repro.py::test_mean_of_three` | failed | passed |" in (pr.body or "")
     assert show(repo, f"{pr.pull.head_ref}:tests/test_issue_repro.py") == REPRO_TEST
     assert FIXED in show(repo, f"{pr.pull.head_ref}:calc/stats.py")

@@ -9,7 +9,7 @@ import pytest
 
 from jobs.commands.permissions import LABEL
 from jobs.fix_issue import render_revoked, trigger_of
-from jobs.issue_attempt import OUTSIDER_NOTE, UNPROVEN_NOTE, decide_draft
+from jobs.issue_attempt import OUTSIDER_NOTE, UNPROVEN_NOTE, Drafting, decide_draft
 
 LABELLED = {
     "repo_id": 1,
@@ -50,21 +50,21 @@ def test_the_refusal_names_the_trigger_and_pings_nobody() -> None:
 
 
 @pytest.mark.parametrize(
-    ("unproven", "configured", "author_can_write", "draft", "notes"),
+    ("unproven", "configured", "author_can_write", "expected"),
     [
-        (False, False, True, False, ""),  # a writer's issue, proven, config says ready: a PR
-        (False, True, True, True, ""),  # the config asks for drafts: no note needed
-        (False, False, False, True, OUTSIDER_NOTE),  # F3: an outsider's issue
-        (False, True, False, True, OUTSIDER_NOTE),  # a draft anyway, but people should know why
-        (True, False, True, True, UNPROVEN_NOTE),
-        (True, False, False, True, UNPROVEN_NOTE + OUTSIDER_NOTE),
+        (False, False, True, Drafting(False, "", False)),  # a writer's issue, proven, config: ready
+        (False, True, True, Drafting(True, "", False)),  # the config asks for drafts: no note needed
+        (False, False, False, Drafting(True, OUTSIDER_NOTE, True)),  # F3: an outsider's issue
+        (False, True, False, Drafting(True, OUTSIDER_NOTE, True)),  # a draft anyway; people see why
+        (True, False, True, Drafting(True, UNPROVEN_NOTE, True)),
+        (True, False, False, Drafting(True, UNPROVEN_NOTE + OUTSIDER_NOTE, True)),
     ],
 )
 def test_the_pr_is_a_draft_when_unproven_configured_or_from_an_outsider(
-    unproven: bool, configured: bool, author_can_write: bool, draft: bool, notes: str
+    unproven: bool, configured: bool, author_can_write: bool, expected: Drafting
 ) -> None:
     decided = decide_draft(unproven=unproven, configured=configured, author_can_write=author_can_write)
-    assert decided == (draft, notes)
+    assert decided == expected
 
 
 def test_the_outsider_note_is_one_line() -> None:

@@ -3,6 +3,8 @@
 Each run of a batch counts once by how it ended: passed, failed, timeout, not_applied (the patch was
 refused), error (no exit code); a batch that raised counts once under the error's code (unavailable,
 workflow_missing, cancelled …). Counting never fails the batch: Redis errors are logged.
+A run whose output shows it tried to reach the network, and was blocked, is logged and audited
+(jobs/suspicion.py, checklist I5); its outcome stays what it was.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from redis.exceptions import RedisError
 
 from app import stats
 from jobs.sandbox.base import DEFAULT_LIMITS, Limits, Sandbox, SandboxError
+from jobs.suspicion import record_egress
 from sandbox_runner.result import RunResult
 
 log = logging.getLogger("autofix.sandbox")
@@ -65,6 +68,7 @@ class CountedSandbox:
             await self._count([e.code])
             raise
         await self._count([run_outcome(r) for r in results])
+        await record_egress(self.redis, self.backend, results)  # I5: blocked attempts, logged
         return results
 
     async def _count(self, outcomes: Sequence[str]) -> None:

@@ -185,4 +185,5 @@ async def test_F3_a_triager_labels_an_outsiders_issue_and_gets_a_draft_that_says
     [pr] = [i for i in repo.issues.values() if i.pull is not None]
     assert pr.pull is not None
     assert pr.pull.draft
+    assert "autofix:needs-human" in pr.labels  # what stays where GitHub refuses a draft
     assert (pr.body or "").startswith(OUTSIDER_NOTE + f"Fixes #{issue.number}")
