@@ -17,13 +17,16 @@ from typing import Any
 
 import pytest
 from arq import create_pool
+from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from app.deadletters import dead_letters
 from app.github.errors import RateLimited
-from app.job_records import JobStore
+from app.job_records import JobRecord, JobStore
 from app.queue import RESULT_PREFIX, deserialize, serialize
+from app.routing import route
 from app.settings import Settings
+from jobs import names
 from jobs.deps import Deps
 from jobs.fix_check import fix_check_run
 from jobs.worker import MAX_TRIES, build_worker, redis_settings
@@ -190,3 +193,62 @@ async def test_E2_sigterm_during_a_job_requeues_it(settings: Settings, redis: Re
     result = await _result(redis, "deploy")
     assert (result["s"], result["r"]) == (True, {"try": 2})
     assert not await redis.exists("arq:in-progress:deploy")
+
+
+async def test_E1_a_command_stopped_between_its_reply_and_the_checkpoint_answers_once(
+    gh: LocalGitHub, app_settings: Settings, redis: Redis, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """E1 for commands: the worker stops (SIGTERM, cancelling the job) after GitHub answered 201 to the
+    reply and before the reply's checkpoint is written. arq runs the job again as its second try, which
+    finds the posted reply by its marker and adopts it: one answer."""
+    repo = gh.sim.create_repo(OWNER, "svc", files={"README.md": "svc\n"})
+    gh.sim.set_permission(repo, "maya", "write")
+    issue = gh.sim.open_issue(repo, "flaky", "it fails sometimes")
+    delivered: list[tuple[str, dict[str, Any]]] = []
+    gh.state.deliver = lambda event, payload: delivered.append((event, payload))
+    gh.sim.comment(repo, issue.number, "/autofix status", user="maya")
+    gh.state.deliver = None
+    model_key = SecretStr("sk-ant-test")  # commands never call the model, but a worker needs one to act
+    settings = app_settings.model_copy(update={"github_api_url": gh.url, "anthropic_api_key": model_key})
+    [job] = route(*delivered[0], settings).jobs
+    pool = await create_pool(
+        redis_settings(redis_url), job_serializer=serialize, job_deserializer=deserialize
+    )
+    await pool.enqueue_job(job.function, job.args, _job_id=job.job_id, _queue_name=names.COMMAND_QUEUE)
+    await pool.aclose()
+
+    first = build_worker(settings, redis_url, handle_signals=False, queue_name=names.COMMAND_QUEUE)
+    real_save, stopping = JobStore.save, asyncio.Event()
+
+    async def save(self: JobStore, record: JobRecord) -> None:
+        if "reply" in record.checkpoints and not stopping.is_set():  # posted; the checkpoint is next
+            stopping.set()
+            first.handle_sig(signal.SIGTERM)
+            await asyncio.sleep(60)  # cancelled here: the checkpoint never lands
+        await real_save(self, record)
+
+    monkeypatch.setattr(JobStore, "save", save)
+    running_task = asyncio.create_task(first.async_run())
+    await asyncio.wait_for(stopping.wait(), 20)
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.wait_for(running_task, 10)
+    await asyncio.gather(*first.tasks.values(), return_exceptions=True)
+    first.tasks.clear()
+    await first.close()
+    bot = [c for c in gh.state.comments.values() if c.user.type == "Bot"]
+    assert len(bot) == 1  # the reply went out with the first try
+
+    second = build_worker(
+        settings, redis_url, burst=True, handle_signals=False, queue_name=names.COMMAND_QUEUE
+    )
+    try:
+        await asyncio.wait_for(second.async_run(), 20)
+    finally:
+        await second.close()
+
+    result = await _result(redis, job.job_id)
+    assert (result["s"], result["t"]) == (True, 2)
+    assert [c.id for c in gh.state.comments.values() if c.user.type == "Bot"] == [bot[0].id]  # adopted
+    record = await JobStore(redis).get(job.job_id)
+    assert record is not None
+    assert record.checkpoints["reply"] == bot[0].id
