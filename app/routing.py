@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from app.commands import Command, parse_command
@@ -22,6 +22,10 @@ from jobs import names
 FAILED_CONCLUSIONS = frozenset({"failure", "timed_out"})
 SANDBOX_CHECK_MARKER = "autofix-sandbox"  # check runs of our sandbox workflow carry this in their name
 JSON = dict[str, Any]
+NO_INSTALLATION = (
+    "payload field 'installation' is missing or has no integer 'id': autofix acts only on GitHub App "
+    "deliveries (a repository or organization webhook names no installation)"
+)
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,11 @@ def handles(*events: str, action: str | None = None) -> Callable[[Handler], Hand
 
 
 def route(event: str, payload: JSON, settings: Settings) -> Routed:
-    """The jobs a delivery asks for. Raises MalformedPayload when a field we need is missing."""
+    """The jobs a delivery asks for. Raises MalformedPayload when a field we need is missing.
+
+    Every job carries the delivery's `installation_id` (its token is what the worker acts with), so
+    a delivery that asks for work without naming an installation is malformed; one that asks for
+    nothing keeps its answer (a repository hook's `ping` or an event we ignore names none either)."""
     if event not in _HANDLERS:
         return ignore(f"event {event!r} is not one autofix acts on")
     actions, handler = _HANDLERS[event]
@@ -67,7 +75,11 @@ def route(event: str, payload: JSON, settings: Settings) -> Routed:
     if actions is not None and not (isinstance(action, str) and action in actions):
         wanted = ", ".join(sorted(actions))
         return ignore(f"{event}.{action}: autofix acts on {event}.{wanted} only")
-    return handler(payload, settings)
+    routed = handler(payload, settings)
+    if not routed.jobs:
+        return routed
+    inst = {"installation_id": _installation_id(payload)}
+    return Routed([replace(job, args=job.args | inst) for job in routed.jobs])
 
 
 def handled_events() -> frozenset[str]:
@@ -79,9 +91,12 @@ def _repo(payload: JSON) -> tuple[int, str]:
     return get_int(repo, "id"), get_str(repo, "full_name")
 
 
-def _installation_id(payload: JSON) -> int | None:
+def _installation_id(payload: JSON) -> int:
     inst = payload.get("installation")
-    return get_int(inst, "id") if isinstance(inst, dict) else None
+    inst_id = inst.get("id") if isinstance(inst, dict) else None
+    if not isinstance(inst_id, int) or isinstance(inst_id, bool):
+        raise MalformedPayload(NO_INSTALLATION)
+    return inst_id
 
 
 def _sender_is_bot(payload: JSON) -> bool:
@@ -90,8 +105,9 @@ def _sender_is_bot(payload: JSON) -> bool:
 
 
 def _base_args(payload: JSON) -> JSON:
+    """The repository every job is about (route() adds the installation once a handler asks for work)."""
     repo_id, full_name = _repo(payload)
-    return {"repo_id": repo_id, "repo": full_name, "installation_id": _installation_id(payload)}
+    return {"repo_id": repo_id, "repo": full_name}
 
 
 # -- check runs ----------------------------------------------------------------------------------
@@ -269,8 +285,8 @@ def _push(payload: JSON, settings: Settings) -> Routed:
 
 @handles("installation", "installation_repositories")
 def _installation(payload: JSON, settings: Settings) -> Routed:
+    inst_id = _installation_id(payload)
     inst = get_dict(payload, "installation")
-    inst_id = get_int(inst, "id")
     action = get_str(payload, "action")
     lists = {
         key: sorted(get_str(r, "full_name") for r in get_list(payload, key))

@@ -2,8 +2,10 @@
 
 The order matters: the body is read with a cap (413), the signature is checked on the raw bytes
 before anything is parsed (401, nothing stored), then headers and JSON are checked (400), routed
-(pure), and enqueued in one Redis round trip. 202 is sent only after Redis accepted the jobs; when
-it cannot, 503, so that GitHub records a failed delivery that can be redelivered.
+(pure; a delivery that asks for work without naming its `installation` is refused there, 400 and a
+log line, while `ping` and ignored events keep their answers), and enqueued in one Redis round
+trip. 202 is sent only after Redis accepted the jobs; when it cannot, 503, so that GitHub records
+a failed delivery that can be redelivered.
 
 This is the one hot path, so it is a plain ASGI callable that the app dispatches to before
 Starlette's middleware and router (app.web); everything else is ordinary Starlette.

@@ -47,6 +47,72 @@ def fixture_json(name: str) -> dict[str, Any]:
     return data
 
 
+# What the octokit examples for Codertocat/Hello-World carry when GitHub sends them to an App
+# (push.none.3.json, pull_request.closed.1.json): installation 1 and its legacy node id.
+APP_INSTALLATION = {"id": 1, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMQ=="}
+APP_DELIVERIES = FIXTURES / "app_deliveries"
+
+
+def app_delivery(payload: dict[str, Any]) -> dict[str, Any]:
+    """`payload` as a GitHub App receives it: with an `installation`. Some recorded fixtures are
+    repository-hook deliveries, which name none, and the endpoint refuses work without one (A6)."""
+    return payload if "installation" in payload else payload | {"installation": dict(APP_INSTALLATION)}
+
+
+def app_fixture(name: str) -> dict[str, Any]:
+    """A recorded webhook fixture as an App's delivery (see `app_delivery`)."""
+    return app_delivery(fixture_json(name))
+
+
+def app_fixture_bytes(name: str) -> bytes:
+    """The body of `app_fixture(name)`: the recorded bytes when they name an installation, else
+    the derived copy in fixtures/app_deliveries/ or, for a file without one, the JSON re-serialised."""
+    if "installation" in fixture_json(name):
+        return fixture_bytes(name)
+    derived = APP_DELIVERIES / name
+    if derived.is_file():
+        return derived.read_bytes()
+    return (json.dumps(app_fixture(name), indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def actionable_deliveries() -> dict[str, tuple[str, dict[str, Any]]]:
+    """One App delivery (event, payload) per kind of work routing starts or steers, from recorded
+    fixtures changed only where needed to ask for work (default settings; `autofix_bot_login` may be
+    `autofix-test[bot]`). Fresh payloads on each call."""
+    failed = app_fixture("check_run.completed.1.json")
+    ours = app_fixture("check_run.completed.1.json")
+    ours["check_run"]["check_suite"]["head_branch"] = "autofix/v1-0123456789abcdef"
+    labeled = app_fixture("issues.labeled.1.json")
+    labeled["label"]["name"] = "autofix"
+    comment = app_fixture("issue_comment.created.1.json")
+    comment["comment"]["body"] = "/autofix retry"
+    review = app_fixture("pull_request_review.submitted.1.json")
+    review["review"]["state"] = "changes_requested"
+    review["pull_request"]["head"]["ref"] = "autofix/check-1"
+    sandbox = app_fixture("workflow_run.completed.2.json")
+    sandbox["workflow_run"]["path"] = ".github/workflows/autofix-sandbox.yml"
+    closed = app_fixture("pull_request.closed.3.json")
+    closed["pull_request"]["head"]["ref"] = "autofix/check-1"
+    closed["pull_request"]["user"]["login"] = "autofix-test[bot]"
+    revert = app_fixture("push.none.4.json")
+    revert["commits"][0]["message"] = f'Revert "fix: x"\n\nThis reverts commit {"ab" * 20}.\n'
+    return {
+        "check_run failed": ("check_run", failed),
+        "check_run on our branch": ("check_run", ours),
+        "issues labeled autofix": ("issues", labeled),
+        "/autofix comment": ("issue_comment", comment),
+        "review requesting changes": ("pull_request_review", review),
+        "sandbox workflow_run": ("workflow_run", sandbox),
+        "our pull_request closed": ("pull_request", closed),
+        "revert pushed": ("push", revert),
+        "installation": ("installation", app_fixture("installation.deleted.1.json")),
+        "installation_repositories": (
+            "installation_repositories",
+            app_fixture("installation_repositories.added.1.json"),
+        ),
+    }
+
+
 def event_of(name: str) -> str:
     return name.split(".", 1)[0]
 

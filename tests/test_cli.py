@@ -32,8 +32,8 @@ from app.embedded_redis import PID_FILE, SOCKET_FILE
 from app.signatures import verify_signature
 from tests.fakes.github import generate_private_key
 from tests.support import (
+    APP_DELIVERIES,
     SECRET,
-    WEBHOOKS,
     AutofixProcess,
     LiveServer,
     cli_env,
@@ -43,7 +43,7 @@ from tests.support import (
     wait_until,
 )
 
-CHECK_RUN = WEBHOOKS / "check_run.completed.1.json"
+CHECK_RUN = APP_DELIVERIES / "check_run.completed.1.json"  # a recorded check run, as an App gets it
 CHECK_RUN_REPO = "Codertocat/Hello-World"
 
 

@@ -9,14 +9,14 @@ from app.audit import read_audit
 from app.settings import Settings
 from jobs import names
 from jobs.worker import build_worker
-from tests.support import deliver, fixture_bytes, fixture_json
+from tests.support import app_fixture, app_fixture_bytes, deliver
 
 
 async def test_a_command_is_run_by_the_command_worker_while_fix_jobs_wait(
     client: httpx.AsyncClient, redis: Redis, settings: Settings, redis_url: str
 ) -> None:
-    check = await deliver(client, "check_run", fixture_bytes("check_run.completed.1.json"))
-    payload = fixture_json("issue_comment.created.1.json")
+    check = await deliver(client, "check_run", app_fixture_bytes("check_run.completed.1.json"))
+    payload = app_fixture("issue_comment.created.1.json")
     payload["comment"]["body"] = "/autofix status"
     command = await deliver(client, "issue_comment", payload)
     [fix_id], [command_id] = check.json()["jobs"], command.json()["jobs"]

@@ -8,9 +8,17 @@ from typing import Any
 import pytest
 
 from app.payloads import MalformedPayload
-from app.routing import route
+from app.routing import handled_events, route
 from jobs import names
-from tests.support import APP_ID, all_fixture_names, event_of, fixture_json, make_settings
+from tests.support import (
+    APP_ID,
+    actionable_deliveries,
+    all_fixture_names,
+    app_fixture,
+    event_of,
+    fixture_json,
+    make_settings,
+)
 
 SETTINGS = make_settings(autofix_bot_login="autofix-test[bot]")
 
@@ -42,17 +50,19 @@ EXPECTED_REASONS = {
 
 def _route(name: str, payload: dict[str, Any] | None = None, **settings: Any) -> Any:
     s = make_settings(autofix_bot_login="autofix-test[bot]", **settings) if settings else SETTINGS
-    return route(event_of(name), payload if payload is not None else fixture_json(name), s)
+    return route(event_of(name), payload if payload is not None else app_fixture(name), s)
 
 
 @pytest.mark.parametrize("name", all_fixture_names())
 def test_every_real_payload_routes_as_expected(name: str) -> None:
+    """Each recorded payload as an App receives it (with an installation: see app_fixture)."""
     routed = _route(name)
     if name in EXPECTED_JOBS:
         function, job_id = EXPECTED_JOBS[name]
         assert routed.ignored is None
         assert [j.function for j in routed.jobs] == [function]
         assert routed.jobs[0].job_id.startswith(job_id)
+        assert routed.jobs[0].args["installation_id"] == app_fixture(name)["installation"]["id"]
     else:
         assert routed.jobs == []
         assert routed.ignored
@@ -60,11 +70,53 @@ def test_every_real_payload_routes_as_expected(name: str) -> None:
             assert routed.ignored == EXPECTED_REASONS[name]
 
 
+@pytest.mark.parametrize("name", all_fixture_names())
+def test_every_real_payload_without_an_installation_is_malformed_only_if_it_asks_for_work(name: str) -> None:
+    """A6: a repository hook's payload (no `installation`) keeps its answer when it asks for nothing;
+    when it would start work, routing refuses it, naming the field."""
+    payload = fixture_json(name)
+    payload.pop("installation", None)
+    if name in EXPECTED_JOBS:
+        with pytest.raises(MalformedPayload, match="'installation'"):
+            _route(name, payload)
+    else:
+        assert _route(name, payload) == _route(name)
+
+
+# what a delivery may hold instead of `{"installation": {"id": <int>, ...}}`
+NO_INSTALLATIONS: list[dict[str, Any]] = [
+    {},
+    {"installation": None},
+    {"installation": []},
+    {"installation": {}},
+    {"installation": {"id": "31337"}},
+    {"installation": {"id": True}},
+]
+
+
+@pytest.mark.parametrize("kind", sorted(actionable_deliveries()))
+def test_every_kind_of_work_carries_the_installation_and_needs_one(kind: str) -> None:
+    event, payload = actionable_deliveries()[kind]
+    payload["installation"] = {"id": 31337, "node_id": "x"}
+    jobs = route(event, payload, SETTINGS).jobs
+    assert jobs
+    assert [j.args["installation_id"] for j in jobs] == [31337] * len(jobs)
+    for missing in NO_INSTALLATIONS:
+        broken = {k: v for k, v in payload.items() if k != "installation"} | missing
+        with pytest.raises(MalformedPayload, match="'installation'"):
+            route(event, broken, SETTINGS)
+
+
+def test_the_actionable_cases_cover_every_handled_event() -> None:
+    """A new handler needs a case in tests.support.actionable_deliveries, so A6 covers it too."""
+    assert {event for event, _ in actionable_deliveries().values()} == handled_events()
+
+
 # -- check_run ------------------------------------------------------------------------------------
 
 
 def _failed_check(**changes: Any) -> dict[str, Any]:
-    payload = copy.deepcopy(fixture_json("check_run.completed.1.json"))
+    payload = copy.deepcopy(app_fixture("check_run.completed.1.json"))
     payload["check_run"].update(changes)
     return payload
 
@@ -134,7 +186,7 @@ def test_same_failure_gives_the_same_job_id_and_another_check_another() -> None:
 
 
 def _labeled(label: str = "autofix", sender_type: str = "User") -> dict[str, Any]:
-    payload = copy.deepcopy(fixture_json("issues.labeled.1.json"))
+    payload = copy.deepcopy(app_fixture("issues.labeled.1.json"))
     payload["label"]["name"] = label
     payload["sender"]["type"] = sender_type
     return payload
@@ -172,7 +224,7 @@ def test_relabelling_later_is_a_new_job_but_a_redelivery_is_not() -> None:
 
 
 def _comment(body: str, fixture: str = "issue_comment.created.1.json", sender_type: str = "User") -> Any:
-    payload = copy.deepcopy(fixture_json(fixture))
+    payload = copy.deepcopy(app_fixture(fixture))
     payload["comment"]["body"] = body
     payload["sender"]["type"] = sender_type
     return _route(fixture, payload)
@@ -180,7 +232,7 @@ def _comment(body: str, fixture: str = "issue_comment.created.1.json", sender_ty
 
 def test_command_on_an_issue() -> None:
     [job] = _comment("/autofix retry").jobs
-    payload = fixture_json("issue_comment.created.1.json")
+    payload = app_fixture("issue_comment.created.1.json")
     assert job.function == names.RUN_COMMAND
     assert job.job_id == f"cmd:{payload['repository']['id']}:{payload['comment']['id']}"
     assert job.args["command"] == {
@@ -205,7 +257,7 @@ def test_comment_from_a_bot_is_ignored_even_with_a_command() -> None:
 
 
 def test_edited_comment_with_a_command_is_ignored() -> None:
-    payload = copy.deepcopy(fixture_json("issue_comment.edited.1.json"))
+    payload = copy.deepcopy(app_fixture("issue_comment.edited.1.json"))
     payload["comment"]["body"] = "/autofix"
     assert _route("issue_comment.edited.1.json", payload).jobs == []
 
@@ -217,7 +269,7 @@ def test_edited_comment_with_a_command_is_ignored() -> None:
     "path", [".github/workflows/autofix-sandbox.yml", ".github/workflows/autofix-sandbox.yml@refs/heads/main"]
 )
 def test_sandbox_workflow_completion_wakes_its_job(path: str) -> None:
-    payload = copy.deepcopy(fixture_json("workflow_run.completed.2.json"))
+    payload = copy.deepcopy(app_fixture("workflow_run.completed.2.json"))
     payload["workflow_run"]["path"] = path
     [job] = _route("workflow_run.completed.2.json", payload).jobs
     run = payload["workflow_run"]
@@ -227,7 +279,7 @@ def test_sandbox_workflow_completion_wakes_its_job(path: str) -> None:
 
 
 def _closed_pr(head: str, login: str, merged: bool) -> dict[str, Any]:
-    payload = copy.deepcopy(fixture_json("pull_request.closed.3.json"))
+    payload = copy.deepcopy(app_fixture("pull_request.closed.3.json"))
     payload["pull_request"]["head"]["ref"] = head
     payload["pull_request"]["user"]["login"] = login
     payload["pull_request"]["merged"] = merged
@@ -251,7 +303,7 @@ def test_someone_elses_pr_on_a_lookalike_branch_is_not_ours() -> None:
 
 
 def test_installation_changes_get_distinct_ids() -> None:
-    added = fixture_json("installation_repositories.added.1.json")
+    added = app_fixture("installation_repositories.added.1.json")
     other = copy.deepcopy(added)
     other["repositories_added"][0]["full_name"] = "octo-org/other"
     ids = {_route("installation_repositories.added.1.json", p).jobs[0].job_id for p in (added, other)}
@@ -272,7 +324,7 @@ def test_installation_changes_get_distinct_ids() -> None:
     ],
 )
 def test_missing_fields_raise_malformed_payload(name: str, mutate: Any) -> None:
-    payload = copy.deepcopy(fixture_json(name))
+    payload = copy.deepcopy(app_fixture(name))
     mutate(payload)
     with pytest.raises(MalformedPayload):
         _route(name, payload)
@@ -292,7 +344,7 @@ def test_an_action_of_the_wrong_kind_is_ignored_not_an_error(action: object) -> 
 
 
 def test_a_revert_pushed_to_the_default_branch_is_routed_with_the_reverted_shas() -> None:
-    payload = copy.deepcopy(fixture_json("push.none.4.json"))
+    payload = copy.deepcopy(app_fixture("push.none.4.json"))
     reverted = "ab" * 20
     payload["commits"][0]["message"] = f'Revert "fix(stats): x"\n\nThis reverts commit {reverted}.\n'
     [job] = _route("push.none.4.json", payload).jobs

@@ -17,12 +17,14 @@ from app.webhook import MAX_BODY_BYTES
 from jobs import names
 from tests.conftest import _client_for
 from tests.support import (
+    APP_DELIVERIES,
     PREVIOUS_SECRET,
     SECRET,
     all_fixture_names,
+    app_fixture,
+    app_fixture_bytes,
     deliver,
     event_of,
-    fixture_bytes,
     fixture_json,
     make_settings,
     signed_headers,
@@ -31,6 +33,7 @@ from tests.test_routing import EXPECTED_JOBS
 
 CHECK = "check_run.completed.1.json"
 CHECK_JOB = EXPECTED_JOBS[CHECK][1]
+CHECK_BODY = app_fixture_bytes(CHECK)  # the failed check run as an App receives it (with an installation)
 
 
 async def _queued(redis: Redis) -> list[str]:
@@ -48,7 +51,8 @@ async def _job(redis: Redis, job_id: str) -> dict[str, Any]:
 async def test_every_real_payload_through_the_endpoint(
     client: httpx.AsyncClient, redis: Redis, name: str
 ) -> None:
-    r = await deliver(client, event_of(name), fixture_bytes(name), delivery="d-1")
+    """Each recorded payload as an App receives it (repository-hook fixtures get an installation)."""
+    r = await deliver(client, event_of(name), app_fixture_bytes(name), delivery="d-1")
     if name.startswith("ping."):
         assert (r.status_code, r.json()) == (200, {"delivery": "d-1", "pong": True})
         assert await redis.dbsize() == 0
@@ -70,6 +74,37 @@ async def test_every_real_payload_through_the_endpoint(
         assert await redis.dbsize() == 0, "an ignored delivery must store nothing"
 
 
+@pytest.mark.parametrize("name", all_fixture_names())
+async def test_every_real_payload_without_an_installation_through_the_endpoint(
+    client: httpx.AsyncClient, redis: Redis, name: str
+) -> None:
+    """A6: without `installation` (a repository hook's delivery), what would be a job is 400 naming
+    the field and stores nothing; ping and ignored events keep the answer they get with one."""
+    payload = fixture_json(name)
+    payload.pop("installation", None)
+    r = await deliver(client, event_of(name), payload, delivery="d-1")
+    assert await redis.dbsize() == 0
+    if name in EXPECTED_JOBS:
+        assert r.status_code == 400
+        assert r.json()["delivery"] == "d-1"
+        assert "'installation'" in r.json()["error"]
+        return
+    same = await deliver(client, event_of(name), app_fixture(name), delivery="d-1")
+    assert (r.status_code, r.json()) == (same.status_code, same.json())
+    assert r.status_code == (200 if name.startswith("ping.") else 202)
+
+
+def test_derived_app_deliveries_are_the_recorded_payloads_plus_an_installation() -> None:
+    """fixtures/app_deliveries/ (for `autofix replay`) differ from the recordings by `installation` only."""
+    derived = sorted(p.name for p in APP_DELIVERIES.glob("*.json"))
+    assert derived
+    for name in derived:
+        copy = json.loads((APP_DELIVERIES / name).read_bytes())
+        assert "installation" not in fixture_json(name)
+        assert copy == app_fixture(name)
+        assert app_fixture_bytes(name) == (APP_DELIVERIES / name).read_bytes()
+
+
 # -- signatures ------------------------------------------------------------------------------------
 
 
@@ -84,7 +119,7 @@ async def _post(client: httpx.AsyncClient, body: bytes, headers: dict[str, str])
 async def test_bad_signatures_get_401_and_store_nothing(
     client: httpx.AsyncClient, redis: Redis, signature: str | None
 ) -> None:
-    body = fixture_bytes(CHECK)
+    body = CHECK_BODY
     headers = signed_headers(body, "check_run")
     headers.pop("x-hub-signature-256")
     if signature is not None:
@@ -95,13 +130,13 @@ async def test_bad_signatures_get_401_and_store_nothing(
 
 
 async def test_signature_with_another_secret_is_refused(client: httpx.AsyncClient, redis: Redis) -> None:
-    r = await deliver(client, "check_run", fixture_bytes(CHECK), secret=PREVIOUS_SECRET)
+    r = await deliver(client, "check_run", CHECK_BODY, secret=PREVIOUS_SECRET)
     assert r.status_code == 401
     assert await redis.dbsize() == 0
 
 
 async def test_tampered_body_is_refused(client: httpx.AsyncClient, redis: Redis) -> None:
-    body = fixture_bytes(CHECK)
+    body = CHECK_BODY
     headers = signed_headers(body, "check_run")
     r = await _post(client, body.replace(b"failure", b"success", 1), headers)
     assert r.status_code == 401
@@ -115,9 +150,9 @@ async def rotating_client(redis: Redis, redis_url: str) -> AsyncIterator[httpx.A
 
 
 async def test_rotation_accepts_both_secrets(rotating_client: httpx.AsyncClient, redis: Redis) -> None:
-    old = await deliver(rotating_client, "check_run", fixture_bytes(CHECK), secret=PREVIOUS_SECRET)
-    new = await deliver(rotating_client, "check_run", fixture_bytes(CHECK), secret=SECRET)
-    stale = await deliver(rotating_client, "check_run", fixture_bytes(CHECK), secret="retired-secret")
+    old = await deliver(rotating_client, "check_run", CHECK_BODY, secret=PREVIOUS_SECRET)
+    new = await deliver(rotating_client, "check_run", CHECK_BODY, secret=SECRET)
+    stale = await deliver(rotating_client, "check_run", CHECK_BODY, secret="retired-secret")
     assert (old.status_code, new.status_code, stale.status_code) == (202, 202, 401)
     assert await _queued(redis) == [CHECK_JOB]
 
@@ -160,7 +195,7 @@ async def test_chunked_oversize_body_is_cut_off_at_the_limit(client: httpx.Async
 
 
 async def test_body_of_exactly_the_limit_is_read(client: httpx.AsyncClient, redis: Redis) -> None:
-    payload = fixture_bytes(CHECK)
+    payload = CHECK_BODY
     body = payload + b" " * (MAX_BODY_BYTES - len(payload))  # JSON with trailing whitespace
     r = await _post(client, body, signed_headers(body, "check_run"))
     assert r.status_code == 202
@@ -180,7 +215,7 @@ async def test_body_of_exactly_the_limit_is_read(client: httpx.AsyncClient, redi
 async def test_missing_or_malformed_headers_are_400(
     client: httpx.AsyncClient, redis: Redis, drop: str | None, override: dict[str, str]
 ) -> None:
-    body = fixture_bytes(CHECK)
+    body = CHECK_BODY
     headers = signed_headers(body, "check_run") | override
     if drop:
         headers.pop(drop)
@@ -202,7 +237,7 @@ async def test_signed_body_that_is_not_a_json_object_is_400(
 async def test_payload_missing_a_needed_field_is_400_naming_it(
     client: httpx.AsyncClient, redis: Redis
 ) -> None:
-    payload = fixture_json(CHECK)
+    payload = app_fixture(CHECK)
     del payload["check_run"]["head_sha"]
     r = await deliver(client, "check_run", payload)
     assert r.status_code == 400
@@ -216,7 +251,7 @@ async def test_payload_missing_a_needed_field_is_400_naming_it(
 async def test_same_delivery_50_times_concurrently_is_one_job(
     client: httpx.AsyncClient, redis: Redis
 ) -> None:
-    body = fixture_bytes(CHECK)
+    body = CHECK_BODY
     answers = await asyncio.gather(*(deliver(client, "check_run", body, delivery="same") for _ in range(50)))
     assert {r.status_code for r in answers} == {202}
     fresh = [r for r in answers if not r.json().get("duplicate")]
@@ -227,7 +262,7 @@ async def test_same_delivery_50_times_concurrently_is_one_job(
 
 
 async def test_several_deliveries_of_one_failure_are_one_job(client: httpx.AsyncClient, redis: Redis) -> None:
-    payload = fixture_json(CHECK)
+    payload = app_fixture(CHECK)
     answers = []
     for run_id in range(5):  # e.g. a re-run: new check run id, new delivery, same sha and check name
         payload["check_run"]["id"] = 1000 + run_id
@@ -239,7 +274,7 @@ async def test_several_deliveries_of_one_failure_are_one_job(client: httpx.Async
 async def test_other_failures_on_the_same_delivery_stream_are_separate(
     client: httpx.AsyncClient, redis: Redis
 ) -> None:
-    payload = fixture_json(CHECK)
+    payload = app_fixture(CHECK)
     for name in ("lint", "test (3.11)", "test (3.12)"):
         payload["check_run"]["name"] = name
         assert (await deliver(client, "check_run", payload)).status_code == 202
@@ -249,7 +284,7 @@ async def test_other_failures_on_the_same_delivery_stream_are_separate(
 async def test_redelivery_after_redis_lost_everything_is_processed_again(
     client: httpx.AsyncClient, redis: Redis
 ) -> None:
-    body = fixture_bytes(CHECK)
+    body = CHECK_BODY
     assert (await deliver(client, "check_run", body, delivery="lost")).status_code == 202
     await redis.flushdb()  # Redis restarted without persistence: marker and job went together
     again = await deliver(client, "check_run", body, delivery="lost")
@@ -262,10 +297,10 @@ async def test_redelivery_after_redis_lost_everything_is_processed_again(
 
 
 async def test_health_readiness_and_metrics(client: httpx.AsyncClient, redis: Redis) -> None:
-    await deliver(client, "check_run", fixture_bytes(CHECK), delivery="m-1")
-    await deliver(client, "check_run", fixture_bytes(CHECK), delivery="m-1")
-    await deliver(client, "push", fixture_bytes("push.none.1.json"))
-    await deliver(client, "check_run", fixture_bytes(CHECK), secret="wrong")
+    await deliver(client, "check_run", CHECK_BODY, delivery="m-1")
+    await deliver(client, "check_run", CHECK_BODY, delivery="m-1")
+    await deliver(client, "push", app_fixture_bytes("push.none.1.json"))
+    await deliver(client, "check_run", CHECK_BODY, secret="wrong")
     await deliver(client, "made_up_event", b"{}")
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     assert (await client.get("/readyz")).json() == {"status": "ready"}

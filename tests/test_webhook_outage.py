@@ -13,9 +13,9 @@ from redis.exceptions import OutOfMemoryError
 from app.embedded_redis import EmbeddedRedis
 from app.queue import QUEUE
 from tests.conftest import _client_for
-from tests.support import deliver, fixture_bytes, fixture_json, make_settings
+from tests.support import app_fixture, app_fixture_bytes, deliver, fixture_bytes, make_settings
 
-CHECK = fixture_bytes("check_run.completed.1.json")
+CHECK = app_fixture_bytes("check_run.completed.1.json")
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ async def test_redis_stopped_gives_503_then_recovers_without_restart(own_redis: 
 
         own_redis.start()  # same data dir, same socket: the app reconnects by itself
         assert (await client.get("/readyz")).status_code == 200
-        payload = fixture_json("check_run.completed.1.json")
+        payload = app_fixture("check_run.completed.1.json")
         payload["check_run"]["name"] = "after the outage"
         again = await deliver(client, "check_run", payload, delivery="during")  # GitHub's redelivery
         assert again.status_code == 202

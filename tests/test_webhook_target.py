@@ -7,9 +7,9 @@ import pytest
 from redis.asyncio import Redis
 
 from tests.conftest import _client_for
-from tests.support import APP_ID, fixture_bytes, fixture_json, make_settings, signed_headers
+from tests.support import APP_ID, app_fixture_bytes, fixture_json, make_settings, signed_headers
 
-CHECK = fixture_bytes("check_run.completed.1.json")
+CHECK = app_fixture_bytes("check_run.completed.1.json")
 
 
 def _headers(target_id: str | None, target_type: str | None = "integration") -> dict[str, str]:

@@ -14,7 +14,7 @@ from app.settings import Settings
 from jobs import names
 from jobs.received import FUNCTIONS
 from jobs.worker import build_workers, model_missing, run_workers
-from tests.support import all_fixture_names, deliver, event_of, fixture_bytes, fixture_json, make_settings
+from tests.support import all_fixture_names, app_fixture, app_fixture_bytes, deliver, event_of, make_settings
 
 
 async def _run_burst(settings: Settings, redis_url: str) -> tuple[int, int]:
@@ -33,9 +33,9 @@ async def test_delivered_jobs_run_and_record_what_they_received(
 ) -> None:
     job_ids = []
     for name in all_fixture_names():
-        r = await deliver(client, event_of(name), fixture_bytes(name))
+        r = await deliver(client, event_of(name), app_fixture_bytes(name))
         job_ids += r.json().get("jobs", [])
-    payload = fixture_json("issue_comment.created.1.json")
+    payload = app_fixture("issue_comment.created.1.json")
     payload["comment"]["body"] = "/autofix retry"
     job_ids += (await deliver(client, "issue_comment", payload)).json()["jobs"]
 
@@ -78,7 +78,7 @@ async def test_unknown_function_fails_that_job_only(
 ) -> None:
     await redis.set(JOB_PREFIX + "odd", b'{"t":1,"f":"rm_rf","a":[],"k":{},"et":0}')
     await redis.zadd(QUEUE, {"odd": 1})
-    await deliver(client, "check_run", fixture_bytes("check_run.completed.1.json"))
+    await deliver(client, "check_run", app_fixture_bytes("check_run.completed.1.json"))
 
     complete, failed = await _run_burst(settings, redis_url)
 

@@ -17,8 +17,16 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from app.routing import NO_INSTALLATION
 from app.signatures import sign
-from tests.support import SECRET, fixture_bytes, fixture_json, signed_headers
+from tests.support import (
+    SECRET,
+    actionable_deliveries,
+    app_delivery,
+    fixture_bytes,
+    fixture_json,
+    signed_headers,
+)
 
 CHECK = "check_run.completed.1.json"
 URL = "/webhooks/github"
@@ -136,12 +144,9 @@ async def test_A6_json_without_a_repository_is_400(client: httpx.AsyncClient, re
     assert await redis.dbsize() == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="app/routing.py _installation_id returns None when `installation` is missing, so the "
-    "delivery is accepted (202) and a job with installation_id=None is enqueued",
-)
-async def test_A6_json_without_an_installation_is_400(client: httpx.AsyncClient, redis: Redis) -> None:
+async def test_A6_json_without_an_installation_is_400(
+    client: httpx.AsyncClient, redis: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
     """A6: valid signature, JSON missing `installation` -> 400, nothing enqueued (an App's deliveries
     always name the installation; without one the worker has no token to act with)."""
     payload = fixture_json("issues.labeled.2.json")  # a labelled `autofix` issue, from an App's delivery
@@ -149,9 +154,32 @@ async def test_A6_json_without_an_installation_is_400(client: httpx.AsyncClient,
     assert (await _post(client, *_signed(payload, "issues"))).status_code == 202  # as delivered: a job
     await redis.flushdb()
     del payload["installation"]
-    r = await _post(client, *_signed(payload, "issues"))
+    body, headers = _signed(payload, "issues")
+    with caplog.at_level(logging.INFO, logger="autofix.webhook"):
+        r = await _post(client, body, headers)
     assert r.status_code == 400
+    assert r.json() == {"delivery": headers["x-github-delivery"], "error": NO_INSTALLATION}
     assert await redis.dbsize() == 0
+    [line] = [rec for rec in caplog.records if rec.getMessage().startswith("rejected")]  # not silent
+    assert "'installation'" in line.getMessage()
+    assert line.levelno == logging.WARNING
+
+
+@pytest.mark.parametrize("kind", sorted(actionable_deliveries()))
+async def test_A6_no_kind_of_work_is_enqueued_without_an_installation(
+    client: httpx.AsyncClient, redis: Redis, kind: str
+) -> None:
+    """A6: every delivery that would start or steer work (a fix, a command, a record) is 400 naming
+    `installation` when it has none, and stores nothing; the same delivery with one is a job."""
+    event, payload = actionable_deliveries()[kind]
+    without = {k: v for k, v in payload.items() if k != "installation"}
+    r = await _post(client, *_signed(without, event))
+    assert r.status_code == 400
+    assert "'installation'" in r.json()["error"]
+    assert await redis.dbsize() == 0
+    accepted = await _post(client, *_signed(payload, event))
+    assert accepted.status_code == 202
+    assert accepted.json()["jobs"], f"{kind}: not a case that asks for work"
 
 
 async def test_A6_a_non_json_content_type_is_415(client: httpx.AsyncClient, redis: Redis) -> None:
@@ -193,4 +221,21 @@ async def test_A7_irrelevant_events_are_answered_fast_and_store_nothing(
     assert r.status_code in (200, 202)
     assert r.json().get("jobs", []) == []
     assert elapsed < 0.1, f"{case}: {elapsed * 1000:.0f} ms"
+    assert await redis.dbsize() == 0
+
+
+@pytest.mark.parametrize("case", sorted(_irrelevant()))
+async def test_A6_ping_and_ignored_events_keep_their_answer_without_an_installation(
+    client: httpx.AsyncClient, redis: Redis, case: str
+) -> None:
+    """A6, no regression: a delivery that asks for nothing gets the same answer with or without
+    `installation` (an App's `ping` names none: it is about the App's hook, not an installation)."""
+    event, payload = _irrelevant()[case]
+    payload.pop("installation", None)
+    without = await _post(client, *_signed(payload, event))
+    with_one = await _post(client, *_signed(app_delivery(payload), event))
+    assert without.status_code == with_one.status_code == (200 if event == "ping" else 202)
+    assert {k: v for k, v in without.json().items() if k != "delivery"} == {
+        k: v for k, v in with_one.json().items() if k != "delivery"
+    }
     assert await redis.dbsize() == 0
