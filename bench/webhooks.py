@@ -15,6 +15,10 @@ report per run (bench-out/webhooks-<timestamp>.md). Steps:
    exactly one job per distinct (repository id, head sha, check name) among the failed runs sent;
 2. compare: run ../shared/bench/compare.py with targets probot,mine (alternated rounds, medians).
 
+Every body sent names an installation, as an App's deliveries do: the generated ones carry one, and
+the copied fixtures (`--events check_run.completed`, say) that are repository-hook payloads get one
+(`as_app_deliveries`), since the receiver answers 400 to work without an installation.
+
 Exit status is non-zero if a job was lost or duplicated or a step failed. Every process it starts
 is stopped by PID on exit, including on Ctrl-C. Servers listen on 127.0.0.1 only.
 """
@@ -43,6 +47,7 @@ REPO = Path(__file__).resolve().parent.parent
 SECRET = "development"  # noqa: S105 - the throwaway secret compare.py signs with
 FAILED = ("failure", "timed_out")
 VERIFY_DUP_RATIO = 0.2
+APP_INSTALLATION = {"id": 1, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMQ=="}
 DEFAULT_MINE = f"{shlex.quote(str(REPO / '.venv/bin/autofix'))} web --host 127.0.0.1 --port {{port}}"
 
 
@@ -166,6 +171,7 @@ def prepare(shared: Path, cache: Path) -> Path:
     changed = sync_tree(shared / "bench", bench)
     if (shared / "fixtures" / "webhooks").is_dir():  # webhook_load.py looks for ../fixtures/webhooks
         sync_tree(shared / "fixtures" / "webhooks", cache / "fixtures" / "webhooks")
+        as_app_deliveries(cache / "fixtures" / "webhooks")
     probot = bench / "peers" / "probot"
     if not (probot / "node_modules").is_dir() or changed & {
         "peers/probot/package.json",
@@ -174,6 +180,20 @@ def prepare(shared: Path, cache: Path) -> Path:
         print(f"npm ci in {probot} (once)", flush=True)
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=probot, check=True, timeout=600)
     return bench
+
+
+def as_app_deliveries(fixtures: Path) -> None:
+    """Give the copied fixtures that are repository-hook payloads the `installation` an App's delivery
+    carries: without one, a delivery that asks for work is a 400 (RELIABILITY.md A6), and a benchmark
+    of 400s (`--events check_run.completed`) measures nothing. The same value as the tests' (installation
+    1, as octokit's App examples carry; tests/fixtures/app_deliveries/SOURCES.md). A ping stays as sent:
+    an App's ping names no installation either."""
+    for f in sorted(fixtures.glob("*.json")):
+        payload = json.loads(f.read_bytes())
+        if f.name.startswith("ping.") or not isinstance(payload, dict) or "installation" in payload:
+            continue
+        payload["installation"] = dict(APP_INSTALLATION)
+        f.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
 
 
 def bench_python(cache: Path, bench: Path) -> str:
