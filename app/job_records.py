@@ -205,10 +205,11 @@ class JobStore:
         await self.save(record)
 
     async def recent(self, limit: int = 50) -> list[JobRecord]:
+        """The newest `limit` records, newest first, in two round trips (a command's thread lookup
+        reads hundreds)."""
         ids = await self.redis.zrevrange(INDEX, 0, limit - 1)
-        out = []
-        for job_id in ids:
-            record = await self.get(job_id.decode() if isinstance(job_id, bytes) else str(job_id))
-            if record is not None:
-                out.append(record)
-        return out
+        if not ids:
+            return []
+        keys = [KEY.format(job_id=i.decode() if isinstance(i, bytes) else str(i)) for i in ids]
+        raws = await cast("Awaitable[list[bytes | None]]", self.redis.mget(keys))
+        return [JobRecord.from_json(json.loads(raw)) for raw in raws if raw]
