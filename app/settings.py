@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     autofix_max_steps: int = 30  # model calls per attempt
     autofix_max_tokens: int = 2_000_000  # per job, all attempts, cached tokens included
     autofix_max_dollars: float = 3.0  # per job, all attempts
+    autofix_installation_daily_dollars: float | None = None  # per installation per UTC day; None: no cap
     autofix_providers: str = "anthropic"  # fallback order: "anthropic,openai-compat"
     openai_compat_base_url: str | None = None  # e.g. http://127.0.0.1:11434/v1 (Ollama)
     openai_compat_model: str | None = None
@@ -147,6 +148,13 @@ class Settings(BaseSettings):
     def _positive_dollars(cls, v: float) -> float:
         if v <= 0:
             raise ValueError("must be a positive amount of dollars")
+        return v
+
+    @field_validator("autofix_installation_daily_dollars")
+    @classmethod
+    def _positive_daily_dollars(cls, v: float | None) -> float | None:
+        if v is not None and v <= 0:
+            raise ValueError("must be a positive amount of dollars (unset it for no cap)")
         return v
 
     @field_validator("autofix_providers")

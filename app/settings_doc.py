@@ -41,6 +41,8 @@ SECTIONS: list[tuple[str, dict[str, str]]] = [
             "autofix_max_steps": "Model calls per candidate.",
             "autofix_max_tokens": "Tokens per job, all candidates, cached tokens included.",
             "autofix_max_dollars": "Dollars per job; a repository's config can only lower it.",
+            "autofix_installation_daily_dollars": "Dollars per installation per UTC day, across all its "
+            "repositories; unset, no cap. Each model call reserves its worst case against it first.",
         },
     ),
     (

@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from app.budgets import render_installation_cap
 from app.repo_config import RepoConfig
 
 
@@ -44,6 +45,8 @@ class GateFacts:
     jobs_today: int = 0
     dollars_today: float = 0.0
     dollars_this_month: float = 0.0
+    installation_dollars_today: float = 0.0  # spent or held today by all the installation's jobs
+    installation_dollars_per_day: float | None = None  # AUTOFIX_INSTALLATION_DAILY_DOLLARS; None: no cap
     open_bot_prs: int = 0
     bot_app_id: int | None = None
     branch_prefix: str = "autofix/"
@@ -171,6 +174,10 @@ def _over_budget(facts: GateFacts, config: RepoConfig) -> GateDecision | None:
         if used >= cap:
             shown = f"{used:.2f} of {cap:.2f}" if isinstance(cap, float) else f"{used} of {cap}"
             return _no(reason, f"Budget reached: {shown} {what}.")
+    daily = facts.installation_dollars_per_day  # the operator's, across repositories
+    if daily is not None and facts.installation_dollars_today >= daily:
+        spent = facts.installation_dollars_today
+        return _no("budget_installation_dollars_per_day", render_installation_cap(spent, daily))
     return None
 
 
