@@ -12,7 +12,7 @@ from jobs.patch.agent import run_attempt
 from jobs.patch.budget import Limits, estimate_tokens, total_tokens
 from jobs.patch.pricing import cost, price_for, worst_case
 from jobs.patch.tools import TOOLS, Workspace
-from tests.fakes.anthropic_messages import error, reply, text, tool_use
+from tests.fakes.anthropic_messages import error, reply, spend_cap_reached, text, tool_use
 from tests.github_support import Clock
 from tests.patch_support import (
     DIAGNOSIS,
@@ -222,6 +222,28 @@ async def test_a_rejected_request_ends_the_attempt_without_retrying(tmp_path: Pa
     assert "prompt is too long" in result.ending.detail
     assert len(fake.state.bodies) == 1
     assert eng.budget.held.tokens == 0
+
+
+async def test_a_spend_limit_ends_every_attempt_of_the_job_without_another_call(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path)
+    clock = Clock()
+    with served_anthropic() as fake:
+        fake.state.script(spend_cap_reached("2026-12-01"), *fix_script())  # a retry would get the fix
+        async with engine(anthropic_provider(fake.url), clock=clock) as eng:
+            first = await run_attempt(eng, Workspace(repo), first_message())
+            second = await run_attempt(eng, Workspace(repo), first_message())  # the job's next attempt
+            assert eng.budget.held.dollars == 0
+    for result in (first, second):
+        assert result.ending.outcome == "spend_limit"
+        assert result.ending.detail.startswith(
+            "Anthropic refused: the organisation's monthly spend cap for its API tier is reached "
+            "(429 rate_limit_error enforced_spend_limit_reached: You have reached your API usage limits"
+        )
+        assert "You will regain access on 2026-12-01 at 00:00 UTC." in result.ending.detail
+        assert "Raise the spend limit or add credit in the Claude Console" in result.ending.detail
+        assert result.usage.calls == 0
+    assert clock.slept == []  # not waited out as a rate limit
+    assert len(fake.state.bodies) == 1  # not retried, by the SDK or by the loop
 
 
 async def test_each_call_is_logged_with_its_request_id_tokens_and_dollars(

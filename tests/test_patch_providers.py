@@ -9,12 +9,27 @@ import pytest
 
 from app.settings import SettingsError
 from jobs.patch.agent import run_attempt
-from jobs.patch.llm import AnthropicProvider
+from jobs.patch.llm import AnthropicProvider, parse_spend_refusal
 from jobs.patch.openai_compat import OpenAICompatProvider
-from jobs.patch.provider import ModelRequest, ProviderError, RateLimited, Rejected, Unavailable
+from jobs.patch.provider import (
+    ModelRequest,
+    ProviderError,
+    RateLimited,
+    Rejected,
+    SpendLimitReached,
+    Unavailable,
+)
 from jobs.patch.providers import build_chain
 from jobs.patch.tools import TOOLS, Workspace
-from tests.fakes.anthropic_messages import error, reply, tool_use
+from tests.fakes.anthropic_messages import (
+    Turn,
+    credit_too_low,
+    error,
+    reply,
+    spend_cap_reached,
+    tool_use,
+    usage_limit_reached,
+)
 from tests.fakes.openai_compat import ChatTurn, call
 from tests.github_support import Clock
 from tests.patch_support import (
@@ -170,3 +185,83 @@ async def test_each_anthropic_error_maps_to_one_provider_error(
     if isinstance(caught.value, RateLimited):
         assert caught.value.retry_after == wait
     assert len(fake.state.bodies) == 1  # never retried inside the SDK
+
+
+@pytest.mark.parametrize(
+    ("turn", "kind", "said"),
+    [
+        (spend_cap_reached(), SpendLimitReached, "the organisation's monthly spend cap for its API tier"),
+        (usage_limit_reached(), SpendLimitReached, "the organisation's spend limit is reached"),
+        (usage_limit_reached(workspace=True), SpendLimitReached, "the workspace's spend limit is reached"),
+        (credit_too_low(), SpendLimitReached, "the organisation's credit balance is too low"),
+        (error(402, "Payment required"), SpendLimitReached, "billing refused the request"),
+        (  # another 429 with a code: a ramp limit is waited out
+            error(429, "Ramp limit exceeded", retry_after="5", details={"error_code": "ramp_limit_exceeded"}),
+            RateLimited,
+            "anthropic 429 rate_limit_error: Ramp limit exceeded",
+        ),
+        (  # a plain 429 that only mentions a limit is still a rate limit
+            error(
+                429, "This request would exceed the rate limit for your organization of 30,000 input tokens"
+            ),
+            RateLimited,
+            "anthropic 429 rate_limit_error",
+        ),
+    ],
+    ids=["tier-cap-429", "spend-limit-400", "workspace-limit-400", "credit-400", "402", "ramp-429", "429"],
+)
+async def test_refusals_for_money_are_told_apart_from_rate_limits(
+    turn: Turn, kind: type[ProviderError], said: str
+) -> None:
+    with served_anthropic() as fake:
+        fake.state.script(turn)
+        provider = anthropic_provider(fake.url)
+        try:
+            with pytest.raises(kind) as caught:
+                await provider.complete(ModelRequest("system", TOOLS, [first_message()], 100))
+        finally:
+            await provider.aclose()
+    assert said in str(caught.value)
+    if kind is SpendLimitReached:
+        assert str(caught.value).startswith("Anthropic refused: ")
+        assert turn.message in str(caught.value)  # Anthropic's own words: when access comes back
+    assert len(fake.state.bodies) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "error_type", "code", "message", "why"),
+    [
+        (
+            429,
+            "rate_limit_error",
+            "contract_spend_limit_reached",
+            "",
+            "the organisation's contract spend limit",
+        ),
+        (429, "rate_limit_error", "ramp_limit_exceeded", "You have reached your API usage limits", None),
+        (400, "invalid_request_error", None, "prompt is too long: 210000 tokens > 200000 maximum", None),
+        (500, "api_error", None, "Your credit balance is too low", None),
+    ],
+)
+def test_parse_spend_refusal(
+    status: int, error_type: str, code: str | None, message: str, why: str | None
+) -> None:
+    found = parse_spend_refusal(status, error_type, code, message)
+    assert (found is None) if why is None else (found is not None and found.startswith(why))
+
+
+async def test_a_spend_limit_sets_anthropic_aside_and_another_provider_may_take_over(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path)
+    with served_anthropic() as anthropic, served_openai() as openai:
+        anthropic.state.script(credit_too_low(), reply(tool_use("editor", FIX)))
+        openai.state.script(
+            ChatTurn(tool_calls=[call("editor", FIX)]),
+            ChatTurn(tool_calls=[call("submit_diagnosis", DIAGNOSIS)]),
+        )
+        async with engine(anthropic_provider(anthropic.url), openai_provider(openai.url)) as eng:
+            result = await run_attempt(eng, Workspace(repo), first_message())
+            assert eng.refused is not None
+            assert eng.refused.startswith("Anthropic refused: the organisation's credit balance is too low")
+    assert result.ending.outcome == "submitted"
+    assert len(anthropic.state.bodies) == 1  # the credit is not asked for again
+    assert len(openai.state.bodies) == 2

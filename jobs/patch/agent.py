@@ -6,10 +6,14 @@
 worker and the local CLI drive the same core.
 
 `run_attempt` drives it: before every model call it reserves the call's worst case on the job budget
-(steps, tokens, dollars) and ends the attempt `budget_exhausted` when refused; it waits out 429/529 as
+(steps, tokens, dollars), and on the installation's day when the job set one (`engine.shared`,
+app/budgets.py), and ends the attempt `budget_exhausted` when refused; it waits out 429/529 as
 `retry-after` says (each retry is checked against the budget again), moves to the next provider when one
-is unavailable, and runs tools in the attempt's own workspace. Each answered call is also handed to the
-engine's `on_call` hook, when the job set one (the job's artefacts and the stats, app/telemetry.py).
+is unavailable, and runs tools in the attempt's own workspace. A refusal for money (SpendLimitReached: a
+spend limit or an empty credit balance) is never retried: the engine keeps it, no attempt of the job
+calls that provider again, and with no other provider left each attempt ends `spend_limit` saying why.
+Each answered call is also handed to the engine's `on_call` hook, when the job set one (the job's
+artefacts and the stats, app/telemetry.py).
 """
 
 from __future__ import annotations
@@ -17,16 +21,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.budgets import Hold, InstallationBudget, Refused, render_installation_cap
 from app.repo_config import RepoConfig
 from app.settings import Settings
-from jobs.patch.budget import JobBudget, Limits, estimate_tokens
-from jobs.patch.context import Diagnosis, Usage
+from jobs.patch.budget import JobBudget, Limits, Reservation, estimate_tokens
+from jobs.patch.context import Candidate, Diagnosis, Usage
 from jobs.patch.prompts import render
-from jobs.patch.provider import ModelRequest, ModelTurn, RateLimited, Rejected, ToolCall, Unavailable
+from jobs.patch.provider import (
+    ModelRequest,
+    ModelTurn,
+    Provider,
+    RateLimited,
+    Rejected,
+    SpendLimitReached,
+    ToolCall,
+    Unavailable,
+)
 from jobs.patch.providers import ProviderChain, build_chain
 from jobs.patch.tools import TOOLS, ToolResult, Workspace, run_tool
 
@@ -60,7 +74,7 @@ class Stop:
 
 @dataclass(frozen=True)
 class Ending:
-    outcome: str  # submitted | no_submission | budget_exhausted | model_error
+    outcome: str  # submitted | no_submission | budget_exhausted | spend_limit | model_error
     detail: str
     steps: int
     diagnosis: Diagnosis | None = None
@@ -113,6 +127,9 @@ class Engine:
     models_used: set[str] = field(default_factory=set)
     on_call: ModelCallHook | None = None  # set by the job: where each call is recorded
     attempts: int = 0  # attempts started, so each call can say which attempt made it
+    refused: str | None = None  # a provider refused for money (SpendLimitReached): why, for the job's end
+    shared: InstallationBudget | None = None  # the installation's day, set by the job when capped
+    over_budget: Refused | None = None  # the installation's day refused a call
 
     async def aclose(self) -> None:
         """Close the providers' HTTP clients; the job does this when its engine is done."""
@@ -180,22 +197,55 @@ async def _tell(engine: Engine, call: dict[str, Any]) -> None:
         log.warning("model call not recorded", exc_info=True, extra={"model": call.get("model")})
 
 
+async def _reserve(
+    engine: Engine, provider: Provider, request: ModelRequest, step: int
+) -> tuple[Reservation, Hold | None] | str:
+    """Hold the call's worst case on the job's budget, then on the installation's day; or say why not."""
+    size = estimate_tokens([request.system, request.tools, request.messages])
+    held = engine.budget.reserve(
+        steps=step, price=provider.price, input_tokens=size, max_output=request.max_tokens
+    )
+    if isinstance(held, str):
+        return held
+    if engine.shared is None or held.dollars <= 0:  # a free (self-hosted) model spends no one's dollars
+        return held, None
+    shared = await engine.shared.reserve(held.dollars)
+    if isinstance(shared, Refused):
+        engine.budget.release(held)
+        engine.over_budget = shared
+        return (
+            f"installation budget: ${shared.spent:.4f} of ${shared.cap:.2f} spent or held today by this "
+            f"installation's jobs, the next call may cost ${shared.need:.4f}"
+        )
+    return held, shared
+
+
+async def _let_go(
+    engine: Engine, held: Reservation, shared: Hold | None, actual: Usage | None = None
+) -> None:
+    """Settle the holds to what the call cost, or release them when it was not answered."""
+    if actual is None:
+        engine.budget.release(held)
+    else:
+        engine.budget.settle(held, actual)
+    if shared is not None and engine.shared is not None:
+        await engine.shared.settle(shared, actual.dollars if actual is not None else 0.0)
+
+
 async def call_model(engine: Engine, need: NeedModel, usage: Usage, *, attempt: int = 0) -> ModelTurn | Stop:
     """One model turn for `need`, within budget, through rate limits and provider fallback."""
     limited = 0
     while (provider := engine.providers.current()) is not None:
         request = ModelRequest(engine.system, TOOLS, need.messages, engine.max_output)
-        size = estimate_tokens([request.system, request.tools, request.messages])
-        held = engine.budget.reserve(
-            steps=need.step, price=provider.price, input_tokens=size, max_output=request.max_tokens
-        )
-        if isinstance(held, str):
-            return Stop("budget_exhausted", held)
+        reserved = await _reserve(engine, provider, request, need.step)
+        if isinstance(reserved, str):
+            return Stop("budget_exhausted", reserved)
+        held, shared = reserved
         started, began = time.time(), time.monotonic()
         try:
             turn = await provider.complete(request)
         except RateLimited as e:
-            engine.budget.release(held)
+            await _let_go(engine, held, shared)
             limited += 1
             wait = e.retry_after if e.retry_after is not None else backoff(limited)
             if limited >= MAX_RATE_LIMITED or wait > MAX_WAIT:
@@ -203,20 +253,39 @@ async def call_model(engine: Engine, need: NeedModel, usage: Usage, *, attempt: 
             await engine.sleep(wait)
             continue
         except Unavailable as e:
-            engine.budget.release(held)
+            await _let_go(engine, held, shared)
             engine.providers.mark_down(provider, str(e))
             continue
         except Rejected as e:
-            engine.budget.release(held)
+            await _let_go(engine, held, shared)
             return Stop("model_error", str(e))
-        engine.budget.settle(held, turn.usage)
+        except SpendLimitReached as e:  # never retried: set aside for the job, as its reason if none is left
+            await _let_go(engine, held, shared)
+            engine.refused = engine.refused or str(e)
+            engine.providers.mark_down(provider, str(e))
+            continue
+        await _let_go(engine, held, shared, turn.usage)
         usage.add(turn.usage)
         log.info("model call", extra=_call_record(provider.name, turn))
         engine.models_used.add(f"{provider.name}:{turn.model}")
         seconds = time.monotonic() - began
         await _tell(engine, model_call(provider.name, turn, at=started, seconds=seconds, attempt=attempt))
         return turn
+    if engine.refused is not None:
+        return Stop("spend_limit", engine.refused)
     return Stop("model_error", f"no model provider available ({engine.providers.why_none()})")
+
+
+def decide_job_stop(engine: Engine, candidates: Sequence[Candidate]) -> tuple[str, str] | None:
+    """How a job ends when its model calls were refused and no candidate came of it: the spend limit
+    (a person must raise it), or the installation's daily cap (skipped, as the gate says). Pure."""
+    if any(c.outcome == "submitted" for c in candidates):
+        return None  # something was proposed: it is judged and published as usual
+    if engine.refused is not None:
+        return "spend_limit", engine.refused
+    if engine.over_budget is not None:
+        return "skipped", render_installation_cap(engine.over_budget.spent, engine.over_budget.cap)
+    return None
 
 
 async def run_attempt(

@@ -3,7 +3,11 @@
 Retries: the SDK's own retries are switched off (`max_retries=0`) and the model loop retries instead,
 honouring `retry-after` / `retry-after-ms` on 429 and 529 and checking the budget before every try. Two
 retry layers would multiply (each of ours times each of the SDK's) and the SDK's waits would happen
-outside the budget's sight.
+outside the budget's sight. A refusal for money is not a rate limit, though it may come as a 429: the
+tier's monthly cap is a 429 `rate_limit_error` with `error.details.error_code`
+`enforced_spend_limit_reached` and no `retry-after`; a spend limit set in the Console, or an empty credit
+balance, is a 400 `invalid_request_error` known only by its message. Those become SpendLimitReached,
+which is never retried (`parse_spend_refusal`).
 
 Caching: four breakpoints, the most the API accepts: the last tool (caches all tools), the system
 prompt, the repository context (the first block of the first user turn, identical across attempts), and
@@ -23,8 +27,10 @@ from jobs.patch.pricing import Price, cost, price_for
 from jobs.patch.provider import (
     ModelRequest,
     ModelTurn,
+    ProviderError,
     RateLimited,
     Rejected,
+    SpendLimitReached,
     ToolCall,
     Unavailable,
     parse_retry_after,
@@ -36,6 +42,57 @@ TIMEOUT = 300.0  # seconds per call; an explicit timeout also lets a large max_t
 
 def _blocks(content: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"type": "text", "text": content}] if isinstance(content, str) else [dict(b) for b in content]
+
+
+# error.details.error_code of a refusal for money (the SDK's typed errors name the same codes)
+SPEND_CODES = {
+    "enforced_spend_limit_reached": "the organisation's monthly spend cap for its API tier is reached",
+    "contract_spend_limit_reached": "the organisation's contract spend limit is reached",
+    "linked_organization_spend_limit_reached": "the linked organisation's spend limit is reached",
+    "linked_organization_billing_unavailable": "the linked organisation's billing is unavailable",
+}
+# the refusals that carry no code, known by their message (lower case; the API's wording may change)
+SPEND_MESSAGES = (
+    ("you have reached your specified workspace api usage limits", "the workspace's spend limit is reached"),
+    ("you have reached your specified api usage limits", "the organisation's spend limit is reached"),
+    ("you have reached your api usage limits", "the organisation's spend limit is reached"),
+    ("credit balance is too low", "the organisation's credit balance is too low"),
+)
+SPEND_ACTION = (
+    "Raise the spend limit or add credit in the Claude Console (Settings: Limits, Billing), or wait "
+    "for the date Anthropic names; no more Anthropic calls were made for this job."
+)
+
+
+def parse_spend_refusal(
+    status: int, error_type: str | None, code: str | None, message: str | None
+) -> str | None:
+    """Why Anthropic refused, when an error is a refusal for money (spend limit, credit); else None. Pure."""
+    if code in SPEND_CODES:
+        return SPEND_CODES[code]
+    if status == 402 or error_type == "billing_error":
+        return "billing refused the request"
+    if status in (400, 429) and code is None:
+        said = (message or "").lower()
+        return next((why for needle, why in SPEND_MESSAGES if needle in said), None)
+    return None
+
+
+def provider_error(error: anthropic.APIStatusError) -> ProviderError:
+    """The provider error for an error answer: spend refusals first (some are 429s), then by status."""
+    said = f"anthropic {error.status_code} {error.type or ''}: {error.api_message}"
+    why = parse_spend_refusal(error.status_code, error.type, error.error_code, error.api_message)
+    if why is not None:
+        code = f" {error.error_code}" if error.error_code else ""
+        return SpendLimitReached(
+            f"Anthropic refused: {why} ({error.status_code} {error.type or ''}{code}: {error.api_message}). "
+            + SPEND_ACTION
+        )
+    if isinstance(error, anthropic.RateLimitError | anthropic.OverloadedError):
+        return RateLimited(said, parse_retry_after(error.response.headers))
+    if error.status_code in (400, 413, 422):
+        return Rejected(said)
+    return Unavailable(said)
 
 
 def build_params(model: str, request: ModelRequest) -> dict[str, Any]:
@@ -101,14 +158,8 @@ class AnthropicProvider:
             raise Unavailable(
                 f"anthropic answered too slowly: no whole answer in {self.timeout:.0f}s"
             ) from None
-        except (anthropic.RateLimitError, anthropic.OverloadedError) as e:
-            wait = parse_retry_after(e.response.headers)
-            raise RateLimited(f"anthropic {e.status_code} {e.type or ''}: {e.api_message}", wait) from None
         except anthropic.APIStatusError as e:
-            said = f"anthropic {e.status_code} {e.type or ''}: {e.api_message}"
-            if e.status_code in (400, 413, 422):
-                raise Rejected(said) from None
-            raise Unavailable(said) from None
+            raise provider_error(e) from None
         except anthropic.APIConnectionError as e:
             raise Unavailable(f"anthropic unreachable: {e}") from None
         return parse_message(message, self.price)

@@ -1,4 +1,4 @@
-"""The seam between the model loop and a model provider: one request shape, one turn shape, three errors.
+"""The seam between the model loop and a model provider: one request shape, one turn shape, four errors.
 
 Messages are kept in the Anthropic Messages shape (role + content blocks: text, tool_use, tool_result)
 whatever the provider; an adapter translates. By convention the first block of the first user message
@@ -62,6 +62,12 @@ class Unavailable(ProviderError):
 
 class Rejected(ProviderError):
     """The provider refused the request itself (400): neither retrying nor another provider helps."""
+
+
+class SpendLimitReached(ProviderError):
+    """The provider refused for money: a spend limit reached, or no credit left. Retrying fails until a
+    person raises the limit or adds credit (or the period turns), so the job makes no more calls to it;
+    `str(e)` says what to do, for the maintainer who reads why the job ended."""
 
 
 class Provider(Protocol):

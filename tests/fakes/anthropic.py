@@ -44,6 +44,7 @@ _VERSION = re.compile(r"\d{4}-\d{2}-\d{2}")
 ERROR_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
+    402: "billing_error",
     403: "permission_error",
     404: "not_found_error",
     413: "request_too_large",
@@ -152,9 +153,17 @@ def _respond(request: Request, status: int, body: dict[str, Any], request_id: st
     return Response(json.dumps(body), status_code=status, headers=headers)
 
 
-def _error(request: Request, status: int, message: str) -> Response:
+def _error(
+    request: Request,
+    status: int,
+    message: str,
+    error_type: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> Response:
     request_id = new_request_id()
-    error = {"type": ERROR_TYPES.get(status, "api_error"), "message": message}
+    error: dict[str, Any] = {"type": error_type or ERROR_TYPES.get(status, "api_error"), "message": message}
+    if details is not None:
+        error["details"] = details
     return _respond(request, status, {"type": "error", "error": error, "request_id": request_id}, request_id)
 
 
@@ -180,7 +189,7 @@ async def create_message(request: Request) -> Response:
     if turn is None:
         raise ApiError(500, "fake: no scripted turn left for this request")
     if turn.status >= 400:
-        response = _error(request, turn.status, turn.message)
+        response = _error(request, turn.status, turn.message, turn.error_type, turn.details)
         response.headers.update(turn.headers)
         return response
     usage = turn.usage or simulate_usage(body, state.cache, state.min_cacheable_tokens)

@@ -45,6 +45,8 @@ class Turn:
     status: int = 200
     message: str = ""
     headers: dict[str, str] = field(default_factory=dict)
+    error_type: str | None = None  # None: the API's type for `status`
+    details: dict[str, Any] | None = None  # `error.details`, e.g. {"error_code": "..."}
 
 
 Scripted = Turn | Callable[[dict[str, Any]], Turn]
@@ -68,9 +70,48 @@ def reply(
     return Turn(list(blocks), stop_reason, usage)
 
 
-def error(status: int, message: str, retry_after: str | None = None) -> Turn:
+def error(
+    status: int,
+    message: str,
+    retry_after: str | None = None,
+    *,
+    error_type: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> Turn:
     headers = {"retry-after": retry_after} if retry_after is not None else {}
-    return Turn(status=status, message=message, headers=headers)
+    return Turn(status=status, message=message, headers=headers, error_type=error_type, details=details)
+
+
+# Refusals for money, as the API gives them. The API tier's monthly cap: a 429 `rate_limit_error` with
+# `error.details.error_code` and no `retry-after` (access comes back on the 1st of next month, 00:00 UTC).
+# A spend limit set in the Console, or an empty credit balance: a 400 `invalid_request_error` and no code.
+TIER_SPEND_CAP = (
+    "You have reached your API usage limits: your organization has crossed its monthly API usage "
+    "threshold, set based on your organization's API tier. You will regain access on {resume} at 00:00 UTC."
+)
+SPECIFIED_LIMIT = (
+    "You have reached your specified {scope}API usage limits. "
+    "You will regain access on {resume} at 00:00 UTC."
+)
+CREDIT_TOO_LOW = (
+    "Your credit balance is too low to access the Anthropic API. "
+    "Please go to Plans & Billing to upgrade or purchase credits."
+)
+
+
+def spend_cap_reached(resume: str = "2026-12-01") -> Turn:
+    return error(
+        429, TIER_SPEND_CAP.format(resume=resume), details={"error_code": "enforced_spend_limit_reached"}
+    )
+
+
+def usage_limit_reached(resume: str = "2026-12-01", *, workspace: bool = False) -> Turn:
+    scope = "workspace " if workspace else ""
+    return error(400, SPECIFIED_LIMIT.format(scope=scope, resume=resume))
+
+
+def credit_too_low() -> Turn:
+    return error(400, CREDIT_TOO_LOW)
 
 
 def _blocks(content: Any, where: str) -> list[dict[str, Any]]:
