@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from typing import Any
 
 from arq import Retry
 
 from app.artefacts import JobArtefacts
-from app.budgets import BudgetLedger
+from app.budgets import BudgetLedger, build_installation_budget
 from app.github.client import Installation
 from app.github.contents import read_repo_config
 from app.github.git_auth import clone_url
@@ -37,6 +38,7 @@ from jobs.deps import Deps, deps_of, sandbox_limits
 from jobs.evidence import fetch_check_evidence
 from jobs.gate import Action, decide_gate
 from jobs.locks import FingerprintLock
+from jobs.patch.agent import decide_job_stop
 from jobs.patch.memory import FixMemory
 from jobs.patch.prompts import Task
 from jobs.patch.workspace import open_workspace
@@ -78,6 +80,7 @@ class CheckJob(CheckPublishing, CheckStatus):
         self.store = JobStore(deps.redis, clock=deps.clock)
         self.state = RepoState(deps.redis, self.repo_id, self.inst.id)  # an installation pause counts
         self.ledger = BudgetLedger(deps.redis, self.repo_id)
+        self.daily = build_installation_budget(deps.settings, deps.redis, self.inst.id, job_id, deps.clock)
         self.memory = FixMemory(deps.redis, self.repo_id)
         self.target: Target | None = None
         self.phase: PhaseRecord | None = None
@@ -200,6 +203,11 @@ class CheckJob(CheckPublishing, CheckStatus):
             circuit_open=circuit,
             resuming=record.tries > 1,  # a retry of this job may find the PR it opened before a crash
         )
+        if self.daily is not None:  # K3: the installation's day, across its repositories
+            spent = await self.daily.spent_today()
+            facts = replace(
+                facts, installation_dollars_today=spent, installation_dollars_per_day=self.daily.cap
+            )
         decision = decide_gate(for_command(facts, self.request), config)  # retry/revise on a bot PR
         if self.phase is not None:
             self.phase.outcome = decision.reason
@@ -290,11 +298,12 @@ class CheckJob(CheckPublishing, CheckStatus):
         )
         engine = self.deps.engine(config)
         engine.on_call = model_call_recorder(self.deps.redis, self.job_id)  # artefacts and cost stats
+        engine.shared = self.daily  # every call reserves on the installation's day too
         scratch = inputs.checkout.parent / "attempts"
         k = int(config["candidates"])
         try:
             propose_step, refine_step = engine_steps(engine, inputs.checkout, scratch, k=k, policy=policy)
-            return await repair(
+            result = await repair(
                 inputs,
                 sandbox=sandbox,
                 propose=propose_step,
@@ -305,6 +314,9 @@ class CheckJob(CheckPublishing, CheckStatus):
             )
         finally:
             await engine.providers.aclose()
+        if (stop := decide_job_stop(engine, result.candidates)) is not None:
+            raise Stop(*stop)  # C9, K3: refused for money, or the installation's day is spent
+        return result
 
     def clone_url(self) -> str:
         return clone_url(self.deps.settings.github_api_url, self.owner, self.name)
