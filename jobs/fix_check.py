@@ -76,7 +76,9 @@ class CheckJob(CheckPublishing, CheckStatus):
         self.owner, self.name = str(request["repo"]).split("/", 1)
         self.repo_id = int(request["repo_id"])
         self.head_sha = str(request["head_sha"])
-        self.inst: Installation = deps.github.installation(int(request["installation_id"]))
+        self.inst: Installation = deps.github.installation(
+            int(request["installation_id"]), repository_id=self.repo_id
+        )
         self.store = JobStore(deps.redis, clock=deps.clock)
         self.state = RepoState(deps.redis, self.repo_id, self.inst.id)  # an installation pause counts
         self.ledger = BudgetLedger(deps.redis, self.repo_id)

@@ -98,7 +98,9 @@ class IssueJob(IssueAttempt):
         self.deps, self.request, self.job_id = deps, request, job_id
         self.owner, self.name = str(request["repo"]).split("/", 1)
         self.repo_id, self.number = int(request["repo_id"]), int(request["issue_number"])
-        self.inst: Installation = deps.github.installation(int(request["installation_id"]))
+        self.inst: Installation = deps.github.installation(
+            int(request["installation_id"]), repository_id=self.repo_id
+        )
         self.store = JobStore(deps.redis, clock=deps.clock)
         self.ledger = BudgetLedger(deps.redis, self.repo_id)
         self.phase: PhaseRecord | None = None

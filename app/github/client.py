@@ -2,8 +2,10 @@
 
 - The App's own calls (`/app`, token minting, hook deliveries) carry an RS256 JWT (githubkit's
   AppAuthStrategy: `iat` 60 s in the past, `exp` within 10 minutes).
-- Installation tokens are cached in Redis, shared by every worker, until 5 minutes before their
-  one-hour expiry. A 401 drops the cached token, mints a new one and retries the call once.
+- Installation tokens are down-scoped (app/github/scopes.py): every token asks for the manifest's
+  permissions only, and a job's token for its one repository. They are cached in Redis, shared by
+  every worker, until 5 minutes before their one-hour expiry, in one hash per installation with a
+  field per scope. A 401 drops every token of the installation, mints a new one and retries once.
 - Every call has explicit timeouts and githubkit's own retries off: rate limits and 5xx become
   `app.github.errors` exceptions carrying the time to retry, which the job turns into an arq retry.
 - Content-creating calls for one installation are spaced (1 s apart, across all workers, through
@@ -22,7 +24,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import httpx
 import orjson
@@ -31,8 +33,9 @@ from githubkit.cache import MemCacheStrategy
 from githubkit.exception import RequestError, RequestFailed, RequestTimeout
 from redis.asyncio import Redis
 
-from app.github.errors import GitHubError, RateLimited, Unauthorized, classify, unreachable
+from app.github.errors import GitHubError, RateLimited, Unauthorized, Unprocessable, classify, unreachable
 from app.github.meter import ApiMeter
+from app.github.scopes import build_mint_body, build_scope, build_token_permissions, build_within
 from app.settings import Settings
 
 T = TypeVar("T")
@@ -41,7 +44,8 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
-TOKEN_KEY = "autofix:gh:token:{}"  # noqa: S105  # a key name, not a secret
+# a hash per installation: field = scope (app/github/scopes.py), value = {token, expires_at}
+TOKEN_KEY = "autofix:gh:tokens:{}"  # noqa: S105  # a key name, not a secret
 TOKEN_MARGIN_S = 5 * 60
 WRITE_KEY = "autofix:gh:writes:{}"
 WRITE_SPACING_S = 1.0  # sustained: one content-creating request a second (GitHub allows 80 a minute)
@@ -100,6 +104,7 @@ class GitHubApp:
         self._hooks = {"request": [], "response": [self.meter.on_response]}
         auth = AppAuthStrategy(str(settings.github_app_id), settings.private_key() or "")
         self.gh = self._client(auth)
+        self.permissions = build_token_permissions()
         self._reserve_write = redis.register_script(_RESERVE_WRITE)
 
     def _client(self, auth: AppAuthStrategy | TokenAuthStrategy) -> GitHub[Any]:
@@ -119,28 +124,55 @@ class GitHubApp:
         """A call authenticated as the App itself (JWT)."""
         return await self._mapped(self.gh, fn, attempt)
 
-    def installation(self, installation_id: int, *, attempt: int = 1) -> Installation:
-        """A client for one installation; `attempt` (the job's try) lengthens backoffs."""
-        return Installation(self, installation_id, attempt)
+    def installation(
+        self, installation_id: int, *, repository_id: int | None = None, attempt: int = 1
+    ) -> Installation:
+        """A client for one installation; `attempt` (the job's try) lengthens backoffs. With
+        `repository_id` (a job's repository), its token reaches that repository only."""
+        return Installation(self, installation_id, attempt, repository_id)
 
-    async def token(self, installation_id: int) -> str:
-        key = TOKEN_KEY.format(installation_id)
-        cached = await self.redis.get(key)
+    async def token(self, installation_id: int, *, repository_id: int | None = None) -> str:
+        key, scope = TOKEN_KEY.format(installation_id), build_scope(repository_id)
+        cached = await cast("Awaitable[bytes | None]", self.redis.hget(key, scope))
         if cached is not None:
-            return str(orjson.loads(cached)["token"])
-        minted = await self.call(
-            lambda gh: gh.rest.apps.async_create_installation_access_token(installation_id)
-        )
-        data = minted.json()
+            entry = orjson.loads(cached)
+            if entry["expires_at"] - TOKEN_MARGIN_S > self.clock():
+                return str(entry["token"])
+        data = await self._mint(installation_id, repository_id)
         expires_at = datetime.fromisoformat(data["expires_at"]).timestamp()
         ttl = int(expires_at - self.clock() - TOKEN_MARGIN_S)
-        if ttl > 0:
-            await self.redis.set(
-                key, orjson.dumps({"token": data["token"], "expires_at": expires_at}), ex=ttl
-            )
+        if ttl > 0:  # the hash lives as long as its newest token; older fields are checked on read
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hset(
+                    key, scope, orjson.dumps({"token": data["token"], "expires_at": expires_at}).decode()
+                )
+                pipe.expire(key, ttl)
+                await pipe.execute()
         return str(data["token"])
 
+    async def _mint(self, installation_id: int, repository_id: int | None) -> dict[str, Any]:
+        """A new token with the manifest's permissions; if the installation holds fewer (a new
+        permission not yet accepted), with what it holds."""
+        body = build_mint_body(self.permissions, repository_id)
+        try:
+            return await self._post_mint(installation_id, body)
+        except Unprocessable:
+            installation = await self.call(lambda gh: gh.rest.apps.async_get_installation(installation_id))
+            held = build_within(self.permissions, installation.json().get("permissions") or {})
+            if held == self.permissions:
+                raise  # not the permissions: the repository is gone or not covered by the installation
+            return await self._post_mint(installation_id, build_mint_body(held, repository_id))
+
+    async def _post_mint(self, installation_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        minted = await self.call(
+            lambda gh: gh.rest.apps.async_create_installation_access_token(
+                installation_id, data=cast(Any, body)
+            )
+        )
+        return cast("dict[str, Any]", minted.json())
+
     async def drop_token(self, installation_id: int) -> None:
+        """Forget every token of the installation, whatever its scope."""
         await self.redis.delete(TOKEN_KEY.format(installation_id))
 
     async def _mapped(self, gh: GitHub[Any], fn: Call[T], attempt: int) -> T:
@@ -167,8 +199,8 @@ class GitHubApp:
 class Installation:
     """Calls on behalf of one installation."""
 
-    def __init__(self, app: GitHubApp, installation_id: int, attempt: int) -> None:
-        self.app, self.id, self.attempt = app, installation_id, attempt
+    def __init__(self, app: GitHubApp, installation_id: int, attempt: int, repository_id: int | None) -> None:
+        self.app, self.id, self.attempt, self.repository_id = app, installation_id, attempt, repository_id
 
     async def read(self, fn: Call[T]) -> T:
         return await self._with_token(fn)
@@ -189,16 +221,16 @@ class Installation:
         return await self._with_token(fn)
 
     async def token(self) -> str:
-        """The installation token, for `git` over HTTPS (see app.github.git_auth)."""
-        return await self.app.token(self.id)
+        """The installation token (scoped like every call), for `git` over HTTPS (app.github.git_auth)."""
+        return await self.app.token(self.id, repository_id=self.repository_id)
 
     async def _with_token(self, fn: Call[T]) -> T:
         for renewed in (False, True):
-            gh = self.app._client(TokenAuthStrategy(await self.app.token(self.id)))
+            gh = self.app._client(TokenAuthStrategy(await self.token()))
             try:
                 return await self.app._mapped(gh, fn, self.attempt)
             except Unauthorized:
-                await self.app.drop_token(self.id)  # revoked or expired early: mint a new one, once
+                await self.app.drop_token(self.id)  # revoked or expired early: mint anew, once
                 if renewed:
                     raise
         raise AssertionError("unreachable")

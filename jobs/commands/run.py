@@ -66,7 +66,7 @@ async def run_command(deps: Deps, request: JSON, job_id: str) -> JSON:
     command = Command.from_json(dict(request.get("command") or {}))
     owner, name = str(request["repo"]).split("/", 1)
     author = str(request["author"])
-    inst = deps.github.installation(int(request["installation_id"]))
+    inst = deps.github.installation(int(request["installation_id"]), repository_id=int(request["repo_id"]))
     audit = {"job_id": job_id, "repo": request["repo"], "number": int(request["number"]), "author": author,
              "verb": command.verb, "raw": command.raw, "review_id": request.get("review_id")}  # fmt: skip
     if is_bot_login(author):

@@ -32,6 +32,10 @@ JWT_IAT_INVALID = (
 )
 INTEGRATION_NOT_FOUND = "Integration not found"
 NOT_ACCESSIBLE = "Resource not accessible by integration"
+PERMISSIONS_NOT_GRANTED = "The permissions requested are not granted to this installation."
+REPOSITORY_NOT_ACCESSIBLE = (
+    "There is at least one repository that does not exist or is not accessible to the parent installation."
+)
 LEVELS = {"none": 0, "read": 1, "write": 2, "admin": 3}
 
 
@@ -106,13 +110,15 @@ def build_token_text(token_format: str, installation_id: int) -> str:
 
 
 def issue_token(state: GitHubState, inst: Installation, body: dict[str, Any]) -> Token:
-    """An installation token, narrowed to `repositories`/`permissions` from the request body."""
-    permissions = dict(inst.permissions)
-    for name, level in (body.get("permissions") or {}).items():
-        if LEVELS.get(level, 9) > LEVELS.get(inst.permissions.get(name, "none"), 0):
-            raise ApiError(422, f"The permissions requested are not granted to this installation: {name}")
-    if body.get("permissions"):
-        permissions = dict(body["permissions"])
+    """An installation token, narrowed to `repositories`/`repository_ids` and `permissions` from the
+    request body as GitHub narrows it: never beyond what the installation holds (422 otherwise)."""
+    asked = body.get("permissions") or {}
+    if any(
+        LEVELS.get(str(level), 9) > LEVELS.get(inst.permissions.get(name, "none"), 0)
+        for name, level in asked.items()
+    ):
+        raise ApiError(422, PERMISSIONS_NOT_GRANTED)
+    permissions = dict(asked) if asked else dict(inst.permissions)
     repos = _narrowed_repositories(state, inst, body)
     token = Token(
         build_token_text(state.token_format, inst.id),
@@ -127,16 +133,15 @@ def issue_token(state: GitHubState, inst: Installation, body: dict[str, Any]) ->
 
 
 def _narrowed_repositories(state: GitHubState, inst: Installation, body: dict[str, Any]) -> list[str] | None:
-    names = body.get("repositories")
-    ids = body.get("repository_ids")
+    names, ids = body.get("repositories") or [], body.get("repository_ids") or []
     if not names and not ids:
         return None
-    wanted = [f"{inst.account.login}/{n}" for n in names or []]
-    wanted += [r.full_name for r in state.repos.values() if r.id in (ids or [])]
-    missing = [n for n in wanted if n not in state.repos or not inst.covers(n)]
-    if missing or (ids and len(wanted) < len(names or []) + len(ids)):
-        raise ApiError(422, "There is at least one repository that does not exist or is not accessible")
-    return wanted
+    by_name = [state.repos.get(f"{inst.account.login}/{n}") for n in names]
+    by_id = [next((r for r in state.repos.values() if r.id == i), None) for i in ids]
+    wanted = [*by_name, *by_id]
+    if any(r is None or not inst.covers(r.full_name) for r in wanted):
+        raise ApiError(422, REPOSITORY_NOT_ACCESSIBLE)
+    return list(dict.fromkeys(r.full_name for r in wanted if r is not None))
 
 
 def authenticate_token(state: GitHubState, authorization: str | None) -> Token:
