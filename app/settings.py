@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     github_webhook_secret: SecretStr | None = None
     github_webhook_secret_previous: SecretStr | None = None
     github_api_url: str = DEFAULT_GITHUB_API_URL
+    autofix_github_concurrency: int = 20  # requests in flight to GitHub per process (GitHub allows 100)
 
     anthropic_api_key: SecretStr | None = None
     anthropic_base_url: str = DEFAULT_ANTHROPIC_BASE_URL
@@ -134,6 +135,13 @@ class Settings(BaseSettings):
     def _positive_limit(cls, v: int) -> int:
         if v <= 0:
             raise ValueError("must be a positive integer")
+        return v
+
+    @field_validator("autofix_github_concurrency")
+    @classmethod
+    def _under_githubs_cap(cls, v: int) -> int:
+        if not 0 < v < 100:
+            raise ValueError("must be between 1 and 99 (GitHub allows 100 concurrent requests)")
         return v
 
     @field_validator("autofix_reproduce_reruns")

@@ -21,6 +21,8 @@ SECTIONS: list[tuple[str, dict[str, str]]] = [
             "github_webhook_secret": "The webhook secret: deliveries signed with anything else get 401.",
             "github_webhook_secret_previous": "The previous secret, accepted while you rotate.",
             "github_api_url": "GitHub's REST API; for GitHub Enterprise Server `https://HOST/api/v3`.",
+            "autofix_github_concurrency": "Requests in flight to GitHub at once, per process (1 to 99). "
+            "GitHub allows no more than 100 at once: keep this times the number of processes under that.",
             "github_client_id": "The App's OAuth client id: dashboard sign-in with GitHub.",
             "github_client_secret": "The App's OAuth client secret.",
             "autofix_bot_login": "The App's bot login, e.g. `my-autofix[bot]`: marks the bot's own PRs.",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import traceback
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -201,3 +203,46 @@ async def test_validation_failures_carry_githubs_details(
         await github.installation(INSTALLATION).write(
             lambda gh: gh.rest.pulls.async_create("o", "r", title="t", head="b", base="main")
         )
+
+
+async def test_requests_in_flight_never_exceed_the_processs_cap(
+    app_settings: Settings, redis: Redis, key: rsa.RSAPrivateKey, api: respx.MockRouter
+) -> None:
+    """C5: GitHub allows no more than 100 concurrent requests; one process never has more than
+    AUTOFIX_GITHUB_CONCURRENCY in flight, App and installation calls alike, across every GitHubApp
+    it holds (the worker has two)."""
+    settings = app_settings.model_copy(update={"autofix_github_concurrency": 3})
+    fix_worker, command_worker = GitHubApp(settings, redis), GitHubApp(settings, redis)
+    mint(api, key, ["ghs_x"])
+    in_flight, most = 0, 0
+
+    def slow(answer: Any) -> Callable[[httpx.Request], Awaitable[httpx.Response]]:
+        async def respond(request: httpx.Request) -> httpx.Response:
+            nonlocal in_flight, most
+            in_flight += 1
+            most = max(most, in_flight)
+            await asyncio.sleep(0.05)
+            in_flight -= 1
+            return httpx.Response(200, json=answer)
+
+        return respond
+
+    app = api.get("/app").mock(side_effect=slow({"id": 1}))
+    issue = api.get("/repos/o/r/issues/1").mock(side_effect=slow(_issue()))
+    await fix_worker.installation(INSTALLATION).token()  # minted once, before the burst
+
+    await asyncio.gather(
+        *(client.call(lambda gh: gh.arequest("GET", "/app")) for client in (fix_worker, command_worker) * 5),
+        *(
+            client.installation(INSTALLATION).read(lambda gh: gh.rest.issues.async_get("o", "r", 1))
+            for client in (fix_worker, command_worker)
+        ),
+    )
+
+    assert (app.call_count, issue.call_count) == (10, 2)
+    assert most == 3
+
+
+def test_the_concurrency_cap_stays_under_githubs() -> None:
+    with pytest.raises(ValueError, match="between 1 and 99"):
+        Settings(autofix_github_concurrency=100)

@@ -10,6 +10,8 @@
   `app.github.errors` exceptions carrying the time to retry, which the job turns into an arq retry.
 - Content-creating calls for one installation are spaced (1 s apart, across all workers, through
   a reservation in Redis), as GitHub asks of integrations; a wait longer than 30 s defers instead.
+- At most AUTOFIX_GITHUB_CONCURRENCY requests are in flight from one process (GitHub allows 100
+  at once); the rest wait their turn.
 - Every response is counted, and its rate-limit reading kept, in memory by `self.meter`
   (app/github/meter.py); the worker's heartbeat writes them to the stats, so no request waits on it.
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar, cast
@@ -65,6 +68,17 @@ if slot - now > max_wait then return tostring(slot) end
 redis.call('SET', KEYS[1], tostring(tat + spacing), 'PX', math.ceil((tat + spacing - now) * 1000) + 1000)
 return tostring(slot)
 """
+
+
+# one cap per process: every GitHubApp on an event loop shares its semaphore (the worker runs two)
+_IN_FLIGHT: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, asyncio.Semaphore]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _in_flight(size: int) -> asyncio.Semaphore:
+    per_loop = _IN_FLIGHT.setdefault(asyncio.get_running_loop(), {})
+    return per_loop.setdefault(size, asyncio.Semaphore(size))
 
 
 def _message(response: httpx.Response) -> str:
@@ -176,9 +190,11 @@ class GitHubApp:
         await self.redis.delete(TOKEN_KEY.format(installation_id))
 
     async def _mapped(self, gh: GitHub[Any], fn: Call[T], attempt: int) -> T:
-        """Run `fn`, turning githubkit's exceptions into ours (never carrying request headers)."""
+        """Run `fn` within the process's cap on requests in flight, turning githubkit's exceptions
+        into ours (never carrying request headers)."""
         try:
-            return await fn(gh)
+            async with _in_flight(self.settings.autofix_github_concurrency):
+                return await fn(gh)
         except RequestFailed as e:
             error = classify(
                 e.response.status_code,
