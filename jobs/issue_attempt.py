@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
+from app.budgets import build_installation_budget
 from app.github.client import Installation
 from app.github.conversation import IssueText
 from app.job_records import JobRecord, JobStore, PhaseRecord
@@ -111,6 +112,9 @@ class IssueAttempt:
         )
         engine = self.deps.engine(config)
         engine.on_call = model_call_recorder(self.deps.redis, self.job_id)  # artefacts and cost stats
+        engine.shared = build_installation_budget(  # K3: the installation's day, across its repositories
+            self.deps.settings, self.deps.redis, self.inst.id, self.job_id, self.deps.clock
+        )
         scratch = checkout.parent / "attempts"
         try:
             await self.enter(record, "localize")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from app.budgets import build_installation_budget
 from app.github.conversation import IssueText
 from app.job_records import JobRecord
 from app.repo_config import RepoConfig
@@ -65,6 +66,9 @@ async def revise_issue_pr(
         )
         engine = job.deps.engine(config)
         engine.on_call = model_call_recorder(job.deps.redis, job.job_id)  # artefacts and cost stats
+        engine.shared = build_installation_budget(  # K3: the installation's day, across its repositories
+            job.deps.settings, job.deps.redis, job.inst.id, job.job_id, job.deps.clock
+        )
         try:
             await job.enter(record, "localize")
             context = await asyncio.to_thread(build_context, ws.path, report=task.report, issue_text=text)
