@@ -247,7 +247,8 @@ def fix_outcomes(state: GitHubState, broken: list[tuple[Repo, int]]) -> tuple[in
     return opened, lost, extra_prs, extra_status
 
 
-def plan_deliveries(events: list[Any], total: int, dup_rate: float, rng: random.Random) -> list[Delivery]:
+def plan_deliveries(events: list[Any], dup_rate: float, rng: random.Random) -> list[Delivery]:
+    """Every event once, and `dup_rate` of them again with the same delivery id, shuffled."""
     unique = [
         Delivery(
             str(uuid.uuid4()),
@@ -257,9 +258,8 @@ def plan_deliveries(events: list[Any], total: int, dup_rate: float, rng: random.
         )
         for event, payload in events
     ]
-    dups = min(total - len(unique), int(total * dup_rate)) if total > len(unique) else 0
     plan = list(unique)
-    for _ in range(max(0, dups)):
+    for _ in range(round(len(unique) * dup_rate)):
         original = rng.choice(unique)
         plan.append(Delivery(original.guid, original.event, original.body, original.command_id))
     # out of order: shuffled in windows, so a redelivery can come before or long after its original
@@ -333,6 +333,11 @@ def answers(state: GitHubState) -> tuple[int, int, int]:
     return answered, lost, duplicates
 
 
+def normal(status: int) -> bool:
+    """An answer that is not a fault: not a dropped connection, a 5xx or a rate limit."""
+    return 200 <= status < 500 and status not in (403, 429)
+
+
 class RequestLog:
     """Every answer the local GitHub gives (monotonic time, method, path, status; 0 = dropped), and
     every fault it fires, for the time each fault took to recover."""
@@ -373,15 +378,16 @@ class RequestLog:
                 self.answers.append((time.monotonic(), scope["method"], path, status))
 
     def recovery(self) -> dict[str, dict[str, float]]:
-        """Per fault kind: median and max seconds from the fault until the same request succeeded
-        (a fault never followed by a success counts as the whole rest of the run)."""
+        """Per fault kind: median and max seconds from the fault until the same request was answered
+        normally (2xx-4xx but GitHub's rate-limit 403/429: a config file's 404 is a normal answer; a
+        slow answer is its own recovery); a fault never followed by one counts as the rest of the run."""
         with self.lock:
             answers, faults = sorted(self.answers), list(self.faults)
         end = answers[-1][0] if answers else time.monotonic()
         waits: dict[str, list[float]] = {}
         for at, method, path, kind in faults:
             ok = next(
-                (t for t, m, p, st in answers if t > at and m == method and p == path and 200 <= st < 300),
+                (t for t, m, p, st in answers if t > at and m == method and p == path and normal(st)),
                 end,
             )
             waits.setdefault(kind, []).append(ok - at)
@@ -461,7 +467,7 @@ def run(args: argparse.Namespace) -> Report:
     state, key = world.state, world.key
     report.commands, report.failed_checks = len(world.commands), len(world.broken)
     events = world.commands + world.fix_events
-    plan = plan_deliveries(events, args.deliveries, args.duplicates, rng)
+    plan = plan_deliveries(events, args.duplicates, rng)
     report.deliveries_sent = len(plan)
     report.duplicates_sent = len(plan) - len(events)
     model = fake_anthropic.AnthropicState(api_keys={"sk-ant-chaos-" + uuid.uuid4().hex})
