@@ -83,3 +83,23 @@ async def test_apply_is_refused_when_the_pr_head_moved(
         "proven on the current head: `/autofix retry` for a fix of the new head."
     )
     assert head(repo, "feature") == moved
+
+
+async def test_apply_says_github_refused_a_workflow_write_not_that_the_branch_moved(
+    monkeypatch: Any,
+) -> None:
+    from types import SimpleNamespace
+
+    from app.github.git_data import WorkflowWriteRefused
+    from jobs.commands import branches
+
+    async def refused(*args: Any, **kwargs: Any) -> None:
+        raise WorkflowWriteRefused(".github/workflows/ci.yml", 422)
+
+    monkeypatch.setattr(branches, "upsert_branch", refused)
+    asked: Any = SimpleNamespace(inst=None, owner="o", name="r")
+    said = await branches._fast_forward(asked, "feature", "a" * 40)
+    assert said == (
+        "GitHub refused to write a workflow file: the App has no workflows permission "
+        "(.github/workflows/ci.yml), so `feature` is unchanged."
+    )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from app.github.client import Installation
 from app.github.conversation import fetch_bot_login
 from app.github.errors import Unprocessable
-from app.github.git_data import upsert_branch
+from app.github.git_data import WorkflowWriteRefused, upsert_branch
 from app.github.pulls import PullRequest, fetch_pr
 from app.github.rest import body, request, segment
 from app.job_records import JobRecord
@@ -141,6 +141,8 @@ async def run_apply(asked: Asked) -> Answer:
 async def _fast_forward(asked: Asked, branch: str, sha: str) -> str | None:
     try:
         await upsert_branch(asked.inst, asked.owner, asked.name, branch, sha, force=False)
+    except WorkflowWriteRefused as e:  # an Unprocessable too, but the branch did not move
+        return f"{e}, so `{branch}` is unchanged."
     except Unprocessable:
         return f"`{branch}` moved while I was working, so I did not push; try again."
     return None
