@@ -22,7 +22,9 @@ lambda gets a githubkit client authenticated as the installation.
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
+import ssl
 import time
 import weakref
 from collections.abc import Awaitable, Callable
@@ -81,6 +83,13 @@ def _in_flight(size: int) -> asyncio.Semaphore:
     return per_loop.setdefault(size, asyncio.Semaphore(size))
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context for the process. githubkit builds an httpx client for every request, and
+    each would otherwise load the CA bundle anew: 30 ms of CPU that blocks the event loop, per call."""
+    return httpx.create_ssl_context()  # certifi's bundle, or SSL_CERT_FILE / SSL_CERT_DIR
+
+
 def _message(response: httpx.Response) -> str:
     """GitHub's `message`, with the details of a validation failure (422 puts them in `errors`)."""
     try:
@@ -125,6 +134,7 @@ class GitHubApp:
         return GitHub(
             auth,
             base_url=self.settings.github_api_url,
+            ssl_verify=_tls(),
             timeout=TIMEOUT,
             auto_retry=False,
             http_cache=False,
@@ -173,7 +183,7 @@ class GitHubApp:
         except Unprocessable:
             installation = await self.call(lambda gh: gh.rest.apps.async_get_installation(installation_id))
             held = build_within(self.permissions, installation.json().get("permissions") or {})
-            if held == self.permissions:
+            if not held or held == self.permissions:  # never `{}`: GitHub reads it as every permission
                 raise  # not the permissions: the repository is gone or not covered by the installation
             return await self._post_mint(installation_id, build_mint_body(held, repository_id))
 

@@ -112,15 +112,17 @@ async def test_D4_a_mint_asks_only_for_what_the_installation_holds(
     assert second == {**first, "contents": "read"}  # and never the administration it happens to hold
 
 
+@pytest.mark.parametrize("held", ["all", "none"])
 async def test_D4_a_repository_the_installation_cannot_see_fails_the_mint_once(
-    github: GitHubApp, key: rsa.RSAPrivateKey, api: respx.MockRouter
+    github: GitHubApp, key: rsa.RSAPrivateKey, api: respx.MockRouter, held: str
 ) -> None:
+    """A 422 the permissions do not explain (the installation holds them all) is the repository's: it
+    fails the job. Nor is a token asked for with `permissions: {}`, which GitHub reads as all."""
     route = api.post(f"/app/installations/{INSTALLATION}/access_tokens").mock(
         return_value=error(422, REPOSITORY_NOT_ACCESSIBLE)
     )
-    api.get(f"/app/installations/{INSTALLATION}").respond(
-        200, json={"id": 1, "permissions": build_token_permissions()}
-    )
+    permissions = build_token_permissions() if held == "all" else {"administration": "write"}
+    api.get(f"/app/installations/{INSTALLATION}").respond(200, json={"id": 1, "permissions": permissions})
     with pytest.raises(Unprocessable, match="not accessible to the parent installation"):
         await github.installation(INSTALLATION, repository_id=REPO_ID).read(
             lambda gh: gh.rest.issues.async_get("o", "r", 1)
