@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import ssl
 import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -246,3 +247,15 @@ async def test_requests_in_flight_never_exceed_the_processs_cap(
 def test_the_concurrency_cap_stays_under_githubs() -> None:
     with pytest.raises(ValueError, match="between 1 and 99"):
         Settings(autofix_github_concurrency=100)
+
+
+def test_every_client_shares_one_tls_context(app_settings: Settings, redis: Redis) -> None:
+    """githubkit makes an httpx client per request; each loading the CA bundle cost ~30 ms of CPU on
+    the event loop (found by bench/chaos.py: command jobs took 9 s at p50)."""
+    from githubkit import TokenAuthStrategy
+
+    app = GitHubApp(app_settings, redis)
+    one, two = app._client(TokenAuthStrategy("a")), app._client(TokenAuthStrategy("b"))
+    assert one.config.ssl_verify is two.config.ssl_verify is app.gh.config.ssl_verify
+    assert isinstance(one.config.ssl_verify, ssl.SSLContext)
+    assert one.config.ssl_verify.verify_mode == ssl.CERT_REQUIRED  # still verified
