@@ -18,7 +18,7 @@ from typing import Any
 
 from app.artefacts import JobArtefacts
 from app.audit import append_audit
-from app.budgets import BudgetLedger
+from app.budgets import BudgetLedger, build_installation_budget
 from app.github.client import Installation
 from app.github.contents import fetch_default_branch, read_repo_config
 from app.github.conversation import IssueText, fetch_issue, fetch_permission, upsert_sticky_comment
@@ -232,6 +232,9 @@ class IssueJob(IssueAttempt):
             number=self.number, installation_id=self.inst.id, job_id=self.job_id,
         )  # fmt: skip
         open_pr = await find_open_pr(self.inst, self.owner, self.name, self.branch())
+        daily = build_installation_budget(  # K3: the installation's day, across its repositories
+            self.deps.settings, self.deps.redis, self.inst.id, self.job_id, self.deps.clock
+        )
         facts = GateFacts(
             kind="issue",
             repo_paused=await state.paused(),
@@ -245,6 +248,8 @@ class IssueJob(IssueAttempt):
             open_bot_prs=await state.open_prs(),
             branch_prefix=self.deps.settings.autofix_branch_prefix,
             circuit_open=circuit,
+            installation_dollars_today=await daily.spent_today() if daily is not None else 0.0,
+            installation_dollars_per_day=daily.cap if daily is not None else None,
         )
         decision = decide_gate(for_command(facts, self.request), config)  # retry/revise on a bot PR
         if self.phase is not None:

@@ -21,6 +21,7 @@ from app.repo_state import RepoState
 from app.telemetry import model_call_recorder
 from jobs.assemble import build_facts, candidate_lines
 from jobs.deps import Deps
+from jobs.fix_check import Stop
 from jobs.issue_repro import (
     REPRO_ID,
     build_issue_task,
@@ -29,6 +30,7 @@ from jobs.issue_repro import (
     run_batch,
     write_reproduction,
 )
+from jobs.patch.agent import decide_job_stop
 from jobs.patch.candidates import propose
 from jobs.patch.context import Candidate, Usage
 from jobs.patch.copies import apply_diff, copy_checkout
@@ -125,6 +127,8 @@ class IssueAttempt:
             )
             self.usage.add(repro.usage)
             self.repaired = Repair(context, [repro], usage=repro.usage)
+            if (stop := decide_job_stop(engine, [repro])) is not None:
+                raise Stop(*stop)  # C9, K3: refused for money, or the installation's day is spent
 
             async def run(patches: dict[str, str]) -> tuple[RunResult, list[RunResult]]:
                 return await run_batch(sandbox, source, sha, config["setup"], command, patches, limits)

@@ -14,10 +14,11 @@ from redis.asyncio import Redis
 from app.budgets import Hold, InstallationBudget
 from jobs.deps import Deps
 from jobs.fix_check import fix_check_run
+from jobs.fix_issue import fix_issue
 from jobs.patch.agent import decide_job_stop, run_attempt
 from jobs.patch.context import Candidate
 from jobs.patch.tools import Workspace
-from tests.fakes.anthropic_messages import spend_cap_reached
+from tests.fakes.anthropic_messages import credit_too_low, spend_cap_reached
 from tests.github_support import Clock
 from tests.patch_support import (
     anthropic_provider,
@@ -29,6 +30,7 @@ from tests.patch_support import (
 )
 from tests.pipeline_support import FILES, failing_check
 from tests.support import LocalGitHub
+from tests.test_fix_issue_e2e import ISSUE, repro_and_fix_turns, request_for, stats_repo
 
 CAP = 0.5
 
@@ -105,3 +107,21 @@ async def test_K3_a_call_the_installations_day_cannot_afford_is_not_made(
             again = await run_attempt(eng, Workspace(repo), first_message())
         assert again.ending.outcome == "submitted"
         assert await eng.shared.spent_today() == pytest.approx(again.usage.dollars, abs=1e-6)  # holds settled
+
+
+async def test_C9_an_issue_job_refused_for_money_ends_with_the_reason(
+    gh: LocalGitHub, deps: Deps, model: Any
+) -> None:
+    repo = stats_repo(gh)
+    issue = gh.sim.open_issue(repo, "mean() divides by the wrong count", ISSUE)
+    gh.sim.label_issue(repo, issue.number, "autofix")
+    model.state.script(credit_too_low(), *repro_and_fix_turns())
+
+    result = await fix_issue({"deps": deps, "job_id": "issue:1"}, request_for(gh, repo, issue.number))
+
+    assert result["outcome"] == "spend_limit"
+    assert result["reason"].startswith(
+        "Anthropic refused: the organisation's credit balance is too low (400 "
+    )
+    assert len(model.state.bodies) == 1
+    assert [i for i in repo.issues.values() if i.pull is not None] == []
