@@ -62,13 +62,13 @@ def run_web(settings: Settings, redis_url: str, host: str, port: int) -> None:
 
 
 def run_worker(settings: Settings, redis_url: str) -> None:
-    from jobs.worker import build_workers, run_workers  # the web-only commands never load the worker
+    from jobs.worker import keep_working  # the web-only commands never load the worker
 
     async def main() -> None:
         # the fix worker and the command worker, each on its own queue; SIGINT/SIGTERM: arq cancels
         # its main task, and running jobs are re-queued
         with contextlib.suppress(asyncio.CancelledError):
-            await run_workers(build_workers(settings, redis_url))
+            await keep_working(settings, redis_url)
 
     asyncio.run(main())
 
@@ -119,11 +119,10 @@ def run_serve(settings: Settings, host: str, port: int) -> None:
 
 
 async def _serve(settings: Settings, redis_url: str, host: str, port: int) -> None:
-    from jobs.worker import build_workers, run_workers
+    from jobs.worker import keep_working
 
     server = uvicorn_server(settings, redis_url, host, port)
-    workers = build_workers(settings, redis_url, handle_signals=False)  # uvicorn owns the signals
-    tasks = [asyncio.create_task(run_workers(workers))]
+    tasks = [asyncio.create_task(keep_working(settings, redis_url, handle_signals=False))]  # uvicorn: signals
     if settings.webhook_proxy_url:
         from app.smee import run_proxy
 

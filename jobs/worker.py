@@ -4,10 +4,11 @@ Each worker (the fix queue's and the command queue's) beats every `stats.HEARTBE
 saying its queue, host, pid, jobs running, start time and version (the dashboard's "workers alive"),
 and flushes its GitHub call counts with the beat; at shutdown it stops beating and leaves the set.
 It notes the jobs it runs (jobs/reaper.py), so a job of a worker that died runs again within a minute.
+When Redis goes away the workers stop, and `keep_working` builds them again once it answers.
 
 Every job runs in its log context (app/joblog.py: its lines go to `autofix logs --job ID`) and inside
 `github_outcomes`. The fix worker of a long-running process also runs the cron jobs: reconciliation
-(every five minutes), the reaper (every minute) and the weekly report (when configured), in UTC.
+(every five minutes), the reaper (every 15 seconds) and the weekly report (when configured), in UTC.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import socket
 import time
 from collections.abc import Callable, Mapping
@@ -27,6 +29,9 @@ from arq import func
 from arq.connections import RedisSettings
 from arq.cron import CronJob
 from arq.worker import Worker
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app import joblog, stats
 from app.github.client import GitHubApp
@@ -38,6 +43,7 @@ from jobs.github_outcomes import DEAD_AFTER_TRIES, JobFunction, github_outcomes
 from jobs.received import FUNCTIONS
 
 log = logging.getLogger("autofix.worker")
+REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError)
 
 JOB_TIMEOUT_S = 2 * 3600  # a fix attempt: reproduce, validate and refine are sandbox batches of up to
 # AUTOFIX_SANDBOX_WAIT (30 min) each
@@ -127,7 +133,9 @@ def build_worker(
     at the time GitHub named, and a permission or not-found error stops the job with its reason.
     """
     started_at = time.time()
-    worker_id = f"{socket.gethostname()}:{os.getpid()}:{queue_name}"
+    # a new id for every worker built: one rebuilt after a Redis outage is not mistaken for the one
+    # whose jobs died with the connection, so the reaper frees those
+    worker_id = f"{socket.gethostname()}:{os.getpid()}:{queue_name}:{secrets.token_hex(3)}"
 
     def info() -> dict[str, Any]:
         running = sum(not t.done() for t in worker.job_tasks.values())
@@ -213,12 +221,56 @@ async def run_workers(workers: list[Worker], *, burst: bool = False) -> None:
         )
     finally:
         for worker in workers:
-            await worker.close()
+            await _close(worker)
         for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-    for task in done:  # a worker that crashed (Redis gone, say) ends the process with its error
+    for task in done:  # a worker that crashed (Redis gone, say) ends the run with its error
         error = None if task.cancelled() else task.exception()
         if error is not None:
             raise error
+
+
+async def _close(worker: Worker) -> None:
+    """arq's close, which writes to Redis first; with Redis gone, what it would have done after that:
+    stop the heartbeat (else the old id beats again once Redis is back, and the reaper never frees
+    the jobs that died with it) and drop the connections."""
+    try:
+        await worker.close()
+    except REDIS_DOWN:
+        if worker.on_shutdown is not None:
+            with contextlib.suppress(*REDIS_DOWN):
+                await worker.on_shutdown(worker.ctx)
+        pool, worker._pool = worker._pool, None  # arq keeps its connection private
+        if pool is not None:
+            await pool.aclose(close_connection_pool=True)
+
+
+async def keep_working(
+    settings: Settings, redis_url: str, *, handle_signals: bool = True, wait_s: float = 1.0
+) -> None:
+    """The fix and command workers until a signal stops them. When Redis goes away (a restart, a
+    crash) they stop with its error; they are built again once it answers, so a Redis restart
+    never leaves `autofix serve` without workers, nor needs a supervisor to restart `worker`."""
+    while True:
+        try:
+            await run_workers(build_workers(settings, redis_url, handle_signals=handle_signals))
+            return
+        except REDIS_DOWN as e:
+            log.warning("redis unreachable (%s): the workers start again once it answers", e)
+        await wait_for_redis(redis_url, wait_s)
+
+
+async def wait_for_redis(redis_url: str, wait_s: float, *, max_wait_s: float = 10.0) -> None:
+    """Until Redis answers PING, polling with a growing pause."""
+    while True:
+        await asyncio.sleep(wait_s)
+        client = Redis.from_url(redis_url)
+        try:
+            if await client.ping():
+                return
+        except REDIS_DOWN:
+            wait_s = min(max_wait_s, wait_s * 2)
+        finally:
+            await client.aclose()

