@@ -16,9 +16,11 @@ from typing import Any
 from arq import Retry
 
 from app.artefacts import JobArtefacts
+from app.audit import append_audit
 from app.budgets import BudgetLedger, build_installation_budget
 from app.github.client import Installation
 from app.github.contents import read_repo_config
+from app.github.conversation import fetch_permission
 from app.github.git_auth import clone_url
 from app.job_records import JobRecord, JobStore, PhaseRecord
 from app.notify import notify_finished
@@ -33,6 +35,7 @@ from jobs.check_publish import CheckPublishing
 from jobs.check_status import CheckStatus, Status
 from jobs.commands.control import STOPPED, fetch_raised_cap, stop_requested
 from jobs.commands.guidance import for_command, render_guidance, with_thread_budget
+from jobs.commands.permissions import needed_to_trigger, rank
 from jobs.commands.revision import Revise, ReviseStart, fetch_revise_start, judge_revision
 from jobs.deps import Deps, deps_of, sandbox_limits
 from jobs.evidence import fetch_check_evidence
@@ -52,6 +55,7 @@ from jobs.reproduce import Reproduction, Verdict, reproduce
 from jobs.sandbox.base import Limits as SandboxLimits
 from jobs.sandbox.base import Sandbox, SandboxError
 from jobs.suspicion import note_untrusted
+from jobs.trigger import check_trigger_of, render_revoked
 from sandbox_runner.patchguard import DEFAULT_FORBIDDEN, GuardPolicy
 from sandbox_runner.proof import judge as judge_fix
 from sandbox_runner.report import FailureReport
@@ -122,6 +126,7 @@ class CheckJob(CheckPublishing, CheckStatus):
         try:
             report = await self.evidence(record)
             config = await self.config(record)
+            await self.still_allowed(config)  # F9: before the gate counts an attempt
             await self.gate(record, report, config)
             lock = FingerprintLock(self.deps.redis, self.repo_id, report.fingerprint, self.job_id)
             if not await lock.acquire():
@@ -181,6 +186,24 @@ class CheckJob(CheckPublishing, CheckStatus):
         except RepoConfigError as e:
             await self.leave(record, "config_error")
             raise Stop("config_error", str(e), render_config_error(e.problems)) from None
+
+    async def still_allowed(self, config: RepoConfig) -> None:
+        """Whoever asked for this retry or revise must still have the permission it needs (F9)."""
+        trigger = check_trigger_of(self.request)
+        if trigger is None:
+            return
+        login, verb = trigger
+        needed = needed_to_trigger(verb, config)
+        have = await fetch_permission(self.inst, self.owner, self.name, login)
+        if rank(have) >= rank(needed):
+            return
+        if self.phase is not None:
+            self.phase.outcome = "permission"
+        await append_audit(
+            self.deps.redis, "trigger.refused", job_id=self.job_id, repo=f"{self.owner}/{self.name}",
+            author=login, trigger=verb, needed=needed, permission=have,
+        )  # fmt: skip
+        raise Stop("skipped", render_revoked(login, verb, needed, have, self.deps.settings.autofix_label))
 
     async def gate(self, record: JobRecord, report: FailureReport, config: RepoConfig) -> None:
         self.target = await fetch_target(self.inst, self.owner, self.name, self.request)

@@ -35,7 +35,7 @@ from jobs.breakers import count_run
 from jobs.commands.control import STOPPED, fetch_raised_cap, stop_requested
 from jobs.commands.guidance import for_command, render_guidance, with_thread_budget
 from jobs.commands.issue_revision import revise_issue_pr
-from jobs.commands.permissions import LABEL, can_write, needed_to_trigger, rank
+from jobs.commands.permissions import can_write, needed_to_trigger, rank
 from jobs.commands.revision import Revise
 from jobs.deps import Deps, deps_of, sandbox_limits
 from jobs.evidence import issue_evidence
@@ -44,18 +44,17 @@ from jobs.gate import GateFacts, decide_gate
 from jobs.issue_attempt import IssueAttempt
 from jobs.patch.context import Usage
 from jobs.patch.workspace import open_workspace
-from jobs.publish.body import inert
 from jobs.publish.reporter import StatusReporter
 from jobs.publish.status import STATUS_MARKER, render_status_comment
 from jobs.repair import Repair
 from jobs.sandbox.base import Limits as SandboxLimits
 from jobs.sandbox.base import SandboxError
 from jobs.suspicion import note_untrusted
+from jobs.trigger import render_revoked, trigger_of
 from sandbox_runner.report import FailureReport
 
 JSON = dict[str, Any]
 DEFAULT_COMMAND = "python -m pytest -q"
-ASKED_WITH = {"fix": "/autofix", "retry": "/autofix retry", "revise": "/autofix revise"}
 
 
 def stale_request(issue: IssueText, request: JSON, label: str) -> str | None:
@@ -67,26 +66,6 @@ def stale_request(issue: IssueText, request: JSON, label: str) -> str | None:
     if by_label and label.lower() not in (name.lower() for name in issue.labels):
         return f"The `{label}` label was removed from #{issue.number} before Autofix started."
     return None
-
-
-def trigger_of(request: JSON) -> tuple[str, str] | None:
-    """Who queued an issue job and how: (login, `label` or the command's verb); None when the request
-    names nobody. A command's job names its commenter (`requested_by`), a label's its sender."""
-    by_command = str(request.get("label_event") or "").startswith("command-") or "retry_of" in request
-    login = str(request.get("requested_by" if by_command else "sender") or "")
-    if not login:
-        return None
-    verb = "revise" if "revise" in request else "retry" if "retry_of" in request else "fix"
-    return login, verb if by_command else LABEL
-
-
-def render_revoked(login: str, trigger: str, needed: str, have: str, label: str) -> str:
-    """The job's outcome when whoever queued it has lost the permission to (shown on the issue)."""
-    how = f"the `{label}` label" if trigger == LABEL else f"`{ASKED_WITH.get(trigger, trigger)}`"
-    return (
-        f"{inert('@' + login)} asked for this with {how}, which needs {needed} permission on the "
-        f"repository, and has {have} now: Autofix did nothing."
-    )
 
 
 def issue_branch(prefix: str, number: int) -> str:

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from jobs.commands.permissions import LABEL
-from jobs.fix_issue import render_revoked, trigger_of
 from jobs.issue_attempt import OUTSIDER_NOTE, UNPROVEN_NOTE, Drafting, decide_draft
+from jobs.trigger import render_revoked, trigger_of
 
 LABELLED = {
     "repo_id": 1,

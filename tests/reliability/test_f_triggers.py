@@ -4,6 +4,7 @@ collaborator API; the payload's `author_association` is set to what GitHub would
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,12 +16,14 @@ from app.queue import QUEUE
 from app.routing import route
 from jobs import names
 from jobs.deps import Deps
+from jobs.fix_check import fix_check_run
 from jobs.fix_issue import fix_issue
 from jobs.issue_attempt import OUTSIDER_NOTE
 from jobs.received import run_command
+from jobs.trigger import check_trigger_of
 from tests.fakes.github import faults, gitstore
 from tests.patch_support import Served
-from tests.pipeline_support import FILES
+from tests.pipeline_support import FILES, broken_pr
 from tests.support import OWNER, LocalGitHub, fixture_json, make_settings
 from tests.test_commands_e2e import Talk, queued
 from tests.test_fix_issue_e2e import ISSUE, repro_and_fix_turns, request_for, stats_repo
@@ -142,6 +145,30 @@ async def test_F9_a_fix_that_a_command_queued_asks_for_the_commenter_again(
         in result["reason"]
     )
     assert model.state.bodies == []
+
+
+async def test_F9_a_check_fix_a_command_queued_asks_for_the_commenter_again(
+    gh: LocalGitHub, deps: Deps, model: Served[Any], tmp_path: Path
+) -> None:
+    """F9 for a check job: `/autofix retry` on the bot PR queues the check's fix again for its
+    commenter; by the time it runs, they have only read -> the job stops before the gate counts an
+    attempt; nothing reaches the model. A job the failed check started has no one to ask."""
+    repo, _, _, request = broken_pr(gh, tmp_path)
+    gh.sim.set_permission(repo, "maya", "read")
+    retry = request | {"requested_by": "maya", "retry_of": "check:earlier"}
+
+    result = await fix_check_run({"deps": deps, "job_id": "check:retry"}, retry)
+
+    assert result["outcome"] == "skipped", result
+    assert (
+        "with `/autofix retry`, which needs write permission on the repository, and has read now"
+        in (result["reason"])
+    )
+    assert model.state.bodies == []
+    assert (await BudgetLedger(deps.redis, repo.id).usage()).jobs_last_hour == 0
+    [entry] = [e for e in await read_audit(deps.redis) if e["kind"] == "trigger.refused"]
+    assert (entry["author"], entry["trigger"], entry["permission"]) == ("maya", "retry", "read")
+    assert check_trigger_of(request) is None  # the failed check itself
 
 
 async def test_F9_a_permission_lookup_github_forbids_is_not_taken_for_none(
