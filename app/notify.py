@@ -44,6 +44,7 @@ TITLES = {
     REPO_PAUSED: "repository paused",
 }
 NEEDS_HUMAN_OUTCOMES = ("unproven", "draft_unproven")  # a comment, or a draft PR marked unproven
+SPEND_LIMIT = "spend_limit"  # Anthropic refused for money: the owner raises a limit or adds credit
 TIMEOUT_S = 5.0
 TRIES = 2
 BACKOFF_S = 1.0
@@ -90,6 +91,8 @@ def notification_for(record: JobRecord, *, web: str = "https://github.com") -> N
         event = PR_OPENED
     elif record.outcome in NEEDS_HUMAN_OUTCOMES:
         event = NEEDS_HUMAN
+    elif record.outcome == SPEND_LIMIT:
+        event = BUDGET_REACHED
     elif record.outcome in ("skipped", "cancelled"):
         gate = record.phase_named("gate")
         if gate is not None and (gate.outcome or "").startswith("budget_"):

@@ -50,6 +50,9 @@ PR: dict[str, Any] = {"number": 12, "url": "https://github.com/octo-org/demo/pul
         (job("skipped", gate="budget_dollars_per_day"), "budget_reached", None),
         (job("skipped", gate="budget_jobs_per_hour", request={"pull_requests": [7]}), "budget_reached",
          "https://github.com/octo-org/demo/pull/7"),
+        (job("skipped", gate="budget_installation_dollars_per_day"), "budget_reached", None),
+        (job("spend_limit", request={"pull_requests": [7]}), "budget_reached",
+         "https://github.com/octo-org/demo/pull/7"),
     ],
 )  # fmt: skip
 def test_these_outcomes_are_announced(record: JobRecord, event: str, url: str | None) -> None:
