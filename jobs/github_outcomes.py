@@ -5,6 +5,7 @@
 - GIVE_UP: the job ends without error and records why (a human has to act, e.g. grant a
   permission); telling the people on the thread is the pipeline's part.
 - FAIL: the job fails with the reason, once; arq does not retry plain exceptions.
+Either way a job record the job left running is finished with the reason (`gave_up`, `github_error`).
 Every stop is written to the audit stream. A job that dies (any other exception, or a retry past
 DEAD_AFTER_TRIES) also leaves a dead letter (app/deadletters.py) and a failed job record, so a poison
 job is visible instead of silently gone.
@@ -64,8 +65,10 @@ def github_outcomes(fn: JobFunction, clock: Callable[[], float] = time.time) -> 
             )
             if decision.outcome is Outcome.GIVE_UP:
                 log.warning("gave up: %s", decision.reason, extra=extra)
+                await end_record(ctx, "gave_up", decision.reason)
                 return {"gave_up": decision.reason}
             log.error("failed: %s", decision.reason, extra=extra)
+            await end_record(ctx, "github_error", decision.reason, failed=True)
             raise JobFailed(decision.reason) from None
         except (Retry, JobFailed):
             raise
@@ -82,7 +85,13 @@ async def bury(ctx: dict[str, Any], function: str, error: str) -> None:
     log.error("job died: %s", error, extra={"job_id": job_id, "job_try": tries, "function": function})
     await add_dead_letter(redis, job_id, function, tries, error)
     await append_audit(redis, "job.dead", job_id=job_id, function=function, tries=tries, error=error[:500])
-    store = JobStore(redis)
-    record = await store.get(job_id)
+    await end_record(ctx, "dead", f"stopped after an unexpected error: {error[:300]}", failed=True)
+
+
+async def end_record(ctx: dict[str, Any], outcome: str, reason: str, *, failed: bool = False) -> None:
+    """Finish the job's record if the job left it running: never "running" for good (the dashboard,
+    `/autofix status` and the metrics read it)."""
+    store = JobStore(ctx["redis"])
+    record = await store.get(str(ctx.get("job_id")))
     if record is not None and record.status == "running":
-        await store.finish(record, "dead", f"stopped after an unexpected error: {error[:300]}", failed=True)
+        await store.finish(record, outcome, reason, failed=failed)

@@ -9,6 +9,7 @@ import respx
 from redis.asyncio import Redis
 
 from app.audit import read_audit
+from app.job_records import JobStore
 from app.settings import Settings
 from tests.github_support import INSTALLATION, mint, run_one_job, stored_text
 
@@ -18,7 +19,9 @@ ISSUE = {"number": 1, "title": "Broken", "state": "open"}
 
 
 async def read_issue(ctx: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
-    """A job that reads an issue through the worker's GitHub client, as the pipeline will."""
+    """A job that reads an issue through the worker's GitHub client, as the pipeline will, with its
+    record started as the pipeline's are."""
+    await JobStore(ctx["redis"]).start(ctx["job_id"], "read_issue", "o/r", request)
     inst = ctx["github"].installation(request["installation_id"], attempt=ctx["job_try"])
     response = await inst.read(lambda gh: gh.rest.issues.async_get("o", "r", 1))
     return {"title": response.json()["title"], "try": ctx["job_try"]}
@@ -68,6 +71,10 @@ async def test_a_permission_403_is_not_retried_and_says_why(
     assert "Resource not accessible by integration" in result["r"]["gave_up"]
     [entry] = [e for e in await read_audit(redis) if e["kind"] == "job.give_up"]
     assert entry["job_id"] == "probe"
+    record = await JobStore(redis).get("probe")
+    assert record is not None
+    assert (record.status, record.outcome) == ("done", "gave_up")
+    assert "Resource not accessible by integration" in record.reason
     assert LONG_TOKEN not in await stored_text(redis)
 
 
@@ -89,7 +96,11 @@ async def test_a_missing_repository_fails_once(
     assert (worker.jobs_failed, worker.jobs_retried) == (1, 0)
     assert result["s"] is False
     assert "Not Found" in result["r"]
-    assert [e["kind"] for e in await read_audit(redis)] == ["job.fail"]
+    assert [e["kind"] for e in await read_audit(redis) if e["kind"].startswith("job.")] == ["job.fail"]
+    record = await JobStore(redis).get("probe")
+    assert record is not None
+    assert (record.status, record.outcome) == ("failed", "github_error")
+    assert record.reason == "the repository or object is gone or not visible to the App: Not Found"
     stored = await stored_text(redis)
     assert "Not Found" in stored, "the scan sees the job's result"
     assert LONG_TOKEN not in stored
