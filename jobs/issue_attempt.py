@@ -53,9 +53,9 @@ UNPROVEN_NOTE = (
     "that this change fixes the issue; it only passes the existing tests. Review it as you would any "
     "patch (`issues.without_reproduction: draft` in `.github/autofix.yml`).\n\n"
 )
-OUTSIDER_NOTE = (
-    "> **Draft:** the issue was written by someone without write access; a maintainer should review "
-    "before marking it ready.\n\n"
+OUTSIDER_NOTE = (  # true whether or not GitHub allowed the draft (drafts need a paid plan on private repos)
+    "> **Needs a maintainer's review:** the issue was written by someone without write access, so "
+    "this PR opens as a draft where GitHub allows one, labelled `autofix:needs-human`.\n\n"
 )
 
 

@@ -70,3 +70,4 @@ def test_the_pr_is_a_draft_when_unproven_configured_or_from_an_outsider(
 def test_the_outsider_note_is_one_line() -> None:
     assert OUTSIDER_NOTE.strip().count("\n") == 0
     assert "without write access" in OUTSIDER_NOTE
+    assert "Draft:" not in OUTSIDER_NOTE  # where GitHub refuses drafts the PR opens ready: still true
