@@ -67,13 +67,12 @@ from app.signatures import sign  # noqa: E402
 from jobs.names import COMMAND_QUEUE, FIX_QUEUE  # noqa: E402
 from jobs.reaper import RUNNING  # noqa: E402
 from tests.fakes import anthropic as fake_anthropic  # noqa: E402
-from tests.fakes.anthropic_messages import reply, tool_use  # noqa: E402
 from tests.fakes.github import GitHubState, build_app, generate_private_key  # noqa: E402
 from tests.fakes.github import faults as fault  # noqa: E402
 from tests.fakes.github.faults import API_PREFIX  # noqa: E402
 from tests.fakes.github.sim import Sim  # noqa: E402
 from tests.fakes.github.state import Repo  # noqa: E402
-from tests.patch_support import BUGGY, DIAGNOSIS, FIXED, STATS  # noqa: E402
+from tests.patch_support import BUGGY, FIXED, STATS, model_turn  # noqa: E402
 from tests.pipeline_support import FILES, real_pytest_log  # noqa: E402
 from tests.support import LiveServer  # noqa: E402
 
@@ -215,20 +214,6 @@ def build_github(root: Path, orgs: int, threads: int, per_thread: int, fixes: in
         broken.append((repo, pr.number))
     state.deliver = None
     return World(state, key, commands, list(collected), broken)
-
-
-def model_turn(body: dict[str, Any]) -> Any:
-    """The model: edit `mean()` until an edit was made in this conversation, then submit."""
-    edited = any(
-        block.get("type") == "tool_use" and block.get("name") == "editor"
-        for message in body["messages"]
-        if message["role"] == "assistant"
-        for block in message["content"]
-    )
-    if edited:
-        return reply(tool_use("submit_diagnosis", DIAGNOSIS))
-    edit = {"command": "str_replace", "path": "calc/stats.py", "old_str": BUGGY, "new_str": FIXED}
-    return reply(tool_use("editor", edit))
 
 
 def fix_outcomes(state: GitHubState, broken: list[tuple[Repo, int]]) -> tuple[int, int, int, int]:

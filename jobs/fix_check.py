@@ -16,7 +16,6 @@ from typing import Any
 from arq import Retry
 
 from app.artefacts import JobArtefacts
-from app.audit import append_audit
 from app.budgets import BudgetLedger, build_installation_budget
 from app.github.client import Installation
 from app.github.contents import read_repo_config
@@ -35,7 +34,7 @@ from jobs.check_publish import CheckPublishing
 from jobs.check_status import CheckStatus, Status
 from jobs.commands.control import STOPPED, fetch_raised_cap, stop_requested
 from jobs.commands.guidance import for_command, render_guidance, with_thread_budget
-from jobs.commands.permissions import needed_to_trigger, rank
+from jobs.commands.permissions import needed_to_trigger
 from jobs.commands.revision import Revise, ReviseStart, fetch_revise_start, judge_revision
 from jobs.deps import Deps, deps_of, sandbox_limits
 from jobs.evidence import fetch_check_evidence
@@ -55,7 +54,7 @@ from jobs.reproduce import Reproduction, Verdict, reproduce
 from jobs.sandbox.base import Limits as SandboxLimits
 from jobs.sandbox.base import Sandbox, SandboxError
 from jobs.suspicion import note_untrusted
-from jobs.trigger import check_trigger_of, render_revoked
+from jobs.trigger import check_trigger_of, refusal
 from sandbox_runner.patchguard import DEFAULT_FORBIDDEN, GuardPolicy
 from sandbox_runner.proof import judge as judge_fix
 from sandbox_runner.report import FailureReport
@@ -193,17 +192,14 @@ class CheckJob(CheckPublishing, CheckStatus):
         if trigger is None:
             return
         login, verb = trigger
-        needed = needed_to_trigger(verb, config)
-        have = await fetch_permission(self.inst, self.owner, self.name, login)
-        if rank(have) >= rank(needed):
-            return
-        if self.phase is not None:
-            self.phase.outcome = "permission"
-        await append_audit(
-            self.deps.redis, "trigger.refused", job_id=self.job_id, repo=f"{self.owner}/{self.name}",
-            author=login, trigger=verb, needed=needed, permission=have,
+        refused = await refusal(
+            self.deps.redis, self.phase, job_id=self.job_id, repo=f"{self.owner}/{self.name}", number=None,
+            login=login, how=verb, needed=needed_to_trigger(verb, config),
+            have=await fetch_permission(self.inst, self.owner, self.name, login),
+            label=self.deps.settings.autofix_label,
         )  # fmt: skip
-        raise Stop("skipped", render_revoked(login, verb, needed, have, self.deps.settings.autofix_label))
+        if refused is not None:
+            raise Stop("skipped", refused)
 
     async def gate(self, record: JobRecord, report: FailureReport, config: RepoConfig) -> None:
         self.target = await fetch_target(self.inst, self.owner, self.name, self.request)

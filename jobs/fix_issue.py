@@ -17,7 +17,6 @@ import asyncio
 from typing import Any
 
 from app.artefacts import JobArtefacts
-from app.audit import append_audit
 from app.budgets import BudgetLedger, build_installation_budget
 from app.github.client import Installation
 from app.github.contents import fetch_default_branch, read_repo_config
@@ -35,7 +34,7 @@ from jobs.breakers import count_run
 from jobs.commands.control import STOPPED, fetch_raised_cap, stop_requested
 from jobs.commands.guidance import for_command, render_guidance, with_thread_budget
 from jobs.commands.issue_revision import revise_issue_pr
-from jobs.commands.permissions import can_write, needed_to_trigger, rank
+from jobs.commands.permissions import can_write, needed_to_trigger
 from jobs.commands.revision import Revise
 from jobs.deps import Deps, deps_of, sandbox_limits
 from jobs.evidence import issue_evidence
@@ -50,7 +49,7 @@ from jobs.repair import Repair
 from jobs.sandbox.base import Limits as SandboxLimits
 from jobs.sandbox.base import SandboxError
 from jobs.suspicion import note_untrusted
-from jobs.trigger import render_revoked, trigger_of
+from jobs.trigger import refusal, trigger_of
 from sandbox_runner.report import FailureReport
 
 JSON = dict[str, Any]
@@ -192,16 +191,13 @@ class IssueJob(IssueAttempt):
         if trigger is None:
             return
         login, how = trigger
-        needed, have = needed_to_trigger(how, config), await self.permission(login)
-        if rank(have) >= rank(needed):
-            return
-        if self.phase is not None:
-            self.phase.outcome = "permission"
-        await append_audit(
-            self.deps.redis, "trigger.refused", job_id=self.job_id, repo=f"{self.owner}/{self.name}",
-            number=self.number, author=login, trigger=how, needed=needed, permission=have,
+        refused = await refusal(
+            self.deps.redis, self.phase, job_id=self.job_id, repo=f"{self.owner}/{self.name}",
+            number=self.number, login=login, how=how, needed=needed_to_trigger(how, config),
+            have=await self.permission(login), label=self.deps.settings.autofix_label,
         )  # fmt: skip
-        raise Stop("skipped", render_revoked(login, how, needed, have, self.deps.settings.autofix_label))
+        if refused is not None:
+            raise Stop("skipped", refused)
 
     async def gate(self, config: RepoConfig, fingerprint: str) -> None:
         state = RepoState(self.deps.redis, self.repo_id, self.inst.id)  # an installation pause counts

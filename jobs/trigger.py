@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from jobs.commands.permissions import LABEL
+from redis.asyncio import Redis
+
+from app.audit import append_audit
+from app.job_records import PhaseRecord
+from jobs.commands.permissions import LABEL, rank
 from jobs.publish.body import inert
 
 JSON = dict[str, Any]
@@ -43,3 +47,20 @@ def check_trigger_of(request: JSON) -> tuple[str, str] | None:
     if not login:
         return None
     return login, "revise" if "revise" in request else "retry"
+
+
+async def refusal(
+    redis: Redis, phase: PhaseRecord | None, *, job_id: str, repo: str, number: int | None,
+    login: str, how: str, needed: str, have: str, label: str,
+) -> str | None:  # fmt: skip
+    """None when `have` is enough for `how`; else the sentence the job ends with, audited as
+    `trigger.refused` and the gate phase marked `permission`."""
+    if rank(have) >= rank(needed):
+        return None
+    if phase is not None:
+        phase.outcome = "permission"
+    await append_audit(
+        redis, "trigger.refused", job_id=job_id, repo=repo, number=number, author=login, trigger=how,
+        needed=needed, permission=have,
+    )  # fmt: skip
+    return render_revoked(login, how, needed, have, label)

@@ -143,3 +143,18 @@ DIAGNOSIS = {
     "why_fix_is_right": "the mean is the sum over the count",
     "not_covered": "empty input still raises ZeroDivisionError",
 }
+
+
+def model_turn(body: dict[str, Any]) -> Any:
+    """A stateless scripted model: edit `mean()` until this conversation has an edit, then submit
+    the diagnosis (every attempt sees the same model, whatever a killed run consumed)."""
+    edited = any(
+        block.get("type") == "tool_use" and block.get("name") == "editor"
+        for message in body["messages"]
+        if message["role"] == "assistant"
+        for block in message["content"]
+    )
+    if edited:
+        return reply(tool_use("submit_diagnosis", DIAGNOSIS))
+    edit = {"command": "str_replace", "path": "calc/stats.py", "old_str": BUGGY, "new_str": FIXED}
+    return reply(tool_use("editor", edit))

@@ -29,9 +29,8 @@ from jobs.fix_check import fix_check_run
 from jobs.patch.agent import build_engine
 from jobs.publish.status import CHECK_NAME
 from jobs.sandbox.local import LocalSandbox
-from tests.fakes.anthropic_messages import reply, tool_use
 from tests.fakes.github import gitstore
-from tests.patch_support import BUGGY, DIAGNOSIS, FIXED, Served
+from tests.patch_support import Served, model_turn
 from tests.pipeline_support import broken_pr
 from tests.support import LocalGitHub
 
@@ -40,20 +39,6 @@ SETTINGS = (
     "github_app_id", "github_private_key", "github_webhook_secret", "github_api_url", "anthropic_api_key",
     "anthropic_base_url", "autofix_data_dir",
 )  # fmt: skip
-
-
-def model_turn(body: dict[str, Any]) -> Any:
-    """Edit until an edit was made in this conversation, then submit."""
-    edited = any(
-        block.get("type") == "tool_use" and block.get("name") == "editor"
-        for message in body["messages"]
-        if message["role"] == "assistant"
-        for block in message["content"]
-    )
-    if edited:
-        return reply(tool_use("submit_diagnosis", DIAGNOSIS))
-    edit = {"command": "str_replace", "path": "calc/stats.py", "old_str": BUGGY, "new_str": FIXED}
-    return reply(tool_use("editor", edit))
 
 
 def _child(values: dict[str, Any], redis_url: str, request: dict[str, Any], job_id: str, cache: str) -> None:
