@@ -51,6 +51,12 @@ SCHEMA: tuple[Field, ...] = (
     Field("label", "str", "autofix", "The issue label that asks for a fix."),
     Field("checks", "globs", ["*"], "Check run names to watch (globs, e.g. `test (*)`)."),
     Field(
+        "check_apps",
+        "globs",
+        ["*"],
+        "Apps whose failed check runs are fixed, by slug (globs, e.g. `github-actions`).",
+    ),
+    Field(
         "branches",
         "globs",
         ["*"],

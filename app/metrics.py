@@ -43,10 +43,11 @@ KINDS = frozenset(names.ALL)
 OUTCOMES = frozenset({
     "pr_opened", "pr_updated", "draft_unproven", "suggested", "unproven", "flaky", "broken_base",
     "cannot_reproduce", "skipped", "cancelled", "config_error", "no_command", "stopped",
-    "revise_refused", "sandbox_error", "replied", "none",
+    "revise_refused", "sandbox_error", "replied", "none", "spend_limit", "gave_up", "github_error", "dead",
 })  # fmt: skip
 REASONS = frozenset({
     "disabled", "paused", "trigger_off", "own_branch", "own_check", "check_not_watched",
+    "check_app_not_watched", "circuit_open", "budget_installation_dollars_per_day", "permission",
     "branch_not_allowed", "fork_off", "pull_requests_off", "not_fixable", "superseded", "ignored",
     "rejected_before", "open_pr", "budget_jobs_per_hour", "budget_jobs_per_day", "budget_dollars_per_day",
     "budget_dollars_per_month", "budget_open_prs", "skipped", "cancelled", "config_error", "no_command",

@@ -58,6 +58,9 @@ class RepoConfig:
     def watches_check(self, name: str) -> bool:
         return matches_any(self.values["checks"], name)
 
+    def watches_app(self, slug: str) -> bool:
+        return matches_any(self.values["check_apps"], slug)
+
     def watches_branch(self, branch: str) -> bool:
         return matches_any(self.values["branches"], branch)
 

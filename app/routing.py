@@ -118,7 +118,8 @@ def _check_run(payload: JSON, settings: Settings) -> Routed:
     run = get_dict(payload, "check_run")
     conclusion = opt_str(run, "conclusion")
     name = get_str(run, "name")
-    app_id = run["app"].get("id") if isinstance(run.get("app"), dict) else None
+    app = run["app"] if isinstance(run.get("app"), dict) else {}
+    app_id = app.get("id")
     if settings.github_app_id is not None and app_id == settings.github_app_id:
         return ignore("check run belongs to autofix itself")
     if SANDBOX_CHECK_MARKER in name.lower():
@@ -127,6 +128,7 @@ def _check_run(payload: JSON, settings: Settings) -> Routed:
     args = _base_args(payload) | {
         "check_run_id": get_int(run, "id"),
         "check_name": name,
+        "check_app": opt_str(app, "slug"),  # whose check it is: `check_apps` in the repo config
         "head_sha": get_str(run, "head_sha"),
         "head_branch": branch,
         "conclusion": conclusion,

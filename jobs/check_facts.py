@@ -98,6 +98,7 @@ async def fetch_gate_facts(
         repo_paused=await state.paused(),
         check_name=request.get("check_name"),
         check_app_id=check_app_id,
+        check_app=request.get("check_app"),
         branch=target.branch,
         is_default_branch=target.branch == target.default_branch,
         pr_number=target.pr.number if target.pr else None,

@@ -30,6 +30,7 @@ class GateFacts:
     repo_paused: bool = False
     check_name: str | None = None
     check_app_id: int | None = None
+    check_app: str | None = None  # the slug of the App that ran the check (github-actions, …)
     branch: str | None = None  # the failing commit's branch (a PR's head branch)
     is_default_branch: bool = False
     pr_number: int | None = None  # the PR whose check failed, if any
@@ -113,6 +114,8 @@ def _not_watched(facts: GateFacts, config: RepoConfig) -> GateDecision | None:
         return None
     if facts.check_name is not None and not config.watches_check(facts.check_name):
         return _no("check_not_watched", f"The check `{facts.check_name}` is not in `checks`.")
+    if facts.check_app is not None and not config.watches_app(facts.check_app):
+        return _no("check_app_not_watched", f"The check comes from `{facts.check_app}`, not in `check_apps`.")
     if facts.branch is not None and not facts.is_default_branch and not config.watches_branch(facts.branch):
         return _no("branch_not_allowed", f"The branch `{facts.branch}` is not in `branches`.")
     if facts.pr_number is not None and facts.pr_from_fork and config["pull_requests.forks"] == "off":

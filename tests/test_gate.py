@@ -43,6 +43,12 @@ def test_a_failing_test_on_the_default_branch_goes_ahead() -> None:
         ("", {"branch": "autofix/v1-0123"}, "own_branch", "Autofix's own branches"),
         ("", {"check_app_id": 424242}, "own_check", "Autofix's own"),
         ("checks: ['lint']", {}, "check_not_watched", "`test (3.12)` is not in `checks`"),
+        (
+            "check_apps: [github-actions]",
+            {"check_app": "circleci-checks"},
+            "check_app_not_watched",
+            "`circleci-checks`, not in `check_apps`",
+        ),
         ("branches: [main]", {"branch": "dev", "is_default_branch": False}, "branch_not_allowed", "`dev`"),
         ("pull_requests: {forks: off}", {"pr_number": 4, "pr_from_fork": True}, "fork_off", "forks"),
         ("pull_requests: {same_repo: false}", {"pr_number": 4}, "pull_requests_off", "same_repo"),

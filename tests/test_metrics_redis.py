@@ -4,8 +4,10 @@ bounded; a Redis that does not answer leaves the web side's own series."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable
+from pathlib import Path
 from typing import Any, cast
 
 import httpx
@@ -143,4 +145,8 @@ def test_the_known_labels_cover_what_the_worker_writes() -> None:
     assert {e.code for e in ERRORS} <= metrics.SANDBOX_OUTCOMES
     assert OPENED_PR | PROVEN | REFUSALS <= metrics.OUTCOMES
     assert REFUSALS <= metrics.REASONS
+    gate = (Path(__file__).parent.parent / "jobs" / "gate.py").read_text()
+    gate_reasons = set(re.findall(r'_no\(\s*"(\w+)"', gate)) | set(re.findall(r'"(budget_\w+)"', gate))
+    assert len(gate_reasons) > 15
+    assert gate_reasons <= metrics.REASONS, "a gate reason would be counted as `other`"
     assert set(metrics.QUEUES) == {names.FIX_QUEUE, names.COMMAND_QUEUE}

@@ -131,6 +131,7 @@ def test_failed_check_run_carries_what_the_worker_needs() -> None:
         "installation_id": 77,
         "check_run_id": 128620228,
         "check_name": "Octocoders-linter",
+        "check_app": "github-actions",
         "head_sha": "ec26c3e57ca3a959ca5aad62de7213c562f8c821",
         "head_branch": "changes",
         "conclusion": "failure",

@@ -13,18 +13,20 @@ from app.audit import read_audit
 from app.budgets import BudgetLedger
 from app.github.errors import Forbidden
 from app.queue import QUEUE
+from app.repo_config import parse_repo_config
 from app.routing import route
 from jobs import names
 from jobs.deps import Deps
 from jobs.fix_check import fix_check_run
 from jobs.fix_issue import fix_issue
+from jobs.gate import GateFacts, decide_gate
 from jobs.issue_attempt import OUTSIDER_NOTE
 from jobs.received import run_command
 from jobs.trigger import check_trigger_of
 from tests.fakes.github import faults, gitstore
 from tests.patch_support import Served
 from tests.pipeline_support import FILES, broken_pr
-from tests.support import OWNER, LocalGitHub, fixture_json, make_settings
+from tests.support import OWNER, LocalGitHub, app_fixture, fixture_json, make_settings
 from tests.test_commands_e2e import Talk, queued
 from tests.test_fix_issue_e2e import ISSUE, repro_and_fix_turns, request_for, stats_repo
 
@@ -79,6 +81,19 @@ def test_F7_a_check_that_did_not_fail_is_ignored(conclusion: str) -> None:
     routed = route("check_run", payload, make_settings())
     assert routed.jobs == []
     assert "not a failure" in (routed.ignored or "")
+
+
+def test_F7_a_check_from_an_app_not_in_check_apps_is_skipped() -> None:
+    """F7: a failed check run from an App the repository does not list in `check_apps` -> skipped at
+    the gate with the App's slug named; the same check from a listed App goes ahead."""
+    [job] = route("check_run", app_fixture("check_run.completed.1.json"), make_settings()).jobs
+    assert job.args["check_app"] == "github-actions"  # the recorded delivery's App
+    facts = GateFacts(kind="check", check_name=job.args["check_name"], check_app=job.args["check_app"])
+    only_circle = decide_gate(facts, parse_repo_config("check_apps: ['circleci-*']"))
+    assert (only_circle.proceed, only_circle.reason) == (False, "check_app_not_watched")
+    assert "`github-actions`, not in `check_apps`" in only_circle.detail
+    assert decide_gate(facts, parse_repo_config("check_apps: ['github-*']")).proceed
+    assert decide_gate(facts, parse_repo_config("")).proceed  # every App by default
 
 
 def _labelled_by(gh: LocalGitHub, repo: Any, number: int, login: str) -> dict[str, Any]:
