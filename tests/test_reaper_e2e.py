@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from app.queue import deserialize, serialize
-from app.routing import route
+from app.routing import JobRequest, route
 from app.settings import Settings
 from jobs import names, reaper
 from jobs.worker import build_worker, redis_settings
@@ -26,15 +26,17 @@ from tests.support import APP_ID, OWNER, SECRET, AutofixProcess, LocalGitHub, cl
 MAINTAINER = "octo-maint"
 
 
-async def test_E1_a_killed_workers_job_runs_again_once(
-    gh: LocalGitHub, app_settings: Settings, redis: Redis, redis_url: str, tmp_path: Path
-) -> None:
+async def queue_a_status_command(
+    gh: LocalGitHub, app_settings: Settings, redis_url: str, user: str
+) -> tuple[Settings, JobRequest]:
+    """`/autofix status` by `user` (a maintainer) on a new issue, routed as its webhook would be and
+    queued for the command worker: the worker's settings and the job."""
     repo = gh.sim.create_repo(OWNER, "svc", files={"README.md": "svc\n"})
-    gh.sim.set_permission(repo, MAINTAINER, "maintain")
-    issue = gh.sim.open_issue(repo, "flaky", "it fails sometimes", user=MAINTAINER)
+    gh.sim.set_permission(repo, user, "maintain")
+    issue = gh.sim.open_issue(repo, "flaky", "it fails sometimes", user=user)
     delivered: list[tuple[str, dict[str, Any]]] = []
     gh.state.deliver = lambda event, payload: delivered.append((event, payload))
-    gh.sim.comment(repo, issue.number, "/autofix status", user=MAINTAINER)
+    gh.sim.comment(repo, issue.number, "/autofix status", user=user)
     gh.state.deliver = None
     model_key = SecretStr("sk-ant-test")  # commands never call the model, but a worker needs one to act
     settings = app_settings.model_copy(update={"github_api_url": gh.url, "anthropic_api_key": model_key})
@@ -44,6 +46,13 @@ async def test_E1_a_killed_workers_job_runs_again_once(
     )
     await pool.enqueue_job(job.function, job.args, _job_id=job.job_id, _queue_name=names.COMMAND_QUEUE)
     await pool.aclose()
+    return settings, job
+
+
+async def test_E1_a_killed_workers_job_runs_again_once(
+    gh: LocalGitHub, app_settings: Settings, redis: Redis, redis_url: str, tmp_path: Path
+) -> None:
+    settings, job = await queue_a_status_command(gh, app_settings, redis_url, MAINTAINER)
     # the first try hangs on GitHub long enough to be killed in the middle
     gh.state.faults.add("GET", r"/collaborators/[^/]+/permission$", faults.latency(10), times=1)
 

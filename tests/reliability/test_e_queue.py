@@ -17,14 +17,12 @@ from typing import Any
 
 import pytest
 from arq import create_pool
-from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from app.deadletters import dead_letters
 from app.github.errors import RateLimited
 from app.job_records import JobRecord, JobStore
 from app.queue import RESULT_PREFIX, deserialize, serialize
-from app.routing import route
 from app.settings import Settings
 from jobs import names
 from jobs.deps import Deps
@@ -33,6 +31,7 @@ from jobs.worker import MAX_TRIES, build_worker, redis_settings
 from tests.patch_support import Served
 from tests.pipeline_support import FILES, check_request, real_pytest_log
 from tests.support import OWNER, LocalGitHub, wait_until
+from tests.test_reaper_e2e import queue_a_status_command
 from tests.test_sandbox_local import running
 
 
@@ -201,21 +200,7 @@ async def test_E1_a_command_stopped_between_its_reply_and_the_checkpoint_answers
     """E1 for commands: the worker stops (SIGTERM, cancelling the job) after GitHub answered 201 to the
     reply and before the reply's checkpoint is written. arq runs the job again as its second try, which
     finds the posted reply by its marker and adopts it: one answer."""
-    repo = gh.sim.create_repo(OWNER, "svc", files={"README.md": "svc\n"})
-    gh.sim.set_permission(repo, "maya", "write")
-    issue = gh.sim.open_issue(repo, "flaky", "it fails sometimes")
-    delivered: list[tuple[str, dict[str, Any]]] = []
-    gh.state.deliver = lambda event, payload: delivered.append((event, payload))
-    gh.sim.comment(repo, issue.number, "/autofix status", user="maya")
-    gh.state.deliver = None
-    model_key = SecretStr("sk-ant-test")  # commands never call the model, but a worker needs one to act
-    settings = app_settings.model_copy(update={"github_api_url": gh.url, "anthropic_api_key": model_key})
-    [job] = route(*delivered[0], settings).jobs
-    pool = await create_pool(
-        redis_settings(redis_url), job_serializer=serialize, job_deserializer=deserialize
-    )
-    await pool.enqueue_job(job.function, job.args, _job_id=job.job_id, _queue_name=names.COMMAND_QUEUE)
-    await pool.aclose()
+    settings, job = await queue_a_status_command(gh, app_settings, redis_url, "maya")
 
     first = build_worker(settings, redis_url, handle_signals=False, queue_name=names.COMMAND_QUEUE)
     real_save, stopping = JobStore.save, asyncio.Event()
