@@ -306,7 +306,7 @@ def answers(state: GitHubState) -> tuple[int, int, int]:
     and one with more answered some twice."""
     commands: dict[tuple[str, int], int] = {}
     replies: dict[tuple[str, int], int] = {}
-    for c in state.comments.values():
+    for c in list(state.comments.values()):  # the server thread adds comments meanwhile
         thread = (c.repo, c.issue_number)
         if c.user.login == MAINTAINER:
             commands[thread] = commands.get(thread, 0) + 1
@@ -591,8 +591,8 @@ def run(args: argparse.Namespace) -> Report:
         texts = [
             procs.logs(),
             *redis_texts(redis_url),
-            *(c.body for c in state.comments.values()),
-            *(i.body or "" for repo, _ in world.broken for i in repo.issues.values()),  # PR bodies
+            *(c.body for c in list(state.comments.values())),
+            *(i.body or "" for repo, _ in world.broken for i in list(repo.issues.values())),  # PR bodies
             json.dumps(model.bodies),  # every prompt the model saw
         ]
         report.secrets_found = scan_secrets(texts, secrets)
