@@ -50,22 +50,35 @@ def orphans(running: Mapping[str, str], last_beat: Mapping[str, float], now: flo
 async def reap(redis: Redis, *, now: float | None = None) -> list[str]:
     """Free the jobs of dead workers for another worker; the job ids freed."""
     now = time.time() if now is None else now
-    raw = await cast("Awaitable[dict[bytes, bytes]]", redis.hgetall(RUNNING))
-    running = {k.decode(): v.decode() for k, v in raw.items()}
+    running = await _running(redis)
     if not running:
         return []
     beats = await redis.zrange(WORKERS, 0, -1, withscores=True)
     last_beat = {member.decode(): float(score) for member, score in beats}
-    freed = []
-    for job_id in orphans(running, last_beat, now):
+    return await _free(redis, {job: running[job] for job in orphans(running, last_beat, now)})
+
+
+async def free_jobs_of(redis: Redis, workers: set[str]) -> list[str]:
+    """Free at once the jobs of `workers`, which the caller knows are gone (it closed them after
+    Redis went away), instead of waiting GRACE_S for their heartbeats to go stale."""
+    running = await _running(redis)
+    return await _free(redis, {job: worker for job, worker in running.items() if worker in workers})
+
+
+async def _running(redis: Redis) -> dict[str, str]:
+    raw = await cast("Awaitable[dict[bytes, bytes]]", redis.hgetall(RUNNING))
+    return {k.decode(): v.decode() for k, v in raw.items()}
+
+
+async def _free(redis: Redis, jobs: Mapping[str, str]) -> list[str]:
+    for job_id, worker in sorted(jobs.items()):
         async with redis.pipeline(transaction=True) as pipe:
             pipe.delete(in_progress_key_prefix + job_id)
             pipe.hdel(RUNNING, job_id)
             await pipe.execute()
-        log.warning("freed job %s of dead worker %s", job_id, running[job_id], extra={"job_id": job_id})
-        await append_audit(redis, "job.reaped", job_id=job_id, worker=running[job_id])
-        freed.append(job_id)
-    return freed
+        log.warning("freed job %s of dead worker %s", job_id, worker, extra={"job_id": job_id})
+        await append_audit(redis, "job.reaped", job_id=job_id, worker=worker)
+    return sorted(jobs)
 
 
 async def reap_once(ctx: dict[str, Any]) -> dict[str, Any]:

@@ -197,6 +197,7 @@ def build_worker(
         poll_delay=0.5 if not burst else 0.05,
         allow_abort_jobs=True,
     )
+    worker.ctx["worker_id"] = worker_id  # keep_working frees its jobs if Redis goes away
     return worker
 
 
@@ -239,6 +240,8 @@ async def _close(worker: Worker) -> None:
     try:
         await worker.close()
     except REDIS_DOWN:
+        for task in worker.job_tasks.values():  # cut off already; none may touch Redis again
+            task.cancel()
         if worker.on_shutdown is not None:
             with contextlib.suppress(*REDIS_DOWN):
                 await worker.on_shutdown(worker.ctx)
@@ -254,12 +257,15 @@ async def keep_working(
     crash) they stop with its error; they are built again once it answers, so a Redis restart
     never leaves `autofix serve` without workers, nor needs a supervisor to restart `worker`."""
     while True:
+        workers = build_workers(settings, redis_url, handle_signals=handle_signals)
         try:
-            await run_workers(build_workers(settings, redis_url, handle_signals=handle_signals))
+            await run_workers(workers)
             return
         except REDIS_DOWN as e:
             log.warning("redis unreachable (%s): the workers start again once it answers", e)
         await wait_for_redis(redis_url, wait_s)
+        async with Redis.from_url(redis_url) as redis:  # their jobs run again now, not after the grace
+            await reaper.free_jobs_of(redis, {str(w.ctx["worker_id"]) for w in workers})
 
 
 async def wait_for_redis(redis_url: str, wait_s: float, *, max_wait_s: float = 10.0) -> None:

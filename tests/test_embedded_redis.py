@@ -31,6 +31,7 @@ from app.embedded_redis import (
 from app.pipelined_redis import PipelinedRedis
 from app.queue import DELIVERY_PREFIX, JOB_PREFIX, QUEUE, DeliveryQueue
 from app.routing import JobRequest
+from jobs import reaper
 from jobs.worker import build_worker, keep_working
 from tests.support import make_settings, pid_running
 
@@ -161,9 +162,9 @@ async def test_jobs_survive_a_crash_and_run_once(
 async def test_workers_come_back_after_redis_is_killed_and_restarted(
     start_redis: StartRedis, tmp_path: Path, app_key: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The workers stop with Redis's error when it dies, and are built again, under new ids (so the
-    reaper frees the jobs that died with the old ones), once it answers: nothing has to restart
-    `autofix worker` or `autofix serve`."""
+    """The workers stop with Redis's error when it dies, and are built again under new ids once it
+    answers; the jobs the old ones were running are freed at once (they run again on the next
+    poll): nothing has to restart `autofix worker` or `autofix serve`."""
     monkeypatch.setattr(stats, "HEARTBEAT_S", 0.1)
     data = tmp_path / "data"
     first = start_redis(data)
@@ -183,6 +184,10 @@ async def test_workers_come_back_after_redis_is_killed_and_restarted(
 
     try:
         before = await workers_alive(first.url, set())
+        async with AsyncRedis.from_url(first.url) as r:  # a job one of them was running
+            await r.hset(reaper.RUNNING, "job-cut-off", min(before))
+            await r.set("arq:in-progress:job-cut-off", b"1", px=7_200_000)
+        await asyncio.sleep(1.2)  # everysec: on disk (a killed process loses nothing written anyway)
         assert first.process is not None
         os.kill(first.process.pid, signal.SIGKILL)
         first.process.wait()
@@ -191,6 +196,9 @@ async def test_workers_come_back_after_redis_is_killed_and_restarted(
         second = start_redis(data)
         after = await workers_alive(second.url, before)
         assert after.isdisjoint(before)
+        async with AsyncRedis.from_url(second.url) as r:  # freed at once, not after the reaper's grace
+            assert await r.hget(reaper.RUNNING, "job-cut-off") is None
+            assert not await r.exists("arq:in-progress:job-cut-off")
         async with AsyncRedis.from_url(second.url) as r:
             last_beats = [await r.zscore(stats.WORKERS, w) for w in sorted(before)]
             await asyncio.sleep(0.5)  # five beats
