@@ -622,7 +622,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--redis-kills", type=int, default=3)
     ap.add_argument("--worker-kills", type=int, default=4)
     ap.add_argument("--faults", type=int, default=40, help="GitHub faults of each kind")
-    ap.add_argument("--gap", type=float, default=60, help="mean seconds between Redis and worker kills")
+    ap.add_argument("--gap", type=float, default=45, help="mean seconds between Redis and worker kills")
     ap.add_argument("--cap", type=float, default=3000, help="give up waiting for answers after this (s)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", type=Path, default=REPO / "bench-out" / "chaos.json")
