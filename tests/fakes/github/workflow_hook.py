@@ -4,8 +4,9 @@ would bring in a workflow change is rejected per ref, with GitHub's reason, whic
      ! [remote rejected] main -> main (refusing to allow a GitHub App to create or update workflow …)
 
 smart_http.py installs it (core.hooksPath, receive.procReceiveRefs=am:refs) only for such pushes;
-the other refs the push creates or moves are updated here, as a proc-receive hook must. Standard library only: it runs
-as its own process, in the bare repository, once the pushed objects are in place.
+the other refs the push creates or moves are updated here, as a proc-receive hook must. Standard
+library only: it runs as its own process, in the bare repository, once the pushed objects are in
+place.
 """
 
 from __future__ import annotations
