@@ -13,13 +13,16 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from app.budgets import InstallationBudget, build_installation_budget
 from app.github.client import GitHubApp, Installation
 from app.repo_config import RepoConfig
 from app.settings import Settings
+from app.telemetry import model_call_recorder
 from jobs.patch.agent import Engine, build_engine
 from jobs.sandbox.base import Limits as SandboxLimits
 from jobs.sandbox.base import Sandbox
 from jobs.sandbox.factory import build_limits, build_sandbox
+from sandbox_runner.patchguard import DEFAULT_FORBIDDEN, GuardPolicy
 
 
 @dataclass
@@ -42,6 +45,26 @@ def sandbox_limits(settings: Settings, config: RepoConfig) -> SandboxLimits:
     """The operator's sandbox limits, with the run timeout lowered by the repository's config."""
     limits = build_limits(settings)
     return replace(limits, timeout_s=min(limits.timeout_s, 60.0 * int(config["limits.sandbox_minutes"])))
+
+
+def guard_policy(config: RepoConfig) -> GuardPolicy:
+    """What a candidate may touch: never the built-in forbidden paths, nor the repository's own."""
+    return GuardPolicy(
+        forbidden=(*DEFAULT_FORBIDDEN, *config["paths.forbidden"]), allowed=tuple(config["paths.allowed"])
+    )
+
+
+def job_engine(
+    deps: Deps, config: RepoConfig, job_id: str, installation_id: int, daily: InstallationBudget | None = None
+) -> Engine:
+    """A job's model engine: its calls recorded (artefacts, cost stats) and each reserved on the
+    installation's day (K3; `daily` when the job already holds its share, as a check job does)."""
+    engine = deps.engine(config)
+    engine.on_call = model_call_recorder(deps.redis, job_id)
+    engine.shared = daily or build_installation_budget(
+        deps.settings, deps.redis, installation_id, job_id, deps.clock
+    )
+    return engine
 
 
 def build_deps(settings: Settings, redis: Redis, github: GitHubApp) -> Deps:

@@ -25,7 +25,6 @@ from app.job_records import JobRecord, JobStore, PhaseRecord
 from app.notify import notify_finished
 from app.repo_config import RepoConfig, RepoConfigError, parse_repo_config
 from app.repo_state import RepoState
-from app.telemetry import model_call_recorder
 from jobs import names
 from jobs.artefact_writer import save_repair
 from jobs.breakers import count_run
@@ -36,7 +35,7 @@ from jobs.commands.control import STOPPED, fetch_raised_cap, stop_requested
 from jobs.commands.guidance import for_command, render_guidance, with_thread_budget
 from jobs.commands.permissions import needed_to_trigger
 from jobs.commands.revision import Revise, ReviseStart, fetch_revise_start, judge_revision
-from jobs.deps import Deps, deps_of, sandbox_limits
+from jobs.deps import Deps, deps_of, guard_policy, job_engine, sandbox_limits
 from jobs.evidence import fetch_check_evidence
 from jobs.gate import Action, decide_gate
 from jobs.locks import FingerprintLock
@@ -55,7 +54,6 @@ from jobs.sandbox.base import Limits as SandboxLimits
 from jobs.sandbox.base import Sandbox, SandboxError
 from jobs.suspicion import note_untrusted
 from jobs.trigger import check_trigger_of, refusal
-from sandbox_runner.patchguard import DEFAULT_FORBIDDEN, GuardPolicy
 from sandbox_runner.proof import judge as judge_fix
 from sandbox_runner.report import FailureReport
 
@@ -314,12 +312,8 @@ class CheckJob(CheckPublishing, CheckStatus):
         limits: SandboxLimits,
         judge: Judge = judge_fix,
     ) -> Repair:
-        policy = GuardPolicy(
-            forbidden=(*DEFAULT_FORBIDDEN, *config["paths.forbidden"]), allowed=tuple(config["paths.allowed"])
-        )
-        engine = self.deps.engine(config)
-        engine.on_call = model_call_recorder(self.deps.redis, self.job_id)  # artefacts and cost stats
-        engine.shared = self.daily  # every call reserves on the installation's day too
+        policy = guard_policy(config)
+        engine = job_engine(self.deps, config, self.job_id, self.inst.id, self.daily)  # the gate's day too
         scratch = inputs.checkout.parent / "attempts"
         k = int(config["candidates"])
         try:

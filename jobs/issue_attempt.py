@@ -12,15 +12,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
-from app.budgets import build_installation_budget
 from app.github.client import Installation
 from app.github.conversation import IssueText
 from app.job_records import JobRecord, JobStore, PhaseRecord
 from app.repo_config import RepoConfig
 from app.repo_state import RepoState
-from app.telemetry import model_call_recorder
 from jobs.assemble import build_facts, candidate_lines
-from jobs.deps import Deps
+from jobs.deps import Deps, guard_policy, job_engine
 from jobs.fix_check import Stop
 from jobs.issue_repro import (
     REPRO_ID,
@@ -42,7 +40,6 @@ from jobs.publish.files import files_after
 from jobs.publish.naming import commit_message, pr_title
 from jobs.repair import Repair
 from jobs.sandbox.base import Limits as SandboxLimits
-from sandbox_runner.patchguard import DEFAULT_FORBIDDEN, GuardPolicy
 from sandbox_runner.proof import Verdict, choose, judge
 from sandbox_runner.report import FailureReport
 from sandbox_runner.result import RunResult
@@ -109,14 +106,8 @@ class IssueAttempt:
         task = build_issue_task(report, text, guidance)
         command, source, limits = self.sandbox_inputs(config)
         sandbox = self.deps.sandbox(self.inst)
-        policy = GuardPolicy(
-            forbidden=(*DEFAULT_FORBIDDEN, *config["paths.forbidden"]), allowed=tuple(config["paths.allowed"])
-        )
-        engine = self.deps.engine(config)
-        engine.on_call = model_call_recorder(self.deps.redis, self.job_id)  # artefacts and cost stats
-        engine.shared = build_installation_budget(  # K3: the installation's day, across its repositories
-            self.deps.settings, self.deps.redis, self.inst.id, self.job_id, self.deps.clock
-        )
+        policy = guard_policy(config)
+        engine = job_engine(self.deps, config, self.job_id, self.inst.id)
         scratch = checkout.parent / "attempts"
         try:
             await self.enter(record, "localize")

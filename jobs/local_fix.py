@@ -17,13 +17,13 @@ from typing import Any, TextIO
 
 from app.repo_config import RepoConfigError, parse_repo_config
 from app.settings import Settings
+from jobs.deps import guard_policy
 from jobs.patch.agent import build_engine
 from jobs.patch.localize import build_context
 from jobs.patch.prompts import Task
 from jobs.repair import Repair, RepairInputs, engine_steps, repair
 from jobs.sandbox.base import Limits, SandboxError
 from jobs.sandbox.local import LocalSandbox
-from sandbox_runner.patchguard import DEFAULT_FORBIDDEN, GuardPolicy
 from sandbox_runner.report import FailureReport, build_report
 
 
@@ -138,9 +138,7 @@ async def _run(req: FixRequest, load: Any, out: TextIO, err: TextIO) -> int:
     if not command:
         raise FixInputError("no test command: pass --command, or set `test:` in .github/autofix.yml")
     engine = build_engine(settings, config)
-    policy = GuardPolicy(
-        forbidden=(*DEFAULT_FORBIDDEN, *config["paths.forbidden"]), allowed=tuple(config["paths.allowed"])
-    )
+    policy = guard_policy(config)
     scratch = (settings.autofix_data_dir / "work" / f"local-{sha[:12]}").resolve()
     propose_step, refine_step = engine_steps(
         engine, req.path, scratch, k=int(config["candidates"]), policy=policy

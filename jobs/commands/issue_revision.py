@@ -12,13 +12,12 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from app.budgets import build_installation_budget
 from app.github.conversation import IssueText
 from app.job_records import JobRecord
 from app.repo_config import RepoConfig
-from app.telemetry import model_call_recorder
 from jobs.assemble import build_facts
 from jobs.commands.revision import Revise, fetch_revise_start, judge_revision, render_moved
+from jobs.deps import guard_policy, job_engine
 from jobs.fix_check import Stop
 from jobs.issue_repro import build_issue_task, run_batch
 from jobs.patch.candidates import propose
@@ -29,7 +28,6 @@ from jobs.publish.executor import BranchMoved, PublishPlan, publish_pr
 from jobs.publish.files import files_after
 from jobs.publish.naming import commit_message, revise_title
 from jobs.repair import sendable
-from sandbox_runner.patchguard import DEFAULT_FORBIDDEN, GuardPolicy
 from sandbox_runner.proof import choose
 from sandbox_runner.report import FailureReport
 
@@ -61,14 +59,8 @@ async def revise_issue_pr(
         guidance = "\n\n".join(x for x in (job.guidance(), start.hint) if x)
         text = f"{issue.title}\n\n{issue.body}" + (f"\n\n{guidance}" if guidance else "")
         task = build_issue_task(report, text, guidance)
-        policy = GuardPolicy(
-            forbidden=(*DEFAULT_FORBIDDEN, *config["paths.forbidden"]), allowed=tuple(config["paths.allowed"])
-        )
-        engine = job.deps.engine(config)
-        engine.on_call = model_call_recorder(job.deps.redis, job.job_id)  # artefacts and cost stats
-        engine.shared = build_installation_budget(  # K3: the installation's day, across its repositories
-            job.deps.settings, job.deps.redis, job.inst.id, job.job_id, job.deps.clock
-        )
+        policy = guard_policy(config)
+        engine = job_engine(job.deps, config, job.job_id, job.inst.id)
         try:
             await job.enter(record, "localize")
             context = await asyncio.to_thread(build_context, ws.path, report=task.report, issue_text=text)
