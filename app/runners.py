@@ -122,7 +122,15 @@ async def _serve(settings: Settings, redis_url: str, host: str, port: int) -> No
     from jobs.worker import keep_working
 
     server = uvicorn_server(settings, redis_url, host, port)
-    tasks = [asyncio.create_task(keep_working(settings, redis_url, handle_signals=False))]  # uvicorn: signals
+    working = asyncio.create_task(keep_working(settings, redis_url, handle_signals=False))  # uvicorn: signals
+
+    def workers_ended(task: asyncio.Task[None]) -> None:  # never a web that accepts what nobody runs
+        if not task.cancelled():
+            log.error("the workers stopped (%r): stopping the web too", task.exception())
+            server.should_exit = True
+
+    working.add_done_callback(workers_ended)
+    tasks = [working]
     if settings.webhook_proxy_url:
         from app.smee import run_proxy
 

@@ -31,7 +31,13 @@ RUNNING = "autofix:running"  # hash: job id -> worker id
 LOCK = "autofix:reaper:lock"
 LOCK_TTL_MS = 14_000
 GRACE_S = ALIVE_S + HEARTBEAT_S  # a worker silent this long (four beats missed) is dead
-REAP_SECONDS = {5, 20, 35, 50}  # so a dead worker's job runs again within GRACE_S + 15 s
+REAP_SECONDS = {5, 20, 35, 50}
+_FREE = """
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('DEL', KEYS[2])
+redis.call('HDEL', KEYS[1], ARGV[1])
+return 1
+"""  # so a dead worker's job runs again within GRACE_S + 15 s
 
 
 async def note_running(redis: Redis, job_id: str, worker_id: str) -> None:
@@ -58,11 +64,15 @@ async def reap(redis: Redis, *, now: float | None = None) -> list[str]:
     return await _free(redis, {job: running[job] for job in orphans(running, last_beat, now)})
 
 
-async def free_jobs_of(redis: Redis, workers: set[str]) -> list[str]:
+async def free_jobs_of(
+    redis: Redis, workers: set[str], *, keep: frozenset[str] | set[str] = frozenset()
+) -> list[str]:
     """Free at once the jobs of `workers`, which the caller knows are gone (it closed them after
-    Redis went away), instead of waiting GRACE_S for their heartbeats to go stale."""
+    Redis went away), instead of waiting GRACE_S for their heartbeats to go stale; but not the jobs
+    in `keep` (still running in this process: the reaper frees them once they end)."""
     running = await _running(redis)
-    return await _free(redis, {job: worker for job, worker in running.items() if worker in workers})
+    gone = {job: worker for job, worker in running.items() if worker in workers and job not in keep}
+    return await _free(redis, gone)
 
 
 async def _running(redis: Redis) -> dict[str, str]:
@@ -71,14 +81,16 @@ async def _running(redis: Redis) -> dict[str, str]:
 
 
 async def _free(redis: Redis, jobs: Mapping[str, str]) -> list[str]:
+    freed = []
     for job_id, worker in sorted(jobs.items()):
-        async with redis.pipeline(transaction=True) as pipe:
-            pipe.delete(in_progress_key_prefix + job_id)
-            pipe.hdel(RUNNING, job_id)
-            await pipe.execute()
+        # only if the job is still noted as that worker's: another may have taken it meanwhile
+        keys_and_args = (RUNNING, in_progress_key_prefix + job_id, job_id, worker)
+        if not await cast("Awaitable[int]", redis.eval(_FREE, 2, *keys_and_args)):
+            continue
         log.warning("freed job %s of dead worker %s", job_id, worker, extra={"job_id": job_id})
         await append_audit(redis, "job.reaped", job_id=job_id, worker=worker)
-    return sorted(jobs)
+        freed.append(job_id)
+    return freed
 
 
 async def reap_once(ctx: dict[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import contextlib
 import logging
 import os
 import secrets
+import signal
 import socket
 import time
 from collections.abc import Callable, Mapping
@@ -31,6 +32,7 @@ from arq.cron import CronJob
 from arq.worker import Worker
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app import joblog, stats
@@ -43,7 +45,10 @@ from jobs.github_outcomes import DEAD_AFTER_TRIES, JobFunction, github_outcomes
 from jobs.received import FUNCTIONS
 
 log = logging.getLogger("autofix.worker")
-REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError)
+# Redis gone or not taking writes (a replica after a failover); redis-py wraps socket errors in these
+REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ReadOnlyError)
+CLOSE_WAIT_S = 10.0  # for cancelled jobs to end before their workers are let go
+MAX_PAUSE_S = 10.0
 
 JOB_TIMEOUT_S = 2 * 3600  # a fix attempt: reproduce, validate and refine are sandbox batches of up to
 # AUTOFIX_SANDBOX_WAIT (30 min) each
@@ -205,7 +210,8 @@ def build_workers(
     settings: Settings, redis_url: str, *, burst: bool = False, handle_signals: bool = True
 ) -> list[Worker]:
     """The fix worker and the command worker (its own queue: replies never wait behind fix jobs).
-    Only the fix worker takes the signals; `run_workers` stops the other with it."""
+    With `handle_signals`, the fix worker takes the signals and `run_workers` stops the other with
+    it; `keep_working` takes them itself."""
     return [
         build_worker(settings, redis_url, burst=burst, handle_signals=handle_signals),
         build_worker(settings, redis_url, burst=burst, handle_signals=False, queue_name=names.COMMAND_QUEUE),
@@ -234,41 +240,74 @@ async def run_workers(workers: list[Worker], *, burst: bool = False) -> None:
 
 
 async def _close(worker: Worker) -> None:
-    """arq's close, which writes to Redis first; with Redis gone, what it would have done after that:
-    stop the heartbeat (else the old id beats again once Redis is back, and the reaper never frees
-    the jobs that died with it) and drop the connections."""
+    """arq's close, which writes to Redis first. With Redis gone, what it would have done after that:
+    cancel the jobs and wait a little for them (a job cancelled inside a thread runs on until the
+    thread returns), stop the heartbeat (else the old id beats again once Redis is back) and drop the
+    connections. The jobs still running after the wait are noted in `ctx["still_running"]`."""
     try:
         await worker.close()
+        return
     except REDIS_DOWN:
-        for task in worker.job_tasks.values():  # cut off already; none may touch Redis again
-            task.cancel()
-        if worker.on_shutdown is not None:
-            with contextlib.suppress(*REDIS_DOWN):
-                await worker.on_shutdown(worker.ctx)
-        pool, worker._pool = worker._pool, None  # arq keeps its connection private
-        if pool is not None:
-            await pool.aclose(close_connection_pool=True)
+        pass
+    worker.handle_sig(signal.SIGUSR1)  # cancels every job task; none may touch Redis again
+    pending = {job: t for job, t in [*worker.tasks.items(), *worker.job_tasks.items()] if not t.done()}
+    if pending:
+        await asyncio.wait(pending.values(), timeout=CLOSE_WAIT_S)
+    worker.ctx["still_running"] = {job for job, t in pending.items() if not t.done()}
+    if worker.on_shutdown is not None:
+        with contextlib.suppress(*REDIS_DOWN):
+            await worker.on_shutdown(worker.ctx)
+    pool, worker._pool = worker._pool, None  # arq keeps its connection private
+    if pool is not None:
+        await pool.aclose(close_connection_pool=True)
+
+
+def _stop_on_signals(task: asyncio.Task[Any]) -> None:
+    """SIGTERM and SIGINT cancel `task`, whatever worker is running or Redis is doing: the workers
+    are closed (their jobs cancelled and re-queued by arq) on the way out."""
+    loop = asyncio.get_running_loop()
+
+    def stop(sig: signal.Signals) -> None:
+        log.info("stopping on %s", sig.name)
+        task.cancel()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):  # not on Windows
+            loop.add_signal_handler(sig, stop, sig)
 
 
 async def keep_working(
     settings: Settings, redis_url: str, *, handle_signals: bool = True, wait_s: float = 1.0
 ) -> None:
-    """The fix and command workers until a signal stops them. When Redis goes away (a restart, a
-    crash) they stop with its error; they are built again once it answers, so a Redis restart
-    never leaves `autofix serve` without workers, nor needs a supervisor to restart `worker`."""
+    """The fix and command workers until a signal stops them (with `handle_signals`: SIGTERM and
+    SIGINT; else by cancelling this). When Redis goes away (a restart, a crash, a failover) they
+    stop with its error; they are built again once it answers, so a Redis restart never leaves
+    `autofix serve` without workers, nor needs a supervisor to restart `autofix worker`. The jobs
+    they were running are freed at once, but for any still running in a thread (the reaper's)."""
+    task = asyncio.current_task()
+    if handle_signals and task is not None:
+        _stop_on_signals(task)
+    pause = wait_s
     while True:
-        workers = build_workers(settings, redis_url, handle_signals=handle_signals)
+        workers = build_workers(settings, redis_url, handle_signals=False)
+        started = time.monotonic()
         try:
             await run_workers(workers)
             return
         except REDIS_DOWN as e:
             log.warning("redis unreachable (%s): the workers start again once it answers", e)
-        await wait_for_redis(redis_url, wait_s)
-        async with Redis.from_url(redis_url) as redis:  # their jobs run again now, not after the grace
-            await reaper.free_jobs_of(redis, {str(w.ctx["worker_id"]) for w in workers})
+        pause = wait_s if time.monotonic() - started > 60 else min(MAX_PAUSE_S, pause * 2)
+        try:
+            await wait_for_redis(redis_url, pause)
+            async with Redis.from_url(redis_url) as redis:  # their jobs run again now, not after the grace
+                gone = {str(w.ctx["worker_id"]) for w in workers}
+                busy: set[str] = set().union(*(w.ctx.get("still_running", set()) for w in workers))
+                await reaper.free_jobs_of(redis, gone, keep=busy)
+        except REDIS_DOWN as e:
+            log.warning("redis went away again (%s)", e)
 
 
-async def wait_for_redis(redis_url: str, wait_s: float, *, max_wait_s: float = 10.0) -> None:
+async def wait_for_redis(redis_url: str, wait_s: float, *, max_wait_s: float = MAX_PAUSE_S) -> None:
     """Until Redis answers PING, polling with a growing pause."""
     while True:
         await asyncio.sleep(wait_s)
@@ -276,7 +315,8 @@ async def wait_for_redis(redis_url: str, wait_s: float, *, max_wait_s: float = 1
         try:
             if await client.ping():
                 return
-        except REDIS_DOWN:
+        except REDIS_DOWN as e:
+            log.warning("redis still unreachable (%s); next try in %.0fs", e, min(max_wait_s, wait_s * 2))
             wait_s = min(max_wait_s, wait_s * 2)
         finally:
             await client.aclose()

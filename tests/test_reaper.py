@@ -55,3 +55,24 @@ def test_a_dead_workers_job_is_freed_within_a_minute() -> None:
     longest_gap = max(b - a for a, b in zip(seconds, [*seconds[1:], seconds[0] + 60], strict=True))
     assert reaper.GRACE_S + longest_gap <= 60
     assert longest_gap > reaper.LOCK_TTL_MS / 1000  # a crashed reaper's lock is gone by the next run
+
+
+async def test_free_jobs_of_frees_a_gone_workers_jobs_but_not_those_still_running(redis: Redis) -> None:
+    for job, worker in (("cut", "w-gone"), ("in-thread", "w-gone"), ("elsewhere", "w-other")):
+        await reaper.note_running(redis, job, worker)
+        await redis.set(f"arq:in-progress:{job}", b"1", px=7_200_000)
+
+    assert await reaper.free_jobs_of(redis, {"w-gone"}, keep={"in-thread"}) == ["cut"]
+
+    assert sorted(await redis.hkeys(reaper.RUNNING)) == [b"elsewhere", b"in-thread"]
+    assert await redis.exists("arq:in-progress:in-thread", "arq:in-progress:elsewhere") == 2
+
+
+async def test_a_job_another_worker_took_meanwhile_is_left_alone(redis: Redis) -> None:
+    """The reaper read `job -> w-dead`; before it frees the job, w-new has taken it (the marker
+    expired): its in-progress marker must stay."""
+    await reaper.note_running(redis, "job", "w-new")
+    await redis.set("arq:in-progress:job", b"1", px=7_200_000)
+    assert await reaper._free(redis, {"job": "w-dead"}) == []
+    assert await redis.exists("arq:in-progress:job") == 1
+    assert await redis.hget(reaper.RUNNING, "job") == b"w-new"
