@@ -112,6 +112,12 @@ class CheckJob(CheckPublishing, CheckStatus):
     # -- the phases -------------------------------------------------------------------------------
 
     async def run(self) -> JSON:
+        try:
+            return await self._run()
+        finally:  # however the job ends, no status write of it may come after (its retry writes them)
+            await self.reporter.stop()
+
+    async def _run(self) -> JSON:
         previous = await self.store.get(self.job_id)
         if previous is not None and previous.status == "done":  # B4: a late redelivery of a finished job
             return {"outcome": "duplicate", "reason": f"job {self.job_id} already ended: {previous.outcome}"}

@@ -48,3 +48,26 @@ async def test_a_failing_write_does_not_fail_the_job() -> None:
     reporter.update("a")
     await asyncio.sleep(0.01)
     await reporter.flush("end")  # logs, does not raise
+
+
+async def test_a_stopped_reporter_writes_nothing_afterwards() -> None:
+    """A job cancelled mid-way (arq's timeout, a Redis outage) must not leave a paced write behind:
+    it would race its retry's own status writes (found by bench/chaos.py: two status comments)."""
+    written: list[str] = []
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def write(value: str) -> None:
+        started.set()
+        await release.wait()  # GitHub is slow
+        written.append(value)
+
+    reporter: StatusReporter[str] = StatusReporter(write, interval_s=0.05)
+    reporter.update("evidence")
+    await started.wait()
+    reporter.update("reproduce")  # due once the first write is through
+    await reporter.stop()
+    release.set()
+    await asyncio.sleep(0.2)
+    assert written == []
+    assert reporter.task is not None
+    assert reporter.task.done()

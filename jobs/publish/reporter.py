@@ -4,7 +4,9 @@ Every write to GitHub takes a slot in the installation's write pacing (a second 
 updated its check run and sticky comment at every phase would push its own commit and PR back by
 seconds. `StatusReporter` writes the first status at once, then at most one every `interval_s` (the
 latest state wins; intermediate ones are dropped), in the background; `flush()` writes the final
-state and waits for it. A failed status write is logged and does not fail the job.
+state and waits for it. A failed status write is logged and does not fail the job. `stop()` ends a
+job that did not get to `flush()` (cancelled, or an error): nothing of it is written afterwards, where
+it could race the retry's own writes (two status comments where find-or-create expects one).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Generic, TypeVar
 log = logging.getLogger("autofix.jobs.status")
 T = TypeVar("T")
 INTERVAL_S = 15.0
+STOP_WAIT_S = 5.0
 
 
 class StatusReporter(Generic[T]):
@@ -59,6 +62,12 @@ class StatusReporter(Generic[T]):
             await self.write(value)
         except Exception:
             log.warning("status write failed", exc_info=True)
+
+    async def stop(self) -> None:
+        """Drop a pending write, and wait (a little) for one in flight to end."""
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+            await asyncio.wait([self.task], timeout=STOP_WAIT_S)
 
     async def flush(self, value: T) -> None:
         """Write `value` now (the final state) and wait; any pending paced write is dropped."""
