@@ -120,6 +120,13 @@ class JobStore:
         raw = await cast("Awaitable[bytes | None]", self.redis.get(KEY.format(job_id=job_id)))
         return JobRecord.from_json(json.loads(raw)) if raw else None
 
+    async def ended(self, job_id: str) -> dict[str, Any] | None:
+        """The answer to a late redelivery of a job that already ended (B4), or None to run it."""
+        previous = await self.get(job_id)
+        if previous is None or previous.status != "done":
+            return None
+        return {"outcome": "duplicate", "reason": f"job {job_id} already ended: {previous.outcome}"}
+
     async def start(self, job_id: str, kind: str, repo: str, request: dict[str, Any]) -> JobRecord:
         """The job's record: a new one, or the existing one with its try counted (a retry)."""
         record = await self.get(job_id)

@@ -43,7 +43,7 @@ from jobs.patch.agent import decide_job_stop
 from jobs.patch.memory import FixMemory
 from jobs.patch.prompts import Task
 from jobs.patch.workspace import open_workspace
-from jobs.publish.reporter import StatusReporter
+from jobs.publish.reporter import StatusReporter, stopping
 from jobs.publish.status import (
     CheckView,
     render_config_error,
@@ -112,15 +112,12 @@ class CheckJob(CheckPublishing, CheckStatus):
     # -- the phases -------------------------------------------------------------------------------
 
     async def run(self) -> JSON:
-        try:
-            return await self._run()
-        finally:  # however the job ends, no status write of it may come after (its retry writes them)
-            await self.reporter.stop()
+        return await stopping(self.reporter, self._run())
 
     async def _run(self) -> JSON:
-        previous = await self.store.get(self.job_id)
-        if previous is not None and previous.status == "done":  # B4: a late redelivery of a finished job
-            return {"outcome": "duplicate", "reason": f"job {self.job_id} already ended: {previous.outcome}"}
+        ended = await self.store.ended(self.job_id)
+        if ended is not None:  # B4: a late redelivery of a finished job
+            return ended
         record = await self.store.start(
             self.job_id, names.FIX_CHECK_RUN, f"{self.owner}/{self.name}", self.request
         )

@@ -43,7 +43,7 @@ from jobs.gate import GateFacts, decide_gate
 from jobs.issue_attempt import IssueAttempt
 from jobs.patch.context import Usage
 from jobs.patch.workspace import open_workspace
-from jobs.publish.reporter import StatusReporter
+from jobs.publish.reporter import StatusReporter, stopping
 from jobs.publish.status import STATUS_MARKER, render_status_comment
 from jobs.repair import Repair
 from jobs.sandbox.base import Limits as SandboxLimits
@@ -106,15 +106,12 @@ class IssueJob(IssueAttempt):
         await upsert_sticky_comment(self.inst, self.owner, self.name, self.number, STATUS_MARKER, text)
 
     async def run(self) -> JSON:
-        try:
-            return await self._run()
-        finally:  # however the job ends, no status write of it may come after (its retry writes them)
-            await self.reporter.stop()
+        return await stopping(self.reporter, self._run())
 
     async def _run(self) -> JSON:
-        previous = await self.store.get(self.job_id)
-        if previous is not None and previous.status == "done":  # B4: a late redelivery of a finished job
-            return {"outcome": "duplicate", "reason": f"job {self.job_id} already ended: {previous.outcome}"}
+        ended = await self.store.ended(self.job_id)
+        if ended is not None:  # B4: a late redelivery of a finished job
+            return ended
         record = await self.store.start(
             self.job_id, names.FIX_ISSUE, f"{self.owner}/{self.name}", self.request
         )

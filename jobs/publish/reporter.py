@@ -16,7 +16,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 log = logging.getLogger("autofix.jobs.status")
 T = TypeVar("T")
@@ -77,3 +77,12 @@ class StatusReporter(Generic[T]):
                 await self.task
         self.latest, self.version = value, self.version + 1
         await self._write_latest()
+
+
+async def stopping(reporter: StatusReporter[Any], work: Awaitable[T]) -> T:
+    """`work` (a job), then its reporter stopped however it ended: no status write of the job comes
+    after it, where it could race the retry's own."""
+    try:
+        return await work
+    finally:
+        await reporter.stop()
